@@ -4,7 +4,6 @@
  * LOG_LINE_MAX bytes; control characters are escaped so a child's stderr
  * cannot forge lines.
  */
-#include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
-/* version.h: the version string, from configure. */
+/* version.h: the version string (PACKAGE_VERSION comes from autoconf.h,
+ * which the build force-includes in every file). */
 #ifndef VERSION_H
 #define VERSION_H
-#include "config.h"
 #define MCP_PROXYD_VERSION PACKAGE_VERSION
 #endif

@@ -1,0 +1,99 @@
+/*
+ * config.h: the daemon's configuration, loaded from one JSON file.
+ *
+ * config_load() returns a struct config that owns every string and array in
+ * it (plain C, no json-c objects), so it may be read from any thread once
+ * built. It is immutable after load; config_free() releases it. On error
+ * config_load() returns NULL and writes one message into err that names the
+ * file, the key (as a JSON path such as mcpServers.demo.args[1]) and what is
+ * wrong.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_ERR_MAX	1024
+
+struct config_kv {
+	char	*key;
+	char	*value;
+};
+
+struct config_tool_timeout {
+	char	*tool;			/* tool name as the server knows it */
+	int	 timeout_ms;
+};
+
+struct config_server {
+	char			 *name;		/* [A-Za-z0-9_-]+, no "__" */
+	char			 *command;
+	char			**args;		/* NULL terminated */
+	size_t			  nargs;
+	struct config_kv	 *env;
+	size_t			  nenv;
+	char			 *cwd;		/* NULL: the daemon's cwd */
+	int			  inherit_env;	/* 1: whole daemon environment */
+	int			  timeout_ms;	/* per call, default 60000 */
+	struct config_tool_timeout *tool_timeouts;
+	size_t			  ntool_timeouts;
+	int			  max_concurrent; /* per instance, default 64 */
+	int			  instances;	/* default 1 */
+	int			  disabled;	/* 1: configured but not started */
+};
+
+struct config_rate {
+	int	requests;	/* 0: no limit */
+	int	window_s;
+};
+
+struct config {
+	char			*path;		/* file it was read from */
+	char			*listen;	/* "host:port"; NULL: default */
+	char			*auth_token_file; /* NULL: random token */
+	char		       **allowed_tools;	/* exact names and * globs */
+	size_t			 nallowed_tools;
+	int			 workers;	/* 0: 2 x cores, at least 4 */
+	int			 queue_size;	/* default 1024 */
+	int			 drain_timeout_ms;	/* default 5000 */
+	size_t			 max_body_bytes;	/* default 8 MiB */
+	size_t			 max_header_bytes;	/* default 16 KiB */
+	int			 max_connections;	/* default 1024 */
+	int			 idle_timeout_ms;	/* default 60000 */
+	size_t			 max_message_bytes;	/* default 16 MiB */
+	int			 start_timeout_ms;	/* default 30000 */
+	int			 discovery_timeout_ms;	/* default 500 */
+	int			 discovery_respects_allowlist;	/* default 0 */
+	struct config_rate	 rate_discovery;	/* default 30 per 60 s */
+	struct config_rate	 rate_execute;		/* default off */
+	char			*schema_cache_path;	/* NULL: default path */
+	int			 schema_cache_ttl_s;	/* default 86400 */
+	struct config_server	*servers;
+	size_t			 nservers;
+};
+
+/* Defaults used when a key is absent. */
+#define CONFIG_DEFAULT_QUEUE_SIZE		1024
+#define CONFIG_DEFAULT_DRAIN_TIMEOUT_MS		5000
+#define CONFIG_DEFAULT_MAX_BODY_BYTES		(8u * 1024 * 1024)
+#define CONFIG_DEFAULT_MAX_HEADER_BYTES		(16u * 1024)
+#define CONFIG_DEFAULT_MAX_CONNECTIONS		1024
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_MS		60000
+#define CONFIG_DEFAULT_MAX_MESSAGE_BYTES	(16u * 1024 * 1024)
+#define CONFIG_DEFAULT_START_TIMEOUT_MS		30000
+#define CONFIG_DEFAULT_DISCOVERY_TIMEOUT_MS	500
+#define CONFIG_DEFAULT_SERVER_TIMEOUT_MS	60000
+#define CONFIG_DEFAULT_MAX_CONCURRENT		64
+#define CONFIG_DEFAULT_SCHEMA_CACHE_TTL_S	86400
+
+/* Parse and validate; NULL with a message in err (CONFIG_ERR_MAX bytes). */
+struct config	*config_load(const char *path, char *err, size_t errlen);
+/* The same from a string (for tests); name is used in messages. */
+struct config	*config_parse(const char *text, const char *name, char *err,
+		    size_t errlen);
+void		 config_free(struct config *);
+/* Timeout for one tool of one server (tool_timeouts, else timeout_ms). */
+int		 config_tool_timeout(const struct config_server *,
+		    const char *tool);
+
+#endif
