@@ -1,0 +1,10 @@
+/* health.h: GET /health. Loop thread only. */
+#ifndef HEALTH_H
+#define HEALTH_H
+
+struct pool;
+struct registry;
+
+void	health_register(struct pool *, struct registry *);
+
+#endif

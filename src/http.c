@@ -1,0 +1,788 @@
+/*
+ * http.c: evhttp set-up, limits, connection cap, the auth gate, routing,
+ * and the one reply path.
+ *
+ * DESIGN. Loop thread only. A request arrives in http_gencb(): it is
+ * counted in flight, answered 503 while draining, 401 without the right
+ * bearer token, then routed on its path (the query is ignored) to a
+ * handler, which answers at once or registers a struct http_pending and
+ * answers when its job comes back from the pool. http_reply*() is the only
+ * place that sends: it sets the JSON content type, sends, counts the request
+ * out of flight and finishes a drain.
+ *
+ * libevent 2.1.12 has no cap on connections and answers protocol errors
+ * (bad request line, body or headers over the limit) with its own HTML
+ * pages. We count connections from the bufferevent callback (a connection
+ * is born there) to the close callback, pause the listeners at the cap and
+ * resume them below it. The HTML pages are rewritten into JSON by a callback
+ * on each connection's output buffer, so every reply is JSON.
+ */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+
+#define HTTP_MAX_ROUTES		16
+#define HTTP_MAX_LISTENERS	4
+#define HTTP_SWEEP_MS		1000
+#define HTTP_FLUSH_MAX_MS	1000
+
+struct http_route {
+	const char	*path;
+	int		 methods;
+	http_handler	 handler;
+	void		*arg;
+};
+
+/* One accepted connection. "fresh" until its first request reaches us,
+ * then "known" (its close callback is set) until it closes. */
+struct http_conn {
+	struct bufferevent	*bev;
+	struct evhttp_connection *evcon;
+	struct timespec		 born;
+	struct http_conn	*prev;
+	struct http_conn	*next;
+};
+
+struct http_state {
+	struct event_base	*base;
+	struct evhttp		*http;
+	const struct auth	*auth;
+	const struct config	*cfg;
+	struct evhttp_bound_socket *bound[HTTP_MAX_LISTENERS];
+	int			 nbound;
+	int			 paused;
+	struct http_route	 routes[HTTP_MAX_ROUTES];
+	int			 nroutes;
+	struct http_conn	*fresh;
+	struct http_conn	*known;
+	long			 nconns;
+	struct event		*sweep_ev;
+	struct event		*drain_ev;
+	struct event		*flush_ev;
+	struct timespec		 flush_start;
+	struct http_pending	*pending;
+	atomic_long		 inflight;
+	int			 draining;
+	int			 exiting;
+	struct timespec		 started;
+};
+
+static struct http_state hs;
+
+static void	 http_gencb(struct evhttp_request *, void *);
+static struct bufferevent *http_bevcb(struct event_base *, void *);
+static void	 http_closecb(struct evhttp_connection *, void *);
+static void	 http_sweep_cb(evutil_socket_t, short, void *);
+static void	 http_drain_timeout_cb(evutil_socket_t, short, void *);
+static void	 http_flush_cb(evutil_socket_t, short, void *);
+static void	 http_outbuf_cb(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+static void	 http_conn_unlink(struct http_conn **, struct http_conn *);
+static void	 http_conn_link(struct http_conn **, struct http_conn *);
+static void	 http_track_request(struct evhttp_request *);
+static void	 http_update_pause(void);
+static void	 http_maybe_finish_drain(void);
+static const char *http_reason(int);
+static void	 http_not_found(struct evhttp_request *, int);
+static int	 http_bind(const char *, int, int);
+static double	 ts_ms(const struct timespec *, const struct timespec *);
+static void	 http_free_body(const void *, size_t, void *);
+
+static double
+ts_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1000.0 +
+	    (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+static void
+http_conn_link(struct http_conn **head, struct http_conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head != NULL)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void
+http_conn_unlink(struct http_conn **head, struct http_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+http_update_pause(void)
+{
+	int	i, pause;
+
+	pause = hs.nconns >= hs.cfg->max_connections;
+	if (pause == hs.paused || hs.draining)
+		return;
+	for (i = 0; i < hs.nbound; i++) {
+		struct evconnlistener *l =
+		    evhttp_bound_socket_get_listener(hs.bound[i]);
+
+		if (pause)
+			evconnlistener_disable(l);
+		else
+			evconnlistener_enable(l);
+	}
+	hs.paused = pause;
+	if (pause)
+		log_warnx("%ld connections open (maxConnections): not "
+		    "accepting until one closes", hs.nconns);
+}
+
+/*
+ * A new connection: evhttp asks us for its bufferevent. This is the only
+ * hook 2.1.12 gives at accept time.
+ */
+static struct bufferevent *
+http_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+	struct http_conn	*c;
+
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL;
+	evbuffer_add_cb(bufferevent_get_output(bev), http_outbuf_cb, NULL);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return bev;	/* uncounted, still served */
+	c->bev = bev;
+	clock_gettime(CLOCK_MONOTONIC, &c->born);
+	http_conn_link(&hs.fresh, c);
+	hs.nconns++;
+	http_update_pause();
+	return bev;
+}
+
+/* First request on a connection: from fresh to known, with a close cb. */
+static void
+http_track_request(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct http_conn		*c;
+
+	if (hs.fresh == NULL)
+		return;
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	for (c = hs.fresh; c != NULL; c = c->next)
+		if (c->bev == bev)
+			break;
+	if (c == NULL)
+		return;
+	http_conn_unlink(&hs.fresh, c);
+	c->evcon = evcon;
+	http_conn_link(&hs.known, c);
+	evhttp_connection_set_closecb(evcon, http_closecb, c);
+}
+
+static void
+http_closecb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	http_conn_unlink(&hs.known, c);
+	free(c);
+	hs.nconns--;
+	if (!hs.exiting)
+		http_update_pause();
+}
+
+/*
+ * Connections that never sent a request are closed by evhttp's timeout
+ * without telling us; forget them once that timeout has surely passed.
+ */
+static void
+http_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c, *next;
+	struct timespec		 now;
+	double			 limit;
+
+	limit = (double)hs.cfg->idle_timeout_ms + 2000.0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (c = hs.fresh; c != NULL; c = next) {
+		next = c->next;
+		if (ts_ms(&c->born, &now) < limit)
+			continue;
+		http_conn_unlink(&hs.fresh, c);
+		free(c);
+		hs.nconns--;
+	}
+	http_update_pause();
+}
+
+/*
+ * libevent answers malformed requests and oversized bodies or headers with
+ * a fixed HTML page written straight into the connection's output buffer.
+ * Replace such a response with a JSON one, status kept.
+ */
+static void
+http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	static const char	 marker[] = "\r\n\r\n<HTML><HEAD>\n<TITLE>";
+	struct evbuffer_ptr	 at, start, p;
+	struct evbuffer		*keep;
+	char			 line[16], body[256];
+	size_t			 len;
+	int			 status, n;
+	const char		*msg;
+
+	if (info->n_added == 0)
+		return;
+	len = evbuffer_get_length(buf);
+	if (evbuffer_ptr_set(buf, &start, len > info->n_added + 4 ?
+	    len - info->n_added - 4 : 0, EVBUFFER_PTR_SET) == -1)
+		return;
+	at = evbuffer_search(buf, marker, sizeof(marker) - 1, &start);
+	if (at.pos == -1)
+		return;
+	/* The response starts at the last status line before the marker. */
+	evbuffer_ptr_set(buf, &start, 0, EVBUFFER_PTR_SET);
+	p = evbuffer_search_range(buf, "HTTP/1.", 7, &start, &at);
+	if (p.pos == -1)
+		return;
+	for (;;) {
+		struct evbuffer_ptr q;
+
+		start = p;
+		evbuffer_ptr_set(buf, &start, 1, EVBUFFER_PTR_ADD);
+		q = evbuffer_search_range(buf, "HTTP/1.", 7, &start, &at);
+		if (q.pos == -1)
+			break;
+		p = q;
+	}
+	memset(line, 0, sizeof(line));
+	if (evbuffer_copyout_from(buf, &p, line, 12) != 12 ||
+	    sscanf(line + 9, "%3d", &status) != 1)
+		return;
+	switch (status) {
+	case 413:
+		msg = "Payload Too Large - the request body or headers exceed "
+		    "the configured limit";
+		break;
+	case 400:
+		msg = "Bad Request - malformed HTTP request";
+		break;
+	case 501:
+	case 405:
+		status = 405;
+		msg = "Method Not Allowed";
+		break;
+	default:
+		msg = http_reason(status);
+		break;
+	}
+	if ((keep = evbuffer_new()) == NULL)
+		return;
+	evbuffer_remove_buffer(buf, keep, (size_t)p.pos);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	evbuffer_add_buffer(buf, keep);
+	evbuffer_free(keep);
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	evbuffer_add_printf(buf, "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %d\r\nConnection: close"
+	    "\r\n\r\n%s", status, http_reason(status), n, body);
+}
+
+void
+http_add_route(const char *path, int methods, http_handler handler,
+    void *arg)
+{
+	if (hs.nroutes == HTTP_MAX_ROUTES)
+		fatalx("%s: too many routes", __func__);
+	hs.routes[hs.nroutes].path = path;
+	hs.routes[hs.nroutes].methods = methods;
+	hs.routes[hs.nroutes].handler = handler;
+	hs.routes[hs.nroutes].arg = arg;
+	hs.nroutes++;
+}
+
+static void
+http_not_found(struct evhttp_request *req, int status)
+{
+	json_object	*o, *routes;
+	char		 buf[128];
+	int		 i;
+
+	o = json_object_new_object();
+	routes = json_object_new_array();
+	for (i = 0; i < hs.nroutes; i++) {
+		snprintf(buf, sizeof(buf), "%s %s",
+		    (hs.routes[i].methods & HTTP_M_POST) ? "POST" : "GET",
+		    hs.routes[i].path);
+		json_object_array_add(routes, json_object_new_string(buf));
+	}
+	json_object_object_add(o, "error", json_object_new_string(
+	    status == 405 ? "Method Not Allowed" : "Not Found"));
+	json_object_object_add(o, "validRoutes", routes);
+	http_reply_json(req, status, o, 0);
+}
+
+static void
+http_gencb(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri		*uri;
+	const struct auth_caller	*caller;
+	const char			*path;
+	int				 method, i, path_seen = 0;
+
+	atomic_fetch_add(&hs.inflight, 1);
+	http_track_request(req);
+	if (hs.draining) {
+		http_reply_error(req, 503,
+		    "Service Unavailable - server is shutting down", 1);
+		return;
+	}
+	caller = auth_check(hs.auth, evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization"));
+	if (caller == NULL) {
+		static const char unauthorized[] =
+		    "{\"error\":\"Unauthorized - invalid or missing "
+		    "authentication token\",\"hint\":\"Provide Authorization: "
+		    "Bearer <token> header\"}";
+
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "WWW-Authenticate", "Bearer");
+		http_reply(req, 401, unauthorized, sizeof(unauthorized) - 1,
+		    0);
+		return;
+	}
+	uri = evhttp_request_get_evhttp_uri(req);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL || *path == '\0')
+		path = "/";
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+	case EVHTTP_REQ_HEAD:
+		method = HTTP_M_GET;
+		break;
+	case EVHTTP_REQ_POST:
+		method = HTTP_M_POST;
+		break;
+	default:
+		method = 0;
+		break;
+	}
+	for (i = 0; i < hs.nroutes; i++) {
+		if (strcmp(path, hs.routes[i].path) != 0)
+			continue;
+		path_seen = 1;
+		if (hs.routes[i].methods & method) {
+			hs.routes[i].handler(req, caller, hs.routes[i].arg);
+			return;
+		}
+	}
+	if (path_seen) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", strcmp(path, "/") == 0 ? "POST" : "GET");
+		http_not_found(req, 405);
+		return;
+	}
+	http_not_found(req, 404);
+}
+
+static void
+http_free_body(const void *data, size_t len, void *arg)
+{
+	free((void *)(uintptr_t)data);
+}
+
+static void
+http_send(struct evhttp_request *req, int status, int retry_after)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 buf[32];
+
+	evhttp_add_header(h, "Content-Type", "application/json");
+	if (retry_after > 0) {
+		snprintf(buf, sizeof(buf), "%d", retry_after);
+		evhttp_add_header(h, "Retry-After", buf);
+	}
+	if (hs.draining)
+		evhttp_add_header(h, "Connection", "close");
+	evhttp_send_reply(req, status, http_reason(status), NULL);
+	atomic_fetch_sub(&hs.inflight, 1);
+	if (hs.draining)
+		http_maybe_finish_drain();
+}
+
+void
+http_reply(struct evhttp_request *req, int status, const char *body,
+    size_t len, int retry_after)
+{
+	evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+	http_send(req, status, retry_after);
+}
+
+void
+http_reply_take(struct evhttp_request *req, int status, char *body,
+    size_t len, int retry_after)
+{
+	if (len < 4096) {
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+		free(body);
+	} else if (evbuffer_add_reference(evhttp_request_get_output_buffer(req),
+	    body, len, http_free_body, NULL) == -1)
+		free(body);
+	http_send(req, status, retry_after);
+}
+
+void
+http_reply_json(struct evhttp_request *req, int status, json_object *obj,
+    int retry_after)
+{
+	size_t		 len;
+	const char	*s;
+
+	s = json_object_to_json_string_length(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	http_reply(req, status, s, len, retry_after);
+	json_object_put(obj);
+}
+
+void
+http_reply_error(struct evhttp_request *req, int status, const char *msg,
+    int retry_after)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	http_reply_json(req, status, o, retry_after);
+}
+
+void
+http_pending_add(struct http_pending *p, struct evhttp_request *req)
+{
+	p->req = req;
+	p->abandoned = 0;
+	p->prev = NULL;
+	p->next = hs.pending;
+	if (hs.pending != NULL)
+		hs.pending->prev = p;
+	hs.pending = p;
+}
+
+struct evhttp_request *
+http_pending_remove(struct http_pending *p)
+{
+	if (p->abandoned)
+		return NULL;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		hs.pending = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	return p->req;
+}
+
+long
+http_inflight(void)
+{
+	return atomic_load(&hs.inflight);
+}
+
+int
+http_draining(void)
+{
+	return hs.draining;
+}
+
+double
+http_uptime_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ts_ms(&hs.started, &now);
+}
+
+/* Nothing in flight: wait for every reply to leave, then leave the loop. */
+static void
+http_maybe_finish_drain(void)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (atomic_load(&hs.inflight) > 0 || hs.exiting)
+		return;
+	hs.exiting = 1;
+	clock_gettime(CLOCK_MONOTONIC, &hs.flush_start);
+	if (hs.drain_ev != NULL)
+		event_del(hs.drain_ev);
+	event_add(hs.flush_ev, &tv);
+}
+
+static void
+http_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	 tv = { 0, 10 * 1000 };
+	struct timespec	 now;
+	struct http_conn *c;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (c = hs.known; c != NULL; c = c->next) {
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(
+		    c->evcon);
+
+		if (bev != NULL &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			break;
+	}
+	if (c != NULL && ts_ms(&hs.flush_start, &now) < HTTP_FLUSH_MAX_MS) {
+		event_add(hs.flush_ev, &tv);
+		return;
+	}
+	event_base_loopexit(hs.base, NULL);
+}
+
+static void
+http_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_pending	*p, *next;
+	long			 n = 0;
+
+	for (p = hs.pending; p != NULL; p = next) {
+		next = p->next;
+		p->prev = p->next = NULL;
+		p->abandoned = 1;
+		http_reply_error(p->req, 503, "Service Unavailable - server is "
+		    "shutting down (drain timeout)", 0);
+		n++;
+	}
+	hs.pending = NULL;
+	log_warnx("drain timeout: answered %ld unfinished request%s with 503",
+	    n, n == 1 ? "" : "s");
+	/* Anything not pending (a request without a handler yet) is gone
+	 * with its connection. */
+	atomic_store(&hs.inflight, 0);
+	http_maybe_finish_drain();
+}
+
+void
+http_drain(int timeout_ms)
+{
+	struct timeval	tv;
+	int		i;
+
+	if (hs.draining)
+		return;
+	hs.draining = 1;
+	for (i = 0; i < hs.nbound; i++)
+		evhttp_del_accept_socket(hs.http, hs.bound[i]);
+	hs.nbound = 0;
+	log_info("draining: %ld request%s in flight, timeout %d ms",
+	    http_inflight(), http_inflight() == 1 ? "" : "s", timeout_ms);
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	hs.drain_ev = evtimer_new(hs.base, http_drain_timeout_cb, NULL);
+	if (hs.drain_ev == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	evtimer_add(hs.drain_ev, &tv);
+	http_maybe_finish_drain();
+}
+
+static int
+http_bind(const char *host, int port, int required)
+{
+	struct evhttp_bound_socket	*b;
+
+	if (hs.nbound == HTTP_MAX_LISTENERS)
+		return -1;
+	b = evhttp_bind_socket_with_handle(hs.http, host, (ev_uint16_t)port);
+	if (b == NULL) {
+		if (required)
+			log_warn("cannot listen on %s port %d", host, port);
+		else
+			log_debug("%s: cannot listen on %s port %d", __func__,
+			    host, port);
+		return -1;
+	}
+	hs.bound[hs.nbound++] = b;
+	return 0;
+}
+
+static int
+http_bound_port(struct evhttp_bound_socket *b)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+	evutil_socket_t		fd = evhttp_bound_socket_get_fd(b);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+int
+http_init(struct event_base *base, const struct config *cfg,
+    const char *addr, const struct auth *auth)
+{
+	char		 host[256], *colon;
+	const char	*h;
+	long		 port;
+	char		*end;
+	struct timeval	 tv;
+	int		 loopback4 = 0, loopback6 = 0, bound_port;
+
+	memset(&hs, 0, sizeof(hs));
+	hs.base = base;
+	hs.cfg = cfg;
+	hs.auth = auth;
+	clock_gettime(CLOCK_MONOTONIC, &hs.started);
+
+	if (strlen(addr) >= sizeof(host)) {
+		log_warnx("listen address too long: %s", addr);
+		return -1;
+	}
+	strcpy(host, addr);
+	if ((colon = strrchr(host, ':')) == NULL) {
+		log_warnx("listen address %s: expected host:port", addr);
+		return -1;
+	}
+	*colon = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 ||
+	    port > 65535) {
+		log_warnx("listen address %s: bad port", addr);
+		return -1;
+	}
+	h = host;
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+
+		if (n < 2 || host[n - 1] != ']') {
+			log_warnx("listen address %s: bad IPv6 literal", addr);
+			return -1;
+		}
+		host[n - 1] = '\0';
+		h = host + 1;
+	}
+	if (strcmp(h, "localhost") == 0) {
+		loopback4 = loopback6 = 1;
+		h = "127.0.0.1";
+	} else if (strcmp(h, "127.0.0.1") == 0)
+		loopback6 = 1;	/* also ::1, for resolvers that try it first */
+	else if (strcmp(h, "::1") == 0)
+		loopback4 = 1;
+
+	if ((hs.http = evhttp_new(base)) == NULL)
+		return -1;
+	evhttp_set_max_headers_size(hs.http, (ev_ssize_t)cfg->max_header_bytes);
+	evhttp_set_max_body_size(hs.http, (ev_ssize_t)cfg->max_body_bytes);
+	tv.tv_sec = cfg->idle_timeout_ms / 1000;
+	tv.tv_usec = (cfg->idle_timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(hs.http, &tv);
+	evhttp_set_allowed_methods(hs.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(hs.http, http_gencb, NULL);
+	evhttp_set_bevcb(hs.http, http_bevcb, NULL);
+
+	if (http_bind(h, (int)port, 1) == -1)
+		goto fail;
+	bound_port = http_bound_port(hs.bound[0]);
+	if (bound_port <= 0)
+		goto fail;
+	if (loopback6 && strcmp(h, "::1") != 0)
+		http_bind("::1", bound_port, 0);
+	if (loopback4 && strcmp(h, "127.0.0.1") != 0)
+		http_bind("127.0.0.1", bound_port, 0);
+
+	hs.sweep_ev = event_new(base, -1, EV_PERSIST, http_sweep_cb, NULL);
+	hs.flush_ev = evtimer_new(base, http_flush_cb, NULL);
+	if (hs.sweep_ev == NULL || hs.flush_ev == NULL)
+		goto fail;
+	tv.tv_sec = HTTP_SWEEP_MS / 1000;
+	tv.tv_usec = (HTTP_SWEEP_MS % 1000) * 1000;
+	event_add(hs.sweep_ev, &tv);
+	return bound_port;
+fail:
+	http_free();
+	return -1;
+}
+
+void
+http_free(void)
+{
+	struct http_conn	*c, *next;
+
+	hs.exiting = 1;
+	if (hs.http != NULL)
+		evhttp_free(hs.http);	/* runs the close callbacks */
+	hs.http = NULL;
+	for (c = hs.fresh; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	hs.fresh = NULL;
+	if (hs.sweep_ev != NULL)
+		event_free(hs.sweep_ev);
+	if (hs.flush_ev != NULL)
+		event_free(hs.flush_ev);
+	if (hs.drain_ev != NULL)
+		event_free(hs.drain_ev);
+	hs.sweep_ev = hs.flush_ev = hs.drain_ev = NULL;
+}

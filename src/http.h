@@ -1,0 +1,74 @@
+/*
+ * http.h: the evhttp front end. Everything here runs on the loop thread
+ * only (evhttp is not thread-safe).
+ *
+ * Every request is counted in flight when it arrives and must be answered
+ * exactly once through http_reply*(), the one place that sends, counts and
+ * finishes a drain. A handler that answers later (after a worker or a
+ * server) registers a struct http_pending so that a drain that times out
+ * can answer it and mark it abandoned; the late result is then dropped.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+struct auth;
+struct auth_caller;
+struct config;
+struct event_base;
+struct evhttp_request;
+
+enum http_method_mask {
+	HTTP_M_GET = 1 << 0,
+	HTTP_M_POST = 1 << 1
+};
+
+typedef void (*http_handler)(struct evhttp_request *,
+    const struct auth_caller *, void *);
+
+struct http_pending {
+	struct evhttp_request	*req;
+	struct http_pending	*prev;
+	struct http_pending	*next;
+	int			 abandoned;	/* answered by the drain */
+};
+
+/* Binds the listeners (addr "host:port"; a loopback host is also bound on
+ * the other family, so "localhost" works whichever address a client
+ * resolver tries first). Returns the bound port, or -1 with a message. */
+int	http_init(struct event_base *, const struct config *, const char *addr,
+	    const struct auth *);
+void	http_add_route(const char *path, int methods, http_handler, void *arg);
+void	http_free(void);
+
+/* Replies. body is copied; http_reply_take() takes a malloc'd body. */
+void	http_reply(struct evhttp_request *, int status, const char *body,
+	    size_t len, int retry_after);
+void	http_reply_take(struct evhttp_request *, int status, char *body,
+	    size_t len, int retry_after);
+/* Consumes obj (json_object_put). */
+void	http_reply_json(struct evhttp_request *, int status, json_object *obj,
+	    int retry_after);
+/* {"error": msg} */
+void	http_reply_error(struct evhttp_request *, int status, const char *msg,
+	    int retry_after);
+
+/* Deferred answers. */
+void	http_pending_add(struct http_pending *, struct evhttp_request *);
+/* Removes it; returns its request, or NULL when the drain abandoned it. */
+struct evhttp_request *http_pending_remove(struct http_pending *);
+
+/* Graceful drain: stop accepting, answer new requests 503, and exit the
+ * loop once nothing is in flight and every reply is flushed, or after
+ * timeout_ms (then every pending request is answered 503 first). */
+void	http_drain(int timeout_ms);
+int	http_draining(void);
+long	http_inflight(void);
+/* Seconds since start, for /health. */
+double	http_uptime_ms(void);
+
+#endif

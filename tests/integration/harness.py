@@ -1,0 +1,253 @@
+"""Test harness for mcp-proxyd integration tests (python3 stdlib only).
+
+Starts the real daemon as a process on 127.0.0.1 with port 0, reads its
+ready line, talks HTTP to it over real sockets, and prints TAP.
+"""
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+TOP_SRCDIR = os.environ.get("TOP_SRCDIR", os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..")))
+TOP_BUILDDIR = os.environ.get("TOP_BUILDDIR", TOP_SRCDIR)
+MCP_PROXYD = os.environ.get("MCP_PROXYD",
+                            os.path.join(TOP_BUILDDIR, "src", "mcp-proxyd"))
+MCP_DEMO_SERVER = os.environ.get(
+    "MCP_DEMO_SERVER", os.path.join(TOP_BUILDDIR, "src", "mcp-demo-server"))
+
+
+class Tap:
+    """Minimal TAP producer: tap.ok(cond, name); tap.done() exits."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name))
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, name))
+            if diag is not None:
+                for line in str(diag).splitlines():
+                    print("# " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got %r, want %r" % (got, want))
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line)
+        sys.stdout.flush()
+
+    def skip_all(self, why):
+        print("1..0 # SKIP " + why)
+        sys.exit(0)
+
+    def done(self):
+        print("1..%d" % self.n)
+        sys.exit(1 if self.failed else 0)
+
+    def run(self, fn, *args):
+        """Run one test function; an exception is one failed test."""
+        try:
+            fn(self, *args)
+        except Exception:  # noqa: BLE001 - report and go on
+            self.ok(False, "%s raised" % fn.__name__, traceback.format_exc())
+
+
+def demo_server(name="demo", **extra):
+    entry = {"command": MCP_DEMO_SERVER, "args": []}
+    entry.update(extra)
+    return {name: entry}
+
+
+class Daemon:
+    """The real mcp-proxyd started as a process."""
+
+    def __init__(self, config=None, args=(), ready_timeout=30.0,
+                 env=None):
+        self.dir = tempfile.mkdtemp(prefix="mcp-proxyd-test-")
+        self.config_path = os.path.join(self.dir, "config.json")
+        cfg = {"allowedTools": ["*"]}
+        if config:
+            cfg.update(config)
+        self.config = cfg
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f)
+        self.log_path = os.path.join(self.dir, "stderr.log")
+        self.log = open(self.log_path, "wb")
+        cmd = [MCP_PROXYD, "-c", self.config_path, "-v"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=self.log, stdin=subprocess.DEVNULL,
+                                     env=env)
+        self.ready = self._read_ready(ready_timeout)
+        self.port = self.ready["port"]
+        self.token = self.ready.get("authToken")
+
+    def _read_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise RuntimeError("no ready line within %.0fs; log:\n%s" %
+                                   (timeout, self.stderr()))
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                rc = self.proc.wait()
+                raise RuntimeError("daemon exited %d before ready; log:\n%s"
+                                   % (rc, self.stderr()))
+            buf += chunk
+        self.ready_line = buf.split(b"\n", 1)[0].decode()
+        return json.loads(self.ready_line)
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def conn(self, timeout=30.0):
+        return http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+
+    def request(self, method, path, body=None, token=True, headers=None,
+                conn=None, timeout=30.0):
+        """One request; returns (status, headers dict, parsed JSON or raw)."""
+        h = {}
+        if token is True:
+            h["Authorization"] = "Bearer " + self.token
+        elif token:
+            h["Authorization"] = token
+        if headers:
+            h.update(headers)
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        own = conn is None
+        c = conn or self.conn(timeout)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = raw
+            return r.status, hdrs, data
+        finally:
+            if own:
+                c.close()
+
+    def call(self, tool, params=None, **kw):
+        body = {"toolName": tool}
+        if params is not None:
+            body["params"] = params
+        return self.request("POST", "/", body, **kw)
+
+    def children(self):
+        """PIDs of the daemon's direct children."""
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st.rsplit(")", 1)[1].split()
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(d))
+        return out
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30.0):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def wait_until(pred, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def raw_request(port, data, timeout=5.0, host="127.0.0.1",
+                family=socket.AF_INET):
+    """Send raw bytes, return everything read until close or timeout."""
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def parse_raw(resp):
+    """(status, headers, body) of a raw HTTP/1.1 response."""
+    head, _, body = resp.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0] else 0
+    hdrs = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return status, hdrs, body
