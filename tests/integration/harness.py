@@ -251,3 +251,15 @@ def parse_raw(resp):
         k, _, v = ln.partition(":")
         hdrs[k.strip().lower()] = v.strip()
     return status, hdrs, body
+
+
+NPM_DIR = os.environ.get("MCP_PROXYD_NPM_DIR", os.path.join(
+    os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+    "mcp-proxyd", "npm"))
+
+
+def npm_server(name):
+    """Path of an npm reference server's entry point, or None."""
+    path = os.path.join(NPM_DIR, "node_modules", "@modelcontextprotocol",
+                        "server-" + name, "dist", "index.js")
+    return path if os.path.exists(path) else None

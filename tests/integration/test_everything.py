@@ -1,0 +1,103 @@
+"""POST / against the npm reference servers (server-everything,
+-memory, -filesystem), also behind a wrapper that spawns a grandchild."""
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Daemon, Tap, group_alive, npm_server, wait_until  # noqa
+
+
+def main():
+    tap = Tap()
+    every = npm_server("everything")
+    node = shutil.which("node")
+    if every is None or node is None:
+        tap.skip_all("@modelcontextprotocol/server-everything not installed "
+                     "(scripts/deps.sh test installs it)")
+    memory = npm_server("memory")
+    fs = npm_server("filesystem")
+    root = tempfile.mkdtemp(prefix="mcp-fs-")
+    with open(os.path.join(root, "hello.txt"), "w") as f:
+        f.write("hello from the filesystem server\n")
+    servers = {
+        "everything": {"command": node, "args": [every],
+                       "toolTimeouts": {"trigger-long-running-operation":
+                                        1000}},
+        # A wrapper: sh stays the parent, node is its child (a grandchild
+        # of the daemon) in the same process group.
+        "wrapped": {"command": "/bin/sh",
+                    "args": ["-c", '"$0" "$1"; echo wrapper done >&2',
+                             node, every]},
+    }
+    if memory:
+        servers["memory"] = {"command": node, "args": [memory],
+                             "env": {"MEMORY_FILE_PATH":
+                                     os.path.join(root, "memory.jsonl")}}
+    if fs:
+        servers["fs"] = {"command": node, "args": [fs, root]}
+    d = Daemon({"mcpServers": servers, "startTimeoutMs": 20000,
+                "drainTimeoutMs": 2000})
+    try:
+        st, _, body = d.call("mcp__everything__echo", {"message": "hi"})
+        tap.eq((st, body), (200, {"result": "Echo: hi"}), "everything echo")
+        st, _, body = d.call("mcp__everything__get-sum", {"a": 2, "b": 3})
+        tap.ok(st == 200 and "5" in body.get("result", ""), "get-sum", body)
+        st, _, body = d.call("mcp__everything__get-structured-content",
+                             {"location": "Chicago"})
+        tap.ok(st == 200 and body.get("result") is not None,
+               "get-structured-content", body)
+        st, _, body = d.call("mcp__everything__get-sum", {"a": "2", "b": 3})
+        tap.ok(st == 400 and any(e["path"] == "/a"
+                                 for e in body.get("details", [])),
+               "get-sum with a string: 400 from our validator", body)
+        st, _, body = d.call("mcp__everything__get-sum", {"a": 1})
+        tap.ok(st == 400 and body.get("required") == ["a", "b"],
+               "missing required argument: 400 lists required", body)
+        st, _, body = d.call("mcp__everything__get-structured-content",
+                             {"location": "Paris"})
+        tap.ok(st == 400 and "one of" in str(body.get("details")),
+               "enum violation: 400", body)
+        st, _, body = d.call("mcp__everything__no-such-tool", {})
+        tap.eq(st, 404, "unknown tool: 404")
+        st, _, body = d.call("mcp__everything__get-tiny-image", {})
+        tap.ok(st == 200 and isinstance(body.get("result"), (dict, str)),
+               "image result", str(body)[:200])
+        st, _, body = d.call("mcp__everything__trigger-long-running-operation",
+                             {"duration": 5, "steps": 5})
+        tap.eq(st, 504, "long operation past its timeout: 504")
+        st, _, body = d.call("mcp__everything__echo", {"message": "again"})
+        tap.eq((st, body), (200, {"result": "Echo: again"}),
+               "and the server serves the next call")
+        st, _, body = d.call("mcp__wrapped__echo", {"message": "w"})
+        tap.eq((st, body), (200, {"result": "Echo: w"}), "behind a wrapper")
+        if memory:
+            st, _, body = d.call("mcp__memory__create_entities", {
+                "entities": [{"name": "proxy", "entityType": "daemon",
+                              "observations": ["written in C"]}]})
+            tap.eq(st, 200, "memory create_entities")
+            st, _, body = d.call("mcp__memory__search_nodes",
+                                 {"query": "proxy"})
+            tap.ok(st == 200 and "written in C" in str(body),
+                   "memory search_nodes", body)
+        if fs:
+            st, _, body = d.call("mcp__fs__read_text_file",
+                                 {"path": os.path.join(root, "hello.txt")})
+            tap.ok(st == 200 and "hello from the filesystem" in str(body),
+                   "filesystem read_text_file", body)
+            st, _, body = d.call("mcp__fs__read_text_file",
+                                 {"path": "/etc/passwd"})
+            tap.ok(st == 422, "filesystem outside its root: 422", body)
+    finally:
+        pg = sorted({os.getpgid(p) for p in d.children()})
+        rc = d.stop()
+    tap.eq(rc, 0, "exit 0")
+    tap.ok(pg and wait_until(lambda: not any(group_alive(g) for g in pg), 5),
+           "no process left, grandchildren included", pg)
+    shutil.rmtree(root, ignore_errors=True)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
