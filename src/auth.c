@@ -1,0 +1,247 @@
+/*
+ * auth.c: bearer-token gate. Tokens are never kept, only their SHA-256
+ * digests; a presented token is hashed and the digests are compared in
+ * constant time, so neither the comparison nor the stored state leaks the
+ * token.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "log.h"
+
+#define AUTH_SCHEME		"Bearer "
+#define AUTH_SCHEME_LEN		(sizeof(AUTH_SCHEME) - 1)
+#define AUTH_RANDOM_BYTES	32
+/* Room for a maximal token followed by a fair amount of trailing space. */
+#define AUTH_FILE_MAX		(2 * AUTH_TOKEN_MAX)
+
+struct auth {
+	struct auth_caller	*callers;
+	size_t			 ncallers;
+};
+
+static int	auth_digest(const char *, size_t, unsigned char [32]);
+static int	auth_token_char_ok(unsigned char);
+static int	auth_is_space(unsigned char);
+static void	auth_seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static int
+auth_digest(const char *s, size_t n, unsigned char digest[32])
+{
+	unsigned int	dlen = 0;
+
+	if (EVP_Digest(s, n, digest, &dlen, EVP_sha256(), NULL) != 1 ||
+	    dlen != 32)
+		return -1;
+	return 0;
+}
+
+/* Tokens are printable: no space, no control character. */
+static int
+auth_token_char_ok(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f;
+}
+
+static int
+auth_is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+	    c == '\v' || c == '\f';
+}
+
+static void
+auth_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+struct auth *
+auth_new(const char *token)
+{
+	struct auth	*a;
+
+	if (token == NULL || *token == '\0')
+		return NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	if ((a->callers = calloc(1, sizeof(*a->callers))) == NULL)
+		goto fail;
+	a->ncallers = 1;
+	snprintf(a->callers[0].name, sizeof(a->callers[0].name), "default");
+	if (auth_digest(token, strlen(token), a->callers[0].digest) == -1)
+		goto fail;
+	return a;
+ fail:
+	auth_free(a);
+	return NULL;
+}
+
+void
+auth_free(struct auth *a)
+{
+	if (a == NULL)
+		return;
+	if (a->callers != NULL)
+		OPENSSL_cleanse(a->callers, a->ncallers * sizeof(*a->callers));
+	free(a->callers);
+	free(a);
+}
+
+const struct auth_caller *
+auth_check(const struct auth *a, const char *header)
+{
+	const struct auth_caller	*found = NULL;
+	const char			*token;
+	unsigned char			 digest[32];
+	size_t				 i, n;
+
+	if (a == NULL || header == NULL)
+		return NULL;
+	if (strncmp(header, AUTH_SCHEME, AUTH_SCHEME_LEN) != 0)
+		return NULL;
+	token = header + AUTH_SCHEME_LEN;
+	for (n = 0; token[n] != '\0'; n++)
+		if (!auth_token_char_ok((unsigned char)token[n]))
+			return NULL;
+	if (n == 0)
+		return NULL;
+	if (auth_digest(token, n, digest) == -1)
+		return NULL;
+	/* Look at every caller: the time taken does not depend on which. */
+	for (i = 0; i < a->ncallers; i++)
+		if (CRYPTO_memcmp(digest, a->callers[i].digest,
+		    sizeof(digest)) == 0)
+			found = &a->callers[i];
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return found;
+}
+
+int
+auth_token_generate(char out[65])
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		raw[AUTH_RANDOM_BYTES];
+	size_t			i;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	for (i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	out[2 * sizeof(raw)] = '\0';
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
+}
+
+int
+auth_token_read_file(const char *path, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	char		buf[AUTH_FILE_MAX + 1];
+	struct stat	st;
+	ssize_t		r;
+	size_t		len = 0, i;
+	int		fd = -1;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		auth_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(fd, &st) == -1) {
+		auth_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		auth_seterr(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+		log_warnx("%s: token file is readable by group or others "
+		    "(mode %04o); it should be 0600 or 0400", path,
+		    (unsigned int)(st.st_mode & 07777));
+
+	/* Read one byte more than we accept, to tell "too long". */
+	while (len < sizeof(buf)) {
+		r = read(fd, buf + len, sizeof(buf) - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			auth_seterr(err, errlen, "%s: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	fd = -1;
+	if (len == sizeof(buf)) {
+		auth_seterr(err, errlen, "%s: file is larger than %d bytes "
+		    "(a token has at most %d)", path, AUTH_FILE_MAX,
+		    AUTH_TOKEN_MAX);
+		goto fail;
+	}
+
+	while (len > 0 && auth_is_space((unsigned char)buf[len - 1]))
+		len--;
+	if (len == 0) {
+		auth_seterr(err, errlen, "%s: token file is empty", path);
+		goto fail;
+	}
+	if (len > AUTH_TOKEN_MAX) {
+		auth_seterr(err, errlen, "%s: token is longer than %d bytes",
+		    path, AUTH_TOKEN_MAX);
+		goto fail;
+	}
+	for (i = 0; i < len; i++) {
+		if (!auth_token_char_ok((unsigned char)buf[i])) {
+			auth_seterr(err, errlen, "%s: token contains "
+			    "whitespace or control characters (at byte %zu)",
+			    path, i);
+			goto fail;
+		}
+	}
+	if (len < AUTH_TOKEN_MIN) {
+		auth_seterr(err, errlen, "%s: token is shorter than %d "
+		    "characters", path, AUTH_TOKEN_MIN);
+		goto fail;
+	}
+	if (len >= outlen) {
+		auth_seterr(err, errlen, "%s: token does not fit in %zu bytes",
+		    path, outlen);
+		goto fail;
+	}
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+ fail:
+	if (fd != -1)
+		close(fd);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return -1;
+}

@@ -1,0 +1,388 @@
+/*
+ * test_auth.c: unit tests for the bearer-token gate (src/auth.c).
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <openssl/evp.h>
+
+#include "auth.h"
+
+#define TOKEN	"0123456789abcdef0123456789abcdef"
+
+static char	*write_temp(const void *, size_t, mode_t);
+static int	 read_file_capture(const char *, char *, char *, char *,
+		    size_t);
+static Suite	*auth_suite(void);
+
+/* Write data to a new file in /tmp; returns its malloc'd path. */
+static char *
+write_temp(const void *data, size_t n, mode_t mode)
+{
+	char	*path;
+	int	 fd;
+
+	path = strdup("/tmp/test_auth.XXXXXX");
+	ck_assert_ptr_nonnull(path);
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+/* auth_token_read_file() with stderr captured into log (4096 bytes). */
+static int
+read_file_capture(const char *path, char *out, char *log, char *err,
+    size_t errlen)
+{
+	char	 logpath[] = "/tmp/test_auth_log.XXXXXX";
+	int	 fd, saved, rc;
+	ssize_t	 n;
+
+	fd = mkstemp(logpath);
+	ck_assert_int_ne(fd, -1);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ne(saved, -1);
+	ck_assert_int_ne(dup2(fd, STDERR_FILENO), -1);
+	rc = auth_token_read_file(path, out, AUTH_TOKEN_MAX + 1, err, errlen);
+	fflush(stderr);
+	ck_assert_int_ne(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	n = pread(fd, log, 4095, 0);
+	ck_assert_int_ge(n, 0);
+	log[n] = '\0';
+	close(fd);
+	unlink(logpath);
+	return rc;
+}
+
+START_TEST(test_check_right_token)
+{
+	struct auth			*a;
+	const struct auth_caller	*c;
+	unsigned char			 want[32];
+	unsigned int			 wlen;
+
+	a = auth_new(TOKEN);
+	ck_assert_ptr_nonnull(a);
+	c = auth_check(a, "Bearer " TOKEN);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->name, "default");
+	/* Only the digest is kept, and it is the SHA-256 of the token. */
+	ck_assert_int_eq(EVP_Digest(TOKEN, strlen(TOKEN), want, &wlen,
+	    EVP_sha256(), NULL), 1);
+	ck_assert_uint_eq(wlen, 32);
+	ck_assert_int_eq(memcmp(c->digest, want, 32), 0);
+	/* The same caller record every time. */
+	ck_assert_ptr_eq(auth_check(a, "Bearer " TOKEN), c);
+	auth_free(a);
+
+	/* Any printable token works, short or odd. */
+	a = auth_new("x");
+	ck_assert_ptr_nonnull(auth_check(a, "Bearer x"));
+	auth_free(a);
+	a = auth_new("t\xc3\xa9-/+=:~");
+	ck_assert_ptr_nonnull(auth_check(a, "Bearer t\xc3\xa9-/+=:~"));
+	auth_free(a);
+}
+END_TEST
+
+START_TEST(test_check_rejects)
+{
+	static const char *bad[] = {
+		"Bearer 0123456789abcdef0123456789abcdeX",	/* wrong */
+		"Bearer 0123456789abcdef0123456789abcde",	/* shorter */
+		"Bearer " TOKEN "0",				/* longer */
+		"Bearer " TOKEN TOKEN,
+		"bearer " TOKEN,
+		"BEARER " TOKEN,
+		"Basic " TOKEN,
+		"Bearer " TOKEN " extra",
+		"Bearer  " TOKEN,
+		"Bearer\t" TOKEN,
+		"Bearer " TOKEN "\t",
+		"Bearer\t\t" TOKEN,
+		" Bearer " TOKEN,
+		"Bearer " TOKEN " ",
+		"Bearer " TOKEN "\r",
+		"Bearer " TOKEN "\n",
+		"Bearer " TOKEN "\x7f",
+		"Bearer" TOKEN,
+		"Bearer",
+		"Bearer ",
+		"Bearer  ",
+		"",
+		TOKEN,
+		"Token " TOKEN,
+	};
+	struct auth	*a;
+	size_t		 i;
+
+	a = auth_new(TOKEN);
+	ck_assert_ptr_nonnull(a);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(auth_check(a, bad[i]) == NULL, "accepted \"%s\"",
+		    bad[i]);
+	ck_assert_ptr_null(auth_check(a, NULL));
+	ck_assert_ptr_null(auth_check(NULL, "Bearer " TOKEN));
+	/* Still fine after all that. */
+	ck_assert_ptr_nonnull(auth_check(a, "Bearer " TOKEN));
+	auth_free(a);
+}
+END_TEST
+
+START_TEST(test_new_empty)
+{
+	ck_assert_ptr_null(auth_new(""));
+	ck_assert_ptr_null(auth_new(NULL));
+	auth_free(NULL);
+}
+END_TEST
+
+START_TEST(test_generate)
+{
+	char	a[65], b[65];
+	size_t	i;
+
+	memset(a, 'Z', sizeof(a));
+	memset(b, 'Z', sizeof(b));
+	ck_assert_int_eq(auth_token_generate(a), 0);
+	ck_assert_int_eq(auth_token_generate(b), 0);
+	ck_assert_uint_eq(strlen(a), 64);
+	ck_assert_uint_eq(strlen(b), 64);
+	for (i = 0; i < 64; i++) {
+		ck_assert_msg(strchr("0123456789abcdef", a[i]) != NULL,
+		    "bad char in %s", a);
+		ck_assert_msg(strchr("0123456789abcdef", b[i]) != NULL,
+		    "bad char in %s", b);
+	}
+	ck_assert_str_ne(a, b);
+	/* A generated token passes the gate. */
+	{
+		struct auth	*au = auth_new(a);
+		char		 hdr[80];
+
+		snprintf(hdr, sizeof(hdr), "Bearer %s", a);
+		ck_assert_ptr_nonnull(auth_check(au, hdr));
+		snprintf(hdr, sizeof(hdr), "Bearer %s", b);
+		ck_assert_ptr_null(auth_check(au, hdr));
+		auth_free(au);
+	}
+}
+END_TEST
+
+START_TEST(test_read_file_ok)
+{
+	static const char *good[] = {
+		TOKEN, TOKEN "\n", TOKEN "\r\n", TOKEN " \t\n\n  \n",
+		"0123456789abcdef",		/* exactly 16 */
+		"t\xc3\xa9-/+=:~0123456789abc\n",
+	};
+	static const char *want[] = {
+		TOKEN, TOKEN, TOKEN, TOKEN, "0123456789abcdef",
+		"t\xc3\xa9-/+=:~0123456789abc",
+	};
+	char	 out[AUTH_TOKEN_MAX + 1], err[512], log[4096];
+	char	*path;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		path = write_temp(good[i], strlen(good[i]), 0600);
+		err[0] = '\0';
+		ck_assert_msg(read_file_capture(path, out, log, err,
+		    sizeof(err)) == 0, "%s", err);
+		ck_assert_str_eq(out, want[i]);
+		/* 0600: no warning. */
+		ck_assert_msg(log[0] == '\0', "unexpected log: %s", log);
+		unlink(path);
+		free(path);
+	}
+}
+END_TEST
+
+START_TEST(test_read_file_max_length)
+{
+	char	 data[AUTH_TOKEN_MAX + 2], out[AUTH_TOKEN_MAX + 1], err[512];
+	char	*path;
+
+	memset(data, 'k', sizeof(data));
+	data[AUTH_TOKEN_MAX] = '\n';
+	path = write_temp(data, AUTH_TOKEN_MAX + 1, 0400);
+	ck_assert_msg(auth_token_read_file(path, out, sizeof(out), err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(strlen(out), AUTH_TOKEN_MAX);
+	unlink(path);
+	free(path);
+
+	data[AUTH_TOKEN_MAX] = 'k';
+	data[AUTH_TOKEN_MAX + 1] = '\n';
+	path = write_temp(data, AUTH_TOKEN_MAX + 2, 0600);
+	ck_assert_int_eq(auth_token_read_file(path, out, sizeof(out), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "longer than 4096"));
+	unlink(path);
+	free(path);
+
+	/* A valid token but the caller's buffer is too small. */
+	path = write_temp(TOKEN, strlen(TOKEN), 0600);
+	ck_assert_int_eq(auth_token_read_file(path, out, 20, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_read_file_huge)
+{
+	char	*data, out[AUTH_TOKEN_MAX + 1], err[512], *path;
+	size_t	 n = 3 * AUTH_TOKEN_MAX;
+
+	data = malloc(n);
+	ck_assert_ptr_nonnull(data);
+	memset(data, 'q', n);
+	path = write_temp(data, n, 0600);
+	ck_assert_int_eq(auth_token_read_file(path, out, sizeof(out), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	unlink(path);
+	free(path);
+	free(data);
+}
+END_TEST
+
+START_TEST(test_read_file_bad)
+{
+	static const struct {
+		const char	*data;
+		const char	*reason;
+	} bad[] = {
+		{ "", "empty" },
+		{ "\n", "empty" },
+		{ "  \t\r\n\n", "empty" },
+		{ "0123456789abcde", "shorter than 16" },
+		{ "0123456789abcde\n", "shorter than 16" },
+		{ "0123456789 abcdef0123", "whitespace" },
+		{ "0123456789\tabcdef0123", "whitespace" },
+		{ " 0123456789abcdef0123", "whitespace" },
+		{ "0123456789\nabcdef0123\n", "whitespace" },
+		{ "0123456789\x01" "abcdef0123", "control" },
+		{ "0123456789\x7f" "abcdef0123", "control" },
+	};
+	char	 out[AUTH_TOKEN_MAX + 1], err[512], *path;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		path = write_temp(bad[i].data, strlen(bad[i].data), 0600);
+		err[0] = '\0';
+		ck_assert_int_eq(auth_token_read_file(path, out, sizeof(out),
+		    err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, path) != NULL, "no path in %s", err);
+		ck_assert_msg(strstr(err, bad[i].reason) != NULL,
+		    "case %zu: \"%s\" lacks \"%s\"", i, err, bad[i].reason);
+		unlink(path);
+		free(path);
+	}
+	/* A NUL byte inside is a control character too. */
+	path = write_temp("0123456789\0abcdef0123", 21, 0600);
+	ck_assert_int_eq(auth_token_read_file(path, out, sizeof(out), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "control"));
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_read_file_missing)
+{
+	char	out[AUTH_TOKEN_MAX + 1], err[512];
+
+	ck_assert_int_eq(auth_token_read_file("/tmp/test_auth.does-not-exist",
+	    out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/tmp/test_auth.does-not-exist"));
+	ck_assert_ptr_nonnull(strstr(err, "No such file"));
+	/* A directory is not a token file. */
+	ck_assert_int_eq(auth_token_read_file("/tmp", out, sizeof(out), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/tmp"));
+}
+END_TEST
+
+START_TEST(test_read_file_mode_warning)
+{
+	static const mode_t	 modes[] = { 0640, 0604, 0644, 0444 };
+	char			 out[AUTH_TOKEN_MAX + 1], err[512];
+	char			 log[4096], *path;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		path = write_temp(TOKEN "\n", strlen(TOKEN) + 1, modes[i]);
+		/* Readable by others: still accepted, with a warning. */
+		ck_assert_int_eq(read_file_capture(path, out, log, err,
+		    sizeof(err)), 0);
+		ck_assert_str_eq(out, TOKEN);
+		ck_assert_msg(strstr(log, path) != NULL &&
+		    strstr(log, "readable by group or others") != NULL,
+		    "mode %o, log: %s", (unsigned int)modes[i], log);
+		/* The token itself never reaches the log. */
+		ck_assert_ptr_null(strstr(log, TOKEN));
+		unlink(path);
+		free(path);
+	}
+	/* Group-writable but not readable: no warning. */
+	path = write_temp(TOKEN, strlen(TOKEN), 0620);
+	ck_assert_int_eq(read_file_capture(path, out, log, err, sizeof(err)),
+	    0);
+	ck_assert_msg(log[0] == '\0', "unexpected log: %s", log);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+static Suite *
+auth_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("auth");
+	tc = tcase_create("check");
+	tcase_add_test(tc, test_check_right_token);
+	tcase_add_test(tc, test_check_rejects);
+	tcase_add_test(tc, test_new_empty);
+	tcase_add_test(tc, test_generate);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("token_file");
+	tcase_add_test(tc, test_read_file_ok);
+	tcase_add_test(tc, test_read_file_max_length);
+	tcase_add_test(tc, test_read_file_huge);
+	tcase_add_test(tc, test_read_file_bad);
+	tcase_add_test(tc, test_read_file_missing);
+	tcase_add_test(tc, test_read_file_mode_warning);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(auth_suite());
+	srunner_set_tap(sr, "-");
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
