@@ -24,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "pool.h"
+#include "ratelimit.h"
 #include "registry.h"
 #include "schema.h"
 
@@ -51,6 +52,7 @@ static struct pool		*exec_pool;
 static struct registry		*exec_registry;
 static const struct config	*exec_cfg;
 static const struct allowlist	*exec_allow;
+static struct ratelimit		*exec_rl;
 
 void
 exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
@@ -60,6 +62,21 @@ exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
 	exec_registry = reg;
 	exec_cfg = cfg;
 	exec_allow = allow;
+	exec_rl = NULL;
+	if (cfg->rate_execute.requests > 0) {
+		exec_rl = ratelimit_new(cfg->rate_execute.requests,
+		    cfg->rate_execute.window_s);
+		if (exec_rl == NULL)
+			fatalx("%s: cannot create the rate limiter", __func__);
+		http_sweep_ratelimit(exec_rl);
+	}
+}
+
+void
+exec_free(void)
+{
+	ratelimit_free(exec_rl);
+	exec_rl = NULL;
 }
 
 void
@@ -69,7 +86,7 @@ exec_register(void)
 }
 
 static void
-exec_free(struct exec_call *ec)
+exec_call_free(struct exec_call *ec)
 {
 	server_call_clear(&ec->sc);
 	free(ec->in);
@@ -84,6 +101,9 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct exec_call	*ec;
 
+	/* The rate limit comes before any other work. */
+	if (http_rate_limited(req, exec_rl, caller))
+		return;
 	if ((ec = calloc(1, sizeof(*ec))) == NULL)
 		goto nomem;
 	ec->inlen = evbuffer_get_length(in);
@@ -98,14 +118,14 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	http_pending_add(&ec->hp, req);
 	if (pool_submit(exec_pool, &ec->sc.job) == -1) {
 		http_pending_remove(&ec->hp);
-		exec_free(ec);
+		exec_call_free(ec);
 		http_reply_error(req, 503, "Service Unavailable - too many "
 		    "requests queued, retry later", 1);
 	}
 	return;
 nomem:
 	if (ec != NULL)
-		exec_free(ec);
+		exec_call_free(ec);
 	http_reply_error(req, 500, "out of memory", 0);
 }
 
@@ -127,7 +147,7 @@ exec_done(struct job *j)
 			ec->sc.body = NULL;
 		}
 	}
-	exec_free(ec);
+	exec_call_free(ec);
 }
 
 /* Any thread (the I/O thread, or a worker on an early error). */

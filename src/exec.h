@@ -16,5 +16,6 @@ void	exec_init(struct pool *, struct registry *, const struct config *,
 	    const struct allowlist *);
 /* Registers the route. */
 void	exec_register(void);
+void	exec_free(void);
 
 #endif

@@ -39,6 +39,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define HTTP_MAX_ROUTES		16
 #define HTTP_MAX_LISTENERS	4
@@ -80,6 +81,8 @@ struct http_state {
 	struct event		*flush_ev;
 	struct timespec		 flush_start;
 	struct http_pending	*pending;
+	struct ratelimit	*limiters[4];
+	int			 nlimiters;
 	atomic_long		 inflight;
 	int			 draining;
 	int			 exiting;
@@ -252,6 +255,7 @@ http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	struct http_conn	*c, *next;
 	struct timespec		 now;
 	double			 limit;
+	int			 i;
 
 	limit = (double)hs.cfg->idle_timeout_ms + 2000.0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -263,7 +267,16 @@ http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		free(c);
 		hs.nconns--;
 	}
+	for (i = 0; i < hs.nlimiters; i++)
+		ratelimit_sweep(hs.limiters[i], http_now_ms());
 	http_update_pause();
+}
+
+void
+http_sweep_ratelimit(struct ratelimit *rl)
+{
+	if (rl != NULL && hs.nlimiters < 4)
+		hs.limiters[hs.nlimiters++] = rl;
 }
 
 /*
@@ -481,6 +494,52 @@ http_reply_take(struct evhttp_request *req, int status, char *body,
 	    body, len, http_free_body, NULL) == -1)
 		free(body);
 	http_send(req, status, retry_after);
+}
+
+void
+http_reply_buffer(struct evhttp_request *req, int status, struct evbuffer *buf,
+    int retry_after)
+{
+	evbuffer_add_buffer(evhttp_request_get_output_buffer(req), buf);
+	http_send(req, status, retry_after);
+}
+
+struct event_base *
+http_base(void)
+{
+	return hs.base;
+}
+
+double
+http_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int
+http_rate_limited(struct evhttp_request *req, struct ratelimit *rl,
+    const struct auth_caller *caller)
+{
+	json_object	*o;
+	char		 window[32];
+	int		 retry;
+
+	if (rl == NULL || ratelimit_take(rl, caller->name, http_now_ms(),
+	    &retry))
+		return 0;
+	o = json_object_new_object();
+	json_object_object_add(o, "error",
+	    json_object_new_string("Rate limit exceeded"));
+	json_object_object_add(o, "retryAfter", json_object_new_int(retry));
+	json_object_object_add(o, "limit",
+	    json_object_new_int(ratelimit_requests(rl)));
+	snprintf(window, sizeof(window), "%ds", ratelimit_window(rl));
+	json_object_object_add(o, "window", json_object_new_string(window));
+	http_reply_json(req, 429, o, retry);
+	return 1;
 }
 
 void

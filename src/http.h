@@ -20,7 +20,9 @@ struct auth;
 struct auth_caller;
 struct config;
 struct event_base;
+struct evbuffer;
 struct evhttp_request;
+struct ratelimit;
 
 enum http_method_mask {
 	HTTP_M_GET = 1 << 0,
@@ -50,12 +52,27 @@ void	http_reply(struct evhttp_request *, int status, const char *body,
 	    size_t len, int retry_after);
 void	http_reply_take(struct evhttp_request *, int status, char *body,
 	    size_t len, int retry_after);
+/* Moves the contents of buf (an evbuffer) into the reply. */
+void	http_reply_buffer(struct evhttp_request *, int status,
+	    struct evbuffer *buf, int retry_after);
 /* Consumes obj (json_object_put). */
 void	http_reply_json(struct evhttp_request *, int status, json_object *obj,
 	    int retry_after);
 /* {"error": msg} */
 void	http_reply_error(struct evhttp_request *, int status, const char *msg,
 	    int retry_after);
+
+/* Takes a token from rl for the caller; when none is left answers 429
+ * {"error":"Rate limit exceeded","retryAfter":s,"limit":N,"window":"Ws"}
+ * with Retry-After and returns 1. */
+int	http_rate_limited(struct evhttp_request *, struct ratelimit *,
+	    const struct auth_caller *);
+/* The loop thread's event base. */
+struct event_base *http_base(void);
+/* Sweeps rl's idle buckets every second (at most 4 limiters). */
+void	http_sweep_ratelimit(struct ratelimit *);
+/* Milliseconds on the monotonic clock. */
+double	http_now_ms(void);
 
 /* Deferred answers. */
 void	http_pending_add(struct http_pending *, struct evhttp_request *);

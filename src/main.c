@@ -23,6 +23,7 @@
 #include "allowlist.h"
 #include "auth.h"
 #include "config.h"
+#include "discovery.h"
 #include "exec.h"
 #include "health.h"
 #include "http.h"
@@ -193,6 +194,7 @@ main(int argc, char *argv[])
 		fatalx("cannot listen on %s", listen);
 	exec_init(pool, main_registry, cfg, allow);
 	exec_register();
+	discovery_register(main_registry, cfg, allow);
 	health_register(pool, main_registry);
 
 	for (i = 0; i < 3; i++) {
@@ -222,7 +224,9 @@ main(int argc, char *argv[])
 	pool_stop(pool);
 	registry_stop(main_registry);
 	pool_free(pool);	/* answers what is left; nothing is lost */
+	discovery_free();
 	http_free();
+	exec_free();
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	registry_free(main_registry);

@@ -1,0 +1,29 @@
+/*
+ * discovery.h: GET /mcp/tools?q=...&q=... - keyword search over every
+ * server's tools, answered from the toolsets (loop thread only).
+ */
+#ifndef DISCOVERY_H
+#define DISCOVERY_H
+
+#include <stddef.h>
+
+struct allowlist;
+struct config;
+struct registry;
+
+/* 0 and the keywords (decoded, lower-cased, malloc'd, NULL-terminated in
+ * *out) or -1 and a message naming the problem; *bad gets a copy of the
+ * offending query (caller frees). Pure: for unit tests and fuzzing. */
+int	discovery_parse_query(const char *query, char ***out, const char **msg,
+	    char **bad);
+void	discovery_free_keywords(char **);
+/* 1 when any keyword is a substring of haystack (already lower case);
+ * no keywords match everything. */
+int	discovery_match(const char *haystack, char *const *keywords);
+
+void	discovery_register(struct registry *, const struct config *,
+	    const struct allowlist *);
+/* Answers or drops the requests still waiting for servers (shutdown). */
+void	discovery_free(void);
+
+#endif
