@@ -22,7 +22,9 @@
 #include "server.h"
 
 struct config;
+struct config_server;
 struct schema;
+struct timeval;
 
 struct tool {
 	char		*full_name;	/* mcp__<server>__<tool> */
@@ -75,6 +77,37 @@ int		 registry_all_ready(struct registry *);
  * stdin, wait, SIGTERM to its process group, wait, SIGKILL, reap) and joins
  * the I/O thread. Every call gets complete() before this returns. */
 void		 registry_stop(struct registry *);
+/* Any thread, emergency exit (a second SIGTERM): SIGKILL every child's
+ * process group now, without waiting. */
+void		 registry_kill(struct registry *);
 void		 registry_free(struct registry *);
+
+/* Up to max full names of tools in the set that look like name (a new
+ * JSON array; the caller owns it). */
+json_object	*toolset_suggestions(const struct toolset *, const char *name,
+		    size_t max);
+/*
+ * Builds a toolset from a tools/list "tools" array (borrowed; it must
+ * belong to the calling thread). Invalid entries are skipped with a
+ * warning. Holds one reference. NULL only when memory runs out.
+ */
+struct toolset	*toolset_build(const char *server,
+		    const struct config_server *, json_object *tools);
+
+/* For server.c, on the I/O thread. */
+/* Builds and publishes the server's toolset; returns a reference for the
+ * caller (NULL when memory runs out). */
+struct toolset	*registry_publish(struct registry *, size_t server,
+		    json_object *tools);
+/* The server is ready, or failed its first start attempt. */
+void		 registry_started(struct registry *, size_t server);
+/* A child was reaped (the stop sequence waits for the last one). */
+void		 registry_child_gone(struct registry *);
+/* A timeval to add a call timer of ms with (a libevent common timeout
+ * when possible). */
+const struct timeval *registry_timeout(struct registry *, int ms,
+		    struct timeval *);
+/* The I/O thread's read buffer. */
+char		*registry_readbuf(struct registry *, size_t *len);
 
 #endif
