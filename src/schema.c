@@ -24,7 +24,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
+#include <math.h>		/* isfinite only: no -lm needed */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -276,6 +276,9 @@ static void	 sbuf_pointer_token(struct sbuf *, const char *);
 static void	 snum_format(const struct snum *, char *, size_t);
 static int	 snum_cmp(const struct snum *, const struct snum *);
 static void	 json_num(json_object *, struct snum *);
+static double	 dbl_abs(double);
+static double	 dbl_round(double);
+static int	 dbl_is_integral(double);
 static int	 json_is_integer(json_object *);
 static int	 json_is_number(json_object *);
 static unsigned	 json_type_bits(json_object *);
@@ -567,6 +570,35 @@ json_num(json_object *j, struct snum *n)
 	n->d = json_object_get_double(j);
 }
 
+/*
+ * Small replacements for fabs/nearbyint so that the library needs no -lm.
+ * Every double of magnitude 2^52 or more is an integer.
+ */
+static double
+dbl_abs(double d)
+{
+	return d < 0 ? -d : d;
+}
+
+/* Nearest integer, ties away from zero. */
+static double
+dbl_round(double d)
+{
+	if (!isfinite(d) || dbl_abs(d) >= 4503599627370496.0)
+		return d;
+	return (double)(int64_t)(d < 0 ? d - 0.5 : d + 0.5);
+}
+
+static int
+dbl_is_integral(double d)
+{
+	if (!isfinite(d))
+		return 0;
+	if (dbl_abs(d) >= 4503599627370496.0)
+		return 1;
+	return (double)(int64_t)d == d;
+}
+
 /* 1.0 is an integer, as in JSON Schema. */
 static int
 json_is_integer(json_object *j)
@@ -578,7 +610,7 @@ json_is_integer(json_object *j)
 		return 1;
 	case json_type_double:
 		d = json_object_get_double(j);
-		return isfinite(d) && nearbyint(d) == d;
+		return dbl_is_integral(d);
 	default:
 		return 0;
 	}
@@ -2926,7 +2958,7 @@ static int
 v_number(struct vctx *c, const struct snode *n, json_object *j)
 {
 	struct snum	 x;
-	double		 q, r;
+	double		 q, r, tol;
 	int		 ok = 1, mult;
 
 	json_num(j, &x);
@@ -2960,10 +2992,19 @@ v_number(struct vctx *c, const struct snode *n, json_object *j)
 		else {
 			q = x.d / n->multiple.d;
 			if (isfinite(q)) {
-				r = fabs(q - nearbyint(q));
-				mult = r <= fmax(1e-9, fabs(q) * 4 * DBL_EPSILON);
-			} else
-				mult = fmod(x.d, n->multiple.d) == 0;
+				/* tolerate the rounding of the division */
+				r = dbl_abs(q - dbl_round(q));
+				tol = dbl_abs(q) * 4 * DBL_EPSILON;
+				mult = r <= (tol > 1e-9 ? tol : 1e-9);
+			} else {
+				/*
+				 * x is huge, so integral: it is a multiple of
+				 * m when 1/m is an integer.
+				 */
+				q = 1.0 / n->multiple.d;
+				mult = dbl_is_integral(x.d) &&
+				    dbl_is_integral(q) && q * n->multiple.d == 1;
+			}
 		}
 		if (!mult) {
 			v_error(c, "must be a multiple of %s", n->multiple_txt);
@@ -3348,16 +3389,14 @@ v_applicators(struct vctx *c, const struct snode *n, json_object *j)
 	}
 	if (n->none_of > 0) {
 		matched = 0;
-		for (i = 0; i < n->none_of && matched < 2; i++)
+		/* quiet: the second match settles it; else count them all */
+		for (i = 0; i < n->none_of && (matched < 2 || c->res != NULL);
+		    i++)
 			if (v_quiet(c, n->one_of[i], j))
 				matched++;
 		if (matched != 1) {
-			if (matched == 0)
-				v_error(c, "must match exactly one schema in "
-				    "oneOf (matched 0)");
-			else
-				v_error(c, "must match exactly one schema in "
-				    "oneOf (matched %zu or more)", matched);
+			v_error(c, "must match exactly one schema in oneOf "
+			    "(matched %zu)", matched);
 			ok = 0;
 			if (V_STOP(c))
 				return 0;
