@@ -353,7 +353,9 @@ static int	 draft_of(const char *, int);
 static int	 v_node(struct vctx *, const struct snode *, json_object *);
 static int	 v_quiet(struct vctx *, const struct snode *, json_object *);
 static int	 v_number(struct vctx *, const struct snode *, json_object *);
-static int	 v_string(struct vctx *, const struct snode *, json_object *);
+static int	 v_string(struct vctx *, const struct snode *, const char *,
+		    size_t);
+static int	 v_name_simple(const struct snode *);
 static int	 v_array(struct vctx *, const struct snode *, json_object *);
 static int	 v_object(struct vctx *, const struct snode *, json_object *);
 static int	 v_applicators(struct vctx *, const struct snode *,
@@ -367,6 +369,8 @@ static void	 v_error(struct vctx *, const char *, ...)
 static char	*v_path(const struct vctx *);
 static void	 v_describe(json_object *, char *, size_t);
 static void	 v_types(unsigned, char *, size_t);
+static void	 v_type_error(struct vctx *, unsigned, json_object *)
+		    __attribute__((noinline));
 static int	 v_match(const struct spattern *, const char *, size_t);
 static pcre2_match_data *v_match_data(void);
 static void	 v_match_data_free(void *);
@@ -3015,10 +3019,9 @@ v_number(struct vctx *c, const struct snode *n, json_object *j)
 }
 
 static int
-v_string(struct vctx *c, const struct snode *n, json_object *j)
+v_string(struct vctx *c, const struct snode *n, const char *s, size_t len)
 {
-	const char	*s = json_object_get_string(j);
-	size_t		 len = (size_t)json_object_get_string_len(j), cp;
+	size_t		 cp;
 	int		 ok = 1, m;
 
 	if (n->has & (HAS_MINLEN | HAS_MAXLEN)) {
@@ -3236,6 +3239,15 @@ v_object(struct vctx *c, const struct snode *n, json_object *j)
 					return 0;
 			}
 			if (n->property_names != NULL &&
+			    v_name_simple(n->property_names)) {
+				/* only string keywords: no json-c string needed */
+				c->name = k;
+				if (!v_string(c, n->property_names, k, strlen(k)))
+					ok = 0;
+				c->name = NULL;
+				if (!ok && V_STOP(c))
+					return 0;
+			} else if (n->property_names != NULL &&
 			    n->property_names->kind != SN_TRUE) {
 				if ((name = json_object_new_string(k)) == NULL) {
 					v_error(c, "out of memory");
@@ -3276,6 +3288,16 @@ v_object(struct vctx *c, const struct snode *n, json_object *j)
 		}
 	}
 	return ok;
+}
+
+/* A propertyNames schema made only of string keywords (the usual case). */
+static int
+v_name_simple(const struct snode *n)
+{
+	return n->kind == SN_SCHEMA && n->ref == NULL &&
+	    (n->types == 0 || (n->types & T_STRING)) &&
+	    (n->has & ~(uint32_t)(HAS_STRING_KW | HAS_MINLEN | HAS_MAXLEN)) ==
+	    0;
 }
 
 /* Move every error of from into to (within the cap); from is emptied. */
@@ -3422,11 +3444,20 @@ v_applicators(struct vctx *c, const struct snode *n, json_object *j)
 	return ok;
 }
 
+/* Out of line, so that its buffers are not on every v_node() frame. */
+static void
+v_type_error(struct vctx *c, unsigned types, json_object *j)
+{
+	char	 want[96], got[SCHEMA_PREVIEW_MAX + 32];
+
+	v_types(types, want, sizeof(want));
+	v_describe(j, got, sizeof(got));
+	v_error(c, "expected %s, got %s", want, got);
+}
+
 static int
 v_node(struct vctx *c, const struct snode *n, json_object *j)
 {
-	char		 want[96], got[SCHEMA_PREVIEW_MAX + 32];
-	unsigned	 bits;
 	size_t		 i;
 	int		 ok = 1;
 
@@ -3447,16 +3478,11 @@ v_node(struct vctx *c, const struct snode *n, json_object *j)
 		if (V_STOP(c))
 			goto done;
 	}
-	if (n->types != 0) {
-		bits = json_type_bits(j);
-		if ((n->types & bits) == 0) {
-			v_types(n->types, want, sizeof(want));
-			v_describe(j, got, sizeof(got));
-			v_error(c, "expected %s, got %s", want, got);
-			ok = 0;
-			/* what applies to the type it is not is noise */
-			goto done;
-		}
+	if (n->types != 0 && (n->types & json_type_bits(j)) == 0) {
+		v_type_error(c, n->types, j);
+		ok = 0;
+		/* what applies to the type it is not is noise */
+		goto done;
 	}
 	if (n->has == 0)
 		goto done;
@@ -3484,7 +3510,9 @@ v_node(struct vctx *c, const struct snode *n, json_object *j)
 			ok = 0;
 		break;
 	case json_type_string:
-		if ((n->has & HAS_STRING_KW) && !v_string(c, n, j))
+		if ((n->has & HAS_STRING_KW) && !v_string(c, n,
+		    json_object_get_string(j),
+		    (size_t)json_object_get_string_len(j)))
 			ok = 0;
 		break;
 	case json_type_array:

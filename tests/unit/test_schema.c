@@ -827,6 +827,104 @@ START_TEST(test_required_optional_lists)
 }
 END_TEST
 
+START_TEST(test_all_of_collects)
+{
+	struct schema		*s;
+	struct schema_result	 res;
+
+	s = compile("{\"allOf\":[{\"required\":[\"a\"]},"
+	    "{\"properties\":{\"b\":{\"type\":\"string\"}}}]}");
+	ck_assert(valid(s, "{\"a\":1,\"b\":\"x\"}"));
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(check(s, "{\"b\":2}", &res), 0);
+	ck_assert_uint_eq(res.nerrors, 2);
+	expect_error(&res, 0, "", "missing required property \"a\"");
+	expect_error(&res, 1, "/b", "expected string, got number 2");
+	schema_result_free(&res);
+	schema_free(s);
+}
+END_TEST
+
+START_TEST(test_dependent_schemas)
+{
+	struct schema	*s;
+
+	s = compile("{\"dependentSchemas\":{\"card\":{\"required\":"
+	    "[\"cvv\"],\"properties\":{\"cvv\":{\"type\":\"string\"}}}}}");
+	ck_assert(valid(s, "{}"));
+	ck_assert(valid(s, "{\"cvv\":1}"));
+	ck_assert(valid(s, "{\"card\":1,\"cvv\":\"123\"}"));
+	expect_only(s, "{\"card\":1}", "", "missing required property \"cvv\"");
+	expect_only(s, "{\"card\":1,\"cvv\":1}", "/cvv",
+	    "expected string, got number 1");
+	schema_free(s);
+	/* in draft-07 dependentSchemas is an unknown keyword */
+	s = compile_draft("{\"dependentSchemas\":{\"card\":false}}",
+	    SCHEMA_DRAFT_07);
+	ck_assert(valid(s, "{\"card\":1}"));
+	schema_free(s);
+}
+END_TEST
+
+START_TEST(test_property_names_schema)
+{
+	struct schema	*s;
+
+	/* not only string keywords: validated as a string instance */
+	s = compile("{\"propertyNames\":{\"enum\":[\"a\",\"b\"]}}");
+	ck_assert(valid(s, "{\"a\":1,\"b\":2}"));
+	expect_only(s, "{\"a\":1,\"c\":2}", "",
+	    "property name \"c\": must be one of [\"a\",\"b\"]");
+	schema_free(s);
+	s = compile("{\"propertyNames\":false}");
+	ck_assert(valid(s, "{}"));
+	ck_assert(!valid(s, "{\"a\":1}"));
+	schema_free(s);
+	s = compile("{\"propertyNames\":{\"maxLength\":3}}");
+	expect_only(s, "{\"abcd\":1}", "",
+	    "property name \"abcd\": must be at most 3 characters long (got 4)");
+	schema_free(s);
+}
+END_TEST
+
+START_TEST(test_compile_messages)
+{
+	static const struct {
+		const char	*schema;
+		const char	*message;
+	} cases[] = {
+		{ "{\"properties\":{\"a\":{\"pattern\":\"(x\"}}}",
+		  "/properties/a/pattern: invalid regular expression" },
+		{ "{\"items\":{\"$ref\":\"#/$defs/nope\"}}",
+		  "/items: $ref \"#/$defs/nope\" points to nothing" },
+		{ "{\"$dynamicRef\":\"#x\"}",
+		  "/: keyword \"$dynamicRef\" is not supported" },
+		{ "{\"allOf\":[{\"minLength\":-1}]}",
+		  "/allOf/0/minLength: must be a non-negative integer" },
+		{ "{\"anyOf\":{}}", "/anyOf: must be an array of schemas" },
+	};
+	json_object	*root;
+	char		 err[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		root = json_tokener_parse(cases[i].schema);
+		ck_assert_ptr_nonnull(root);
+		ck_assert_ptr_null(schema_compile(root, err, sizeof(err)));
+		ck_assert_msg(strncmp(err, cases[i].message,
+		    strlen(cases[i].message)) == 0, "%s: got \"%s\"",
+		    cases[i].schema, err);
+		json_object_put(root);
+	}
+	/* a short buffer is cut, not overrun */
+	root = json_tokener_parse(cases[0].schema);
+	ck_assert_ptr_null(schema_compile(root, err, 8));
+	ck_assert_uint_eq(strlen(err), 7);
+	ck_assert_ptr_null(schema_compile(root, NULL, 0));
+	json_object_put(root);
+}
+END_TEST
+
 struct thread_arg {
 	const struct schema	*s;
 	int			 failures;
@@ -929,6 +1027,9 @@ schema_suite(void)
 	tcase_add_test(tc, test_string_length_code_points);
 	tcase_add_test(tc, test_object_keywords);
 	tcase_add_test(tc, test_boolean_and_format);
+	tcase_add_test(tc, test_all_of_collects);
+	tcase_add_test(tc, test_dependent_schemas);
+	tcase_add_test(tc, test_property_names_schema);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refs");
@@ -936,6 +1037,7 @@ schema_suite(void)
 	tcase_add_test(tc, test_refs_id);
 	tcase_add_test(tc, test_ref_cycles);
 	tcase_add_test(tc, test_unsupported);
+	tcase_add_test(tc, test_compile_messages);
 	tcase_add_test(tc, test_required_optional_lists);
 	suite_add_tcase(s, tc);
 
