@@ -313,9 +313,16 @@ registry_health(struct registry *reg)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	for (i = 0; i < reg->nservers; i++)
-		json_object_object_add(o, reg->cfg->servers[i].name,
-		    server_health(reg->servers[i]));
+	for (i = 0; i < reg->nservers; i++) {
+		json_object	*s = server_health(reg->servers[i]);
+		struct toolset	*ts = registry_toolset(reg, i);
+
+		if (s != NULL)
+			json_object_object_add(s, "tools", json_object_new_int(
+			    ts != NULL ? (int)toolset_count(ts) : 0));
+		toolset_release(ts);
+		json_object_object_add(o, reg->cfg->servers[i].name, s);
+	}
 	return o;
 }
 

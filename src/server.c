@@ -123,6 +123,14 @@ struct proc {
 	int			 attempted;	/* first attempt concluded */
 };
 
+/* A per-second budget of log lines. */
+struct server_loglimit {
+	int64_t		 window;	/* ms */
+	int		 lines;
+	int		 suppressed;
+	const char	*what;
+};
+
 struct server {
 	struct registry			*reg;
 	struct event_base		*base;
@@ -144,9 +152,9 @@ struct server {
 	int64_t				 failures[CRASH_LOOP_FAILURES];
 	int				 nfailures;
 
-	int64_t				 log_window;	/* ms */
-	int				 log_lines;
-	int				 log_suppressed;
+	struct server_loglimit		 errlog;	/* stderr lines */
+	struct server_loglimit		 junklog;	/* non-JSON stdout */
+	struct event			*log_ev;	/* reports suppressions */
 
 	/* Read by other threads. */
 	pthread_mutex_t			 mtx;
@@ -159,7 +167,6 @@ struct server {
 	atomic_int			 nready;
 	atomic_int			 inflight;
 	atomic_int			 queued;
-	atomic_int			 ntools;
 };
 
 static int64_t	 now_ms(void);
@@ -170,8 +177,10 @@ static int	 server_send_call(struct server *, struct proc *,
 		    struct server_call *);
 static void	 server_queue_add(struct server *, struct server_call *);
 static void	 server_queue_del(struct server *, struct server_call *);
-static int	 server_log_ok(struct server *);
+static int	 server_log_ok(struct server *, struct server_loglimit *);
+static void	 server_log_cb(evutil_socket_t, short, void *);
 static int	 server_failed(struct server *);
+static int	 server_crash_loop(struct server *);
 static int	 server_retry_after(struct server *);
 static void	 server_unchecked_404(struct server *, struct server_call *);
 static void	 call_timeout_cb(evutil_socket_t, short, void *);
@@ -499,27 +508,54 @@ proc_timer(struct proc *p, struct event *ev, int ms)
 
 /* 1 while a server's log budget for this second lasts. */
 static int
-server_log_ok(struct server *srv)
+server_log_ok(struct server *srv, struct server_loglimit *ll)
 {
 	struct timespec	ts;
+	struct timeval	tv = { 1, 0 };
 	int64_t		ms;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (ms - srv->log_window >= 1000) {
-		if (srv->log_suppressed > 0)
-			log_info("server %s: suppressed %d lines of output",
-			    srv->name, srv->log_suppressed);
-		srv->log_window = ms;
-		srv->log_lines = 0;
-		srv->log_suppressed = 0;
+	if (ms - ll->window >= 1000) {
+		if (ll->suppressed > 0)
+			log_info("server %s: suppressed %d %s", srv->name,
+			    ll->suppressed, ll->what);
+		ll->window = ms;
+		ll->lines = 0;
+		ll->suppressed = 0;
 	}
-	if (srv->log_lines < LOG_LINES_PER_S) {
-		srv->log_lines++;
+	if (ll->lines < LOG_LINES_PER_S) {
+		ll->lines++;
 		return 1;
 	}
-	srv->log_suppressed++;
+	/* The count is reported a second later even if nothing follows. */
+	if (ll->suppressed++ == 0 && !evtimer_pending(srv->log_ev, NULL))
+		evtimer_add(srv->log_ev, &tv);
 	return 0;
+}
+
+static void
+server_log_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 1, 0 };
+	int		 again = 0;
+
+	if (srv->errlog.suppressed > 0) {
+		log_info("server %s: suppressed %d %s", srv->name,
+		    srv->errlog.suppressed, srv->errlog.what);
+		srv->errlog.suppressed = 0;
+		again = 1;
+	}
+	if (srv->junklog.suppressed > 0) {
+		log_info("server %s: suppressed %d %s", srv->name,
+		    srv->junklog.suppressed, srv->junklog.what);
+		srv->junklog.suppressed = 0;
+		again = 1;
+	}
+	/* Still flooding: report again next second. */
+	if (again)
+		evtimer_add(srv->log_ev, &tv);
 }
 
 /* ------------------------------------------------------ server lifetime */
@@ -603,11 +639,14 @@ server_new(struct registry *reg, struct event_base *base,
 	srv->name = srv->cs->name;
 	srv->index = index;
 	pthread_mutex_init(&srv->mtx, NULL);
+	srv->errlog.what = "lines of stderr";
+	srv->junklog.what = "non-JSON-RPC lines on stdout";
 	atomic_init(&srv->nready, 0);
 	atomic_init(&srv->inflight, 0);
 	atomic_init(&srv->queued, 0);
-	atomic_init(&srv->ntools, 0);
 
+	if ((srv->log_ev = evtimer_new(base, server_log_cb, srv)) == NULL)
+		goto fail;
 	if ((srv->argv = calloc(srv->cs->nargs + 2,
 	    sizeof(*srv->argv))) == NULL)
 		goto fail;
@@ -684,6 +723,8 @@ server_free(struct server *srv)
 		free(p->fail_msg);
 	}
 	free(srv->procs);
+	if (srv->log_ev != NULL)
+		event_free(srv->log_ev);
 	if (srv->tools != NULL)
 		toolset_release(srv->tools);
 	for (e = srv->envp; e != NULL && *e != NULL; e++)
@@ -969,9 +1010,17 @@ server_failed(struct server *srv)
 	int	failed;
 
 	pthread_mutex_lock(&srv->mtx);
-	failed = srv->exec_failed || srv->crash_loop;
+	failed = srv->exec_failed || server_crash_loop(srv);
 	pthread_mutex_unlock(&srv->mtx);
 	return failed;
+}
+
+/* srv->mtx held: 5 failures within 60 s, the last one recent. */
+static int
+server_crash_loop(struct server *srv)
+{
+	return srv->crash_loop && now_ms() - srv->failures[(srv->nfailures -
+	    1) % CRASH_LOOP_FAILURES] <= CRASH_LOOP_WINDOW_MS;
 }
 
 /* Seconds until the next restart, 1..5. */
@@ -1025,9 +1074,7 @@ server_health(struct server *srv)
 		return NULL;
 	nready = atomic_load_explicit(&srv->nready, memory_order_relaxed);
 	pthread_mutex_lock(&srv->mtx);
-	crash = srv->crash_loop && srv->nfailures >= CRASH_LOOP_FAILURES &&
-	    now_ms() - srv->failures[(srv->nfailures - 1) %
-	    CRASH_LOOP_FAILURES] <= CRASH_LOOP_WINDOW_MS;
+	crash = server_crash_loop(srv);
 	if (srv->cs->disabled)
 		state = "disabled";
 	else if (nready > 0)
@@ -1050,8 +1097,6 @@ server_health(struct server *srv)
 	    json_object_new_string(srv->last_error) : NULL);
 	json_object_object_add(o, "crashLoop", json_object_new_boolean(crash));
 	pthread_mutex_unlock(&srv->mtx);
-	json_object_object_add(o, "tools", json_object_new_int(
-	    atomic_load_explicit(&srv->ntools, memory_order_relaxed)));
 	json_object_object_add(o, "inflight", json_object_new_int(
 	    atomic_load_explicit(&srv->inflight, memory_order_relaxed)));
 	json_object_object_add(o, "queued", json_object_new_int(
@@ -1148,9 +1193,10 @@ proc_spawn(struct proc *p, char *err, size_t errlen)
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		goto fail;
 	}
-	/* Fewer wake-ups for large replies; the default 64 KiB is fine
-	 * when the system refuses. */
-	(void)fcntl(fds[2], F_SETPIPE_SZ, 1024 * 1024);
+	/* Fewer wake-ups for large replies (kept modest: pipe pages count
+	 * against a per-user budget); the default 64 KiB is fine when the
+	 * system refuses. */
+	(void)fcntl(fds[2], F_SETPIPE_SZ, 256 * 1024);
 
 	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
 		goto spawn_fail;
@@ -1289,12 +1335,12 @@ proc_start(struct proc *p)
 	json_object_object_add(params, "capabilities",
 	    json_object_new_object());
 	json_object_object_add(params, "clientInfo", info);
-	proc_request(p, &p->init_id, "initialize", params);
-	json_object_put(params);
-
 	ms = srv->cfg->start_timeout_ms > 0 ? srv->cfg->start_timeout_ms :
 	    CONFIG_DEFAULT_START_TIMEOUT_MS;
 	proc_timer(p, p->timer_ev, ms);
+	/* A write error here turns the timer into the exit grace timer. */
+	proc_request(p, &p->init_id, "initialize", params);
+	json_object_put(params);
 	return 0;
 }
 
@@ -1482,7 +1528,7 @@ proc_on_line(void *arg, char *line, size_t len)
 	char			 err[128];
 
 	if (rpc_parse_line(line, len, &msg, err, sizeof(err)) == -1) {
-		if (server_log_ok(srv))
+		if (server_log_ok(srv, &srv->junklog))
 			log_warnx("server %s[%d]: skipping a stdout line that "
 			    "is not JSON-RPC (%s): %.*s", srv->name,
 			    p->instance, err, LOG_JUNK_MAX, line);
@@ -1694,8 +1740,6 @@ proc_on_list(struct proc *p, struct rpc_msg *msg)
 		if (srv->tools != NULL)
 			toolset_release(srv->tools);
 		srv->tools = ts;
-		atomic_store_explicit(&srv->ntools, (int)toolset_count(ts),
-		    memory_order_relaxed);
 	}
 	if (p->state == PROC_LIST)
 		proc_ready(p);
@@ -1808,7 +1852,7 @@ proc_on_err_line(void *arg, char *line, size_t len)
 {
 	struct proc	*p = arg;
 
-	if (server_log_ok(p->srv))
+	if (server_log_ok(p->srv, &p->srv->errlog))
 		log_info("server %s[%d]: %s", p->srv->name, p->instance, line);
 }
 
@@ -1817,7 +1861,7 @@ proc_on_err_overflow(void *arg, size_t total)
 {
 	struct proc	*p = arg;
 
-	if (server_log_ok(p->srv))
+	if (server_log_ok(p->srv, &p->srv->errlog))
 		log_info("server %s[%d]: (a stderr line of %zu bytes, not "
 		    "shown)", p->srv->name, p->instance, total);
 }
