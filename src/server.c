@@ -221,6 +221,7 @@ static void	 proc_close_pipes(struct proc *);
 static void	 proc_drain(struct proc *);
 static void	 proc_fail_calls(struct proc *, int, const char *);
 static void	 proc_schedule_restart(struct proc *);
+static void	 proc_kill_group(struct proc *);
 static void	 proc_attempted(struct proc *);
 static void	 proc_timer(struct proc *, struct event *, int);
 static struct server_call *proc_take(struct proc *, int64_t);
@@ -2008,8 +2009,7 @@ proc_reaped(struct proc *p, int status, int known)
 	case PROC_DEAD:
 		log_debug("%s: server %s[%d]: %s", __func__, srv->name,
 		    p->instance, msg);
-		if (p->pgid != 0)
-			(void)kill(-p->pgid, SIGKILL);	/* stragglers */
+		proc_kill_group(p);	/* stragglers */
 		proc_close_pipes(p);
 		p->state = PROC_IDLE;
 		if (srv->stopping)
@@ -2124,13 +2124,27 @@ proc_down(struct proc *p, const char *msg)
 	proc_fail_calls(p, 502, msg);
 	proc_close_pipes(p);
 	proc_attempted(p);
-	if (p->pgid != 0)
-		(void)kill(-p->pgid, SIGKILL);
+	proc_kill_group(p);
 	if (p->pid == 0) {
 		p->state = PROC_IDLE;
 		proc_schedule_restart(p);
 	}
 	/* else proc_reaped() restarts it */
+}
+
+/*
+ * SIGKILL to the child's process group (grandchildren too). Once the
+ * leader is reaped the group id is forgotten, so that a later sweep cannot
+ * hit a reused id; during shutdown it is kept for the final sweep.
+ */
+static void
+proc_kill_group(struct proc *p)
+{
+	if (p->pgid == 0)
+		return;
+	(void)kill(-p->pgid, SIGKILL);
+	if (p->pid == 0 && !p->srv->stopping)
+		p->pgid = 0;
 }
 
 static void

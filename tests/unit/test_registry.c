@@ -41,6 +41,43 @@ static pthread_cond_t	 tcond = PTHREAD_COND_INITIALIZER;
 static pid_t		 pgids[MAX_PGIDS];
 static int		 npgids;
 
+/* The demo server relative to our cwd ("./..."), when it is below it. */
+static const char *
+relative_demo(void)
+{
+	static char	 rel[4096];
+	char		 cwd[4096];
+	size_t		 n;
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return demo;
+	n = strlen(cwd);
+	if (strncmp(demo, cwd, n) != 0 || demo[n] != '/')
+		return demo;
+	snprintf(rel, sizeof(rel), ".%s", demo + n);
+	return rel;
+}
+
+static const char *
+demo_base(void)
+{
+	const char	*s = strrchr(demo, '/');
+
+	return s != NULL ? s + 1 : demo;
+}
+
+static const char *
+demo_dir(void)
+{
+	static char	 dir[4096];
+	const char	*s = strrchr(demo, '/');
+
+	if (s == NULL)
+		return ".";
+	snprintf(dir, sizeof(dir), "%.*s", (int)(s - demo), demo);
+	return dir;
+}
+
 static int64_t
 ms_now(void)
 {
@@ -197,7 +234,7 @@ START_TEST(test_started)
 	json_object		*h, *v;
 	size_t			 i;
 
-	ck_assert_int_eq(registry_nservers(reg), 7);
+	ck_assert_int_eq(registry_nservers(reg), 8);
 	ck_assert_str_eq(registry_server_name(reg, (size_t)sidx("par")),
 	    "par");
 	ck_assert_int_eq(registry_find_server(reg, "dem", 3), -1);
@@ -214,6 +251,15 @@ START_TEST(test_started)
 	h = health_of("off");
 	ck_assert_str_eq(str_at(h, "state"), "disabled");
 	json_object_put(h);
+	/* A command relative to our cwd while the child runs in /, and one
+	 * found through the PATH of the entry's env. */
+	h = health_of("env");
+	ck_assert_str_eq(str_at(h, "state"), "ready");
+	json_object_put(h);
+	h = health_of("pathed");
+	ck_assert_str_eq(str_at(h, "state"), "ready");
+	json_object_put(h);
+	ck_assert(registry_all_ready(reg) == 0);	/* missing, failinit */
 	note_pgid("demo");
 	note_pgid("par");
 	note_pgid("wrapped");
@@ -847,8 +893,10 @@ main(void)
 	    "  \"maxConcurrent\": 1},"
 	    "\"off\": {\"command\": \"%s\", \"disabled\": true},"
 	    "\"env\": {\"command\": \"%s\", \"cwd\": \"/\", \"env\": {\"A\": \"b\"},"
-	    "  \"inheritEnv\": true}"
-	    "}}", demo, demo, demo, demo, demo, demo) == -1)
+	    "  \"inheritEnv\": true},"
+	    "\"pathed\": {\"command\": \"%s\", \"env\": {\"PATH\": \"/nonexistent:%s\"}}"
+	    "}}", demo, demo, demo, demo, demo, relative_demo(), demo_base(),
+	    demo_dir()) == -1)
 		return EXIT_FAILURE;
 	if ((cfg = config_parse(text, "test", err, sizeof(err))) == NULL) {
 		printf("Bail out! config: %s\n", err);
