@@ -214,7 +214,7 @@ static void	 proc_list_page(struct proc *, const char *);
 static void	 proc_ready(struct proc *);
 static void	 proc_fail_later(struct proc *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	 proc_closing(struct proc *, const char *, int);
+static void	 proc_closing(struct proc *, const char *);
 static void	 proc_down(struct proc *, const char *);
 static void	 proc_reaped(struct proc *, int, int);
 static void	 proc_close_pipes(struct proc *);
@@ -1033,7 +1033,6 @@ server_retry_after(struct server *srv)
 	int		i;
 
 	evutil_gettimeofday(&now, NULL);
-	(void)now;
 	for (i = 0; i < srv->nprocs; i++) {
 		if (!evtimer_pending(srv->procs[i].restart_ev, &tv))
 			continue;
@@ -1391,7 +1390,7 @@ proc_write(struct proc *p, const struct iovec *iov, int n)
 				if (errno != EPIPE)
 					log_warn("server %s[%d]: write",
 					    p->srv->name, p->instance);
-				proc_closing(p, "closed its stdin", 0);
+				proc_closing(p, "closed its stdin");
 				return;
 			}
 			w = 0;
@@ -1422,7 +1421,7 @@ proc_in_cb(evutil_socket_t fd, short what, void *arg)
 		if (errno != EPIPE)
 			log_warn("server %s[%d]: write", p->srv->name,
 			    p->instance);
-		proc_closing(p, "closed its stdin", 0);
+		proc_closing(p, "closed its stdin");
 		return;
 	}
 	if (evbuffer_get_length(p->outbuf) == 0)
@@ -1455,7 +1454,7 @@ proc_out_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("server %s[%d]: read", p->srv->name,
 			    p->instance);
 		event_del(p->out_ev);
-		proc_closing(p, "closed its stdout", 1);
+		proc_closing(p, "closed its stdout");
 		return;
 	}
 }
@@ -1900,11 +1899,12 @@ proc_fail_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * stdout hit EOF (eof) or stdin failed: the child is most likely gone.
- * Wait briefly for its exit status so the calls can be told why.
+ * stdout hit EOF or stdin failed: the child is most likely gone. Wait
+ * briefly for its exit status so the calls can be told why. Safe inside
+ * callbacks (it frees nothing).
  */
 static void
-proc_closing(struct proc *p, const char *what, int eof)
+proc_closing(struct proc *p, const char *what)
 {
 	struct server	*srv = p->srv;
 
@@ -1924,11 +1924,7 @@ proc_closing(struct proc *p, const char *what, int eof)
 		close(p->infd);
 		p->infd = -1;
 	}
-	(void)eof;
-	if (p->pid == 0)
-		proc_down(p, p->close_msg != NULL ? p->close_msg : what);
-	else
-		proc_timer(p, p->timer_ev, EXIT_GRACE_MS);
+	proc_timer(p, p->timer_ev, EXIT_GRACE_MS);
 }
 
 static void

@@ -8,6 +8,10 @@
  * fills the input part and hands it to registry_submit(); from then on the
  * I/O thread owns it until it fills the output part and calls complete()
  * exactly once. The submitter's complete() hands it on (pool_complete).
+ * complete() runs on the I/O thread, except for a call submitted after
+ * registry_stop(): that one is answered (503) on the submitting thread
+ * inside registry_submit(). complete() must not block. The reply body is
+ * always set (JSON, {"error": ...} for every status but 200).
  */
 #ifndef SERVER_H
 #define SERVER_H
