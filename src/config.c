@@ -278,13 +278,14 @@ config_quote(char *buf, size_t size, const char *s)
 {
 	size_t	 o = 0, i;
 
-	if (size < 8)
+	/* Room for the longest escape, "...", the quote and the NUL. */
+	if (size < 12)
 		return "\"\"";
 	buf[o++] = '"';
 	for (i = 0; s[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (o + 8 >= size || i >= CONFIG_QUOTE_MAX) {
+		if (o + 11 > size || i >= CONFIG_QUOTE_MAX) {
 			memcpy(buf + o, "...", 3);
 			o += 3;
 			break;
@@ -323,7 +324,6 @@ static void
 config_path_key(char *buf, size_t size, const char *parent, const char *key)
 {
 	char	 q[CONFIG_QUOTE_MAX + 16];
-
 	int	 n;
 
 	if (config_plain_key(key))
@@ -1173,39 +1173,37 @@ config_scan_string(struct config_scan *sc, size_t *start, size_t *end)
 static char *
 config_scan_key(struct config_scan *sc, size_t start, size_t end)
 {
-	struct json_object	*o;
+	struct json_object	*o = NULL;
 	char			*raw, *key = NULL;
+	size_t			 n = end - start;
 
-	if ((raw = strndup(sc->text + start - 1, end - start + 2)) == NULL)
-		goto nomem;
-	if (memchr(raw, '\\', end - start + 2) == NULL) {
+	/* The key with its quotes, as json-c wants it. */
+	if ((raw = strndup(sc->text + start - 1, n + 2)) == NULL) {
+		config_error(sc->p, "", "out of memory");
+		return NULL;
+	}
+	if (memchr(raw, '\\', n + 2) == NULL) {
 		/* Nothing to decode: drop the quotes. */
-		memmove(raw, raw + 1, end - start);
-		raw[end - start] = '\0';
+		memmove(raw, raw + 1, n);
+		raw[n] = '\0';
 		return raw;
 	}
 	if ((o = json_tokener_parse(raw)) == NULL ||
 	    !json_object_is_type(o, json_type_string)) {
-		json_object_put(o);
-		free(raw);
 		config_scan_error(sc, start, "bad key");
-		return NULL;
+		goto done;
 	}
 	if ((size_t)json_object_get_string_len(o) !=
 	    strlen(json_object_get_string(o))) {
-		json_object_put(o);
-		free(raw);
 		config_scan_error(sc, start, "key contains a NUL character");
-		return NULL;
+		goto done;
 	}
-	key = strdup(json_object_get_string(o));
+	if ((key = strdup(json_object_get_string(o))) == NULL)
+		config_error(sc->p, "", "out of memory");
+ done:
 	json_object_put(o);
 	free(raw);
-	if (key != NULL)
-		return key;
- nomem:
-	config_error(sc->p, "", "out of memory");
-	return NULL;
+	return key;
 }
 
 /* true, false, null or a number; not json-c's NaN and Infinity. */
@@ -1545,10 +1543,6 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	close(fd);
 	fd = -1;
-	if (buf == NULL && (buf = malloc(1)) == NULL) {
-		config_error(&p, "", "out of memory");
-		goto fail;
-	}
 	buf[len] = '\0';
 	if ((nul = memchr(buf, '\0', len)) != NULL) {
 		config_position(buf, (size_t)(nul - buf), &line, &col);

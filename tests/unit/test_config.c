@@ -837,6 +837,38 @@ START_TEST(test_unknown_keys)
 }
 END_TEST
 
+/*
+ * Keys with control characters are quoted with escapes, cut short, and
+ * never past the end of the buffer, whatever the alignment of the escapes.
+ */
+START_TEST(test_quoting)
+{
+	char	 key[256], text[512];
+	size_t	 plain, i, o;
+
+	for (plain = 0; plain <= 12; plain++) {
+		o = 0;
+		for (i = 0; i < plain; i++)
+			key[o++] = 'k';
+		for (i = 0; i < 30; i++) {
+			memcpy(key + o, "\\u0001", 6);
+			o += 6;
+		}
+		key[o] = '\0';
+
+		snprintf(text, sizeof(text), "{\"%s\": 1}", key);
+		parse_err_has(text, "unknown key \"");
+		ck_assert_ptr_nonnull(strstr(err, "\\u0001"));
+		ck_assert_ptr_nonnull(strstr(err, "...\""));
+
+		snprintf(text, sizeof(text), "{\"mcpServers\": {\"a\": "
+		    "{\"command\": \"x\", \"toolTimeouts\": {\"%s\": 0}}}}", key);
+		parse_err_has(text, "mcpServers.a.toolTimeouts[\"");
+		ck_assert_ptr_nonnull(strstr(err, "...\"]: 0 is out of range"));
+	}
+}
+END_TEST
+
 START_TEST(test_duplicates)
 {
 	struct config	*cf;
@@ -1092,6 +1124,7 @@ config_suite(void)
 
 	tc = tcase_create("errors");
 	tcase_add_test(tc, test_unknown_keys);
+	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_bad_json);
 	tcase_add_test(tc, test_err_buffer);
