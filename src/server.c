@@ -1605,12 +1605,13 @@ proc_on_notification(struct proc *p, struct rpc_msg *msg)
 		else if (p->state == PROC_READY)
 			proc_timer(p, p->relist_ev, RELIST_DELAY_MS);
 	} else if (strcmp(m, "notifications/progress") == 0 ||
-	    strcmp(m, "notifications/message") == 0)
-		log_debug("%s: server %s[%d]: %s %s", __func__, srv->name,
-		    p->instance, m, msg->params != NULL ?
-		    json_object_to_json_string_ext(msg->params,
-		    JSON_C_TO_STRING_PLAIN) : "");
-	else
+	    strcmp(m, "notifications/message") == 0) {
+		if (log_get_verbose() > 0)
+			log_debug("%s: server %s[%d]: %s %s", __func__,
+			    srv->name, p->instance, m, msg->params != NULL ?
+			    json_object_to_json_string_ext(msg->params,
+			    JSON_C_TO_STRING_PLAIN) : "");
+	} else
 		log_debug("%s: server %s[%d]: ignoring %s", __func__,
 		    srv->name, p->instance, m);
 }

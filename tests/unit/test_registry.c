@@ -468,6 +468,41 @@ START_TEST(test_big)
 }
 END_TEST
 
+/* Arguments larger than the pipe: partial writes, the rest on EV_WRITE,
+ * while other calls queue behind them in order. */
+START_TEST(test_big_request)
+{
+	struct tcall	*t[3];
+	json_object	*o, *v;
+	size_t		 n = 2 * 1024 * 1024;
+	char		*args;
+	int		 i;
+
+	args = malloc(n + 32);
+	ck_assert_ptr_nonnull(args);
+	memcpy(args, "{\"message\":\"", 12);
+	memset(args + 12, 'x', n);
+	memcpy(args + 12 + n, "\"}", 3);
+	for (i = 0; i < 3; i++) {
+		t[i] = tcall_new("demo", "echo", i == 1 ?
+		    "{\"message\":\"small\"}" : args, 20000);
+		registry_submit(reg, &t[i]->sc);
+	}
+	free(args);
+	for (i = 0; i < 3; i++) {
+		ck_assert(tcall_wait(t[i], 20000));
+		ck_assert_int_eq(t[i]->sc.status, 200);
+	}
+	ck_assert_str_eq(t[1]->sc.body, "{\"result\":\"small\"}");
+	o = body_of(t[2]);
+	ck_assert(json_object_object_get_ex(o, "result", &v));
+	ck_assert_int_eq(json_object_get_string_len(v), (int)n);
+	json_object_put(o);
+	for (i = 0; i < 3; i++)
+		tcall_free(t[i]);
+}
+END_TEST
+
 START_TEST(test_concurrency)
 {
 	struct tcall	*t[200];
@@ -599,6 +634,17 @@ START_TEST(test_ask_client)
 	ck_assert_int_eq(t->sc.status, 200);
 	ck_assert_str_eq(t->sc.body,
 	    "{\"result\":\"ping:ok roots:error -32601\"}");
+	tcall_free(t);
+
+	/* Progress notifications while the call runs are harmless. */
+	t = tcall_new("demo", "progress", "{\"steps\":3}", 5000);
+	free(t->sc.params);
+	t->sc.params = strdup("{\"name\":\"progress\",\"arguments\":"
+	    "{\"steps\":3},\"_meta\":{\"progressToken\":\"tok-1\"}}");
+	t->sc.paramslen = strlen(t->sc.params);
+	registry_submit(reg, &t->sc);
+	ck_assert(tcall_wait(t, 5000));
+	ck_assert_int_eq(t->sc.status, 200);
 	tcall_free(t);
 }
 END_TEST
@@ -853,6 +899,7 @@ registry_suite(void)
 	tcase_add_test(tc, test_crash);
 	tcase_add_test(tc, test_noise);
 	tcase_add_test(tc, test_big);
+	tcase_add_test(tc, test_big_request);
 	tcase_add_test(tc, test_concurrency);
 	tcase_add_test(tc, test_capacity);
 	tcase_add_test(tc, test_missing);
