@@ -8,6 +8,7 @@
 
 #include <event2/http.h>
 
+#include "cache.h"
 #include "health.h"
 #include "http.h"
 #include "pool.h"
@@ -19,6 +20,7 @@ static void	health_handle(struct evhttp_request *,
 
 static struct pool	*health_pool;
 static struct registry	*health_registry;
+static struct cache	*health_cache;
 
 static void
 health_handle(struct evhttp_request *req, const struct auth_caller *caller,
@@ -51,15 +53,19 @@ health_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	    json_object_new_int(pool_nworkers(health_pool)));
 	json_object_object_add(o, "allServersReady",
 	    json_object_new_boolean(registry_all_ready(health_registry)));
+	if (health_cache != NULL)
+		json_object_object_add(o, "schemaCache",
+		    cache_stats(health_cache));
 	servers = registry_health(health_registry);
 	json_object_object_add(o, "servers", servers);
 	http_reply_json(req, 200, o, 0);
 }
 
 void
-health_register(struct pool *pool, struct registry *reg)
+health_register(struct pool *pool, struct registry *reg, struct cache *cache)
 {
 	health_pool = pool;
 	health_registry = reg;
+	health_cache = cache;
 	http_add_route("/health", HTTP_M_GET, health_handle, NULL);
 }

@@ -22,6 +22,7 @@
 
 #include "allowlist.h"
 #include "auth.h"
+#include "cache.h"
 #include "config.h"
 #include "discovery.h"
 #include "exec.h"
@@ -34,6 +35,7 @@
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/mcp-proxyd/mcp-proxyd.json"
 #define DEFAULT_LISTEN	"127.0.0.1:0"
+#define DEFAULT_CACHE	LOCALSTATEDIR "/lib/mcp-proxyd/schema-cache.json"
 
 static void	usage(FILE *);
 static void	on_signal(evutil_socket_t, short, void *);
@@ -113,6 +115,7 @@ main(int argc, char *argv[])
 	struct pool		*pool;
 	struct auth		*auth;
 	struct allowlist	*allow;
+	struct cache		*cache;
 	char			 err[CONFIG_ERR_MAX], token[4097];
 	int			 ch, check = 0, verbose = 0, port, workers, i;
 	const int		 signums[3] = { SIGTERM, SIGINT, SIGHUP };
@@ -183,6 +186,10 @@ main(int argc, char *argv[])
 
 	if ((main_registry = registry_new(cfg)) == NULL)
 		fatalx("cannot create the server registry");
+	if ((cache = cache_open(cfg->schema_cache_path != NULL ?
+	    cfg->schema_cache_path : DEFAULT_CACHE)) == NULL)
+		fatalx("cannot set up the schema cache");
+	registry_set_cache(main_registry, cache);
 	if (registry_start(main_registry) == -1)
 		fatalx("cannot start the server registry");
 
@@ -195,7 +202,7 @@ main(int argc, char *argv[])
 	exec_init(pool, main_registry, cfg, allow);
 	exec_register();
 	discovery_register(main_registry, cfg, allow);
-	health_register(pool, main_registry);
+	health_register(pool, main_registry, cache);
 
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
@@ -230,6 +237,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	registry_free(main_registry);
+	cache_free(cache);
 	event_base_free(base);
 	allowlist_free(allow);
 	auth_free(auth);

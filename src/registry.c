@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "cache.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -88,6 +89,9 @@ struct registry {
 	/* Toolsets. */
 	pthread_mutex_t		 ts_mtx;
 	struct toolset		**toolsets;
+
+	/* Schema cache: set before the start, then the I/O thread's. */
+	struct cache		*cache;
 };
 
 static void	*registry_main(void *);
@@ -156,6 +160,36 @@ fail:
 	return NULL;
 }
 
+void
+registry_set_cache(struct registry *reg, struct cache *cache)
+{
+	reg->cache = cache;
+}
+
+/* Toolsets from the schema cache, so that discovery and validation work
+ * before the servers have started. Main thread, before the I/O thread. */
+static void
+registry_preload(struct registry *reg)
+{
+	const struct config_server	*cs;
+	json_object			*tools;
+	double				 age;
+	size_t				 i;
+
+	for (i = 0; i < reg->nservers; i++) {
+		cs = &reg->cfg->servers[i];
+		if (cs->disabled || reg->toolsets[i] != NULL)
+			continue;
+		if ((tools = cache_lookup(reg->cache, cs, &age)) == NULL)
+			continue;
+		reg->toolsets[i] = toolset_build(cs->name, cs, tools);
+		if (reg->toolsets[i] != NULL)
+			log_info("server %s: %zu tools from the schema cache "
+			    "(listed %.0f s ago)", cs->name,
+			    toolset_count(reg->toolsets[i]), age);
+	}
+}
+
 int
 registry_start(struct registry *reg)
 {
@@ -163,6 +197,8 @@ registry_start(struct registry *reg)
 
 	if (reg->running)
 		return 0;
+	if (reg->cache != NULL)
+		registry_preload(reg);
 	if ((rc = pthread_create(&reg->thread, NULL, registry_main,
 	    reg)) != 0) {
 		errno = rc;
@@ -548,6 +584,8 @@ registry_publish(struct registry *reg, size_t server, json_object *tools)
 	pthread_mutex_unlock(&reg->ts_mtx);
 	if (old != NULL)
 		toolset_release(old);
+	if (reg->cache != NULL)
+		cache_store(reg->cache, &reg->cfg->servers[server], tools);
 	return ts;
 }
 

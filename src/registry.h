@@ -43,6 +43,10 @@ struct registry;
 
 /* cfg must outlive the registry. */
 struct registry	*registry_new(const struct config *cfg);
+/* Before registry_start(): tool lists are preloaded from the cache, and
+ * every list a server publishes is stored in it (by the I/O thread). */
+struct cache;
+void		 registry_set_cache(struct registry *, struct cache *);
 /* Starts the I/O thread and every enabled server, in parallel. */
 int		 registry_start(struct registry *);
 /* Blocks (start-up only, before the HTTP loop runs) until every server is

@@ -62,6 +62,7 @@
 #define EXIT_GRACE_MS		250	/* after EOF, wait for the exit status */
 #define EXIT_POLL_MS		100	/* waitpid poll without pidfd */
 #define RELIST_DELAY_MS		100	/* list_changed debounce */
+#define REFRESH_MAX_S		(24 * 86400)	/* fits a timer in int ms */
 #define LOG_LINES_PER_S		200	/* per server, stderr and junk */
 #define LOG_JUNK_MAX		200
 #define MAX_LIST_PAGES		1000
@@ -200,6 +201,7 @@ static void	 proc_exit_cb(evutil_socket_t, short, void *);
 static void	 proc_timer_cb(evutil_socket_t, short, void *);
 static void	 proc_restart_cb(evutil_socket_t, short, void *);
 static void	 proc_relist_cb(evutil_socket_t, short, void *);
+static void	 proc_arm_refresh(struct proc *);
 static void	 proc_fail_cb(evutil_socket_t, short, void *);
 static void	 proc_feed_out(struct proc *, const char *, size_t);
 static void	 proc_on_line(void *, char *, size_t);
@@ -1706,6 +1708,7 @@ proc_on_list(struct proc *p, struct rpc_msg *msg)
 			    p->instance, msg->err_message);
 			json_object_put(p->list_acc);
 			p->list_acc = NULL;
+			proc_arm_refresh(p);
 			return;
 		}
 	} else if (json_object_object_get_ex(msg->result, "tools", &tools) &&
@@ -1751,7 +1754,25 @@ proc_on_list(struct proc *p, struct rpc_msg *msg)
 	if (p->relist && p->state == PROC_READY) {
 		p->relist = 0;
 		proc_timer(p, p->relist_ev, RELIST_DELAY_MS);
-	}
+	} else
+		proc_arm_refresh(p);
+}
+
+/*
+ * schemaCacheTtlSeconds: the first instance lists its tools again when the
+ * list is that old (0: only on list_changed and restarts). A failed
+ * refresh keeps the previous list.
+ */
+static void
+proc_arm_refresh(struct proc *p)
+{
+	int	ttl_s = p->srv->cfg->schema_cache_ttl_s;
+
+	if (p->instance != 0 || ttl_s <= 0 || p->state != PROC_READY)
+		return;
+	if (ttl_s > REFRESH_MAX_S)
+		ttl_s = REFRESH_MAX_S;
+	proc_timer(p, p->relist_ev, ttl_s * 1000);
 }
 
 static void

@@ -81,7 +81,8 @@ class Daemon:
                  env=None):
         self.dir = tempfile.mkdtemp(prefix="mcp-proxyd-test-")
         self.config_path = os.path.join(self.dir, "config.json")
-        cfg = {"allowedTools": ["*"]}
+        cfg = {"allowedTools": ["*"],
+               "schemaCachePath": os.path.join(self.dir, "schema-cache.json")}
         if config:
             cfg.update(config)
         self.config = cfg
