@@ -59,6 +59,14 @@ def main():
                              {"location": "Paris"})
         tap.ok(st == 400 and "one of" in str(body.get("details")),
                "enum violation: 400", body)
+        st, _, body = d.request("GET", "/mcp/tools?q=echo")
+        echo = [t for t in body.get("tools", [])
+                if t["name"] == "mcp__everything__echo"]
+        tap.ok(echo and echo[0]["parameters"].get("$schema", "").find(
+            "draft-07") >= 0 and echo[0].get("annotations", {}).get(
+                "readOnlyHint") is True,
+               "discovery: the server's schema untouched, annotations kept",
+               echo)
         st, _, body = d.call("mcp__everything__no-such-tool", {})
         tap.eq(st, 404, "unknown tool: 404")
         st, _, body = d.call("mcp__everything__get-tiny-image", {})
