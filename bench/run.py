@@ -146,12 +146,13 @@ def child_pids(ppid):
     return out
 
 
-def rss_bytes(pid):
+def rss_bytes(pid, field="VmRSS"):
+    """VmRSS (or RssAnon, RssFile) of a process, in bytes."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise BenchError("no VmRSS for pid %d" % pid)
+    raise BenchError("no %s for pid %d" % (field, pid))
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -422,6 +423,13 @@ class Daemon:
     def rss(self):
         return rss_bytes(self.p.pid)
 
+    def alive(self):
+        """Raise if the daemon has exited: what it measured is void."""
+        if self.p.poll() is not None:
+            raise BenchError("mcp-proxyd (%s) exited with status %d during "
+                             "the run; its log ends:\n%s" %
+                             (self.name, self.p.returncode, self.tail()))
+
     def stop(self):
         self.procs.stop(self.p, 15.0)
         self.log.close()
@@ -608,7 +616,8 @@ def sleeps(d, notes):
     body = call_body("mcp__slow__sleep", {"ms": SLEEP_MS})
     wall, statuses, bodies = asyncio.run(concurrent_calls(
         d.port, d.token, body, SLEEP_CALLS, 120.0))
-    bad = [s for s in statuses if s != 200]
+    bad = [st for st, b in zip(statuses, bodies)
+           if st != 200 or b'"result"' not in b]
     if bad:
         notes.append("sleep: %d of %d calls failed (statuses %s)" %
                      (len(bad), SLEEP_CALLS, sorted(set(bad))))
@@ -625,6 +634,8 @@ def memory(args, procs, workdir, demo, notes):
                    ECHO_MESSAGE)
         time.sleep(1.0)
         idle = d.rss()
+        idle_anon = rss_bytes(d.p.pid, "RssAnon")
+        idle_file = rss_bytes(d.p.pid, "RssFile")
         script = wrk_script(os.path.join(workdir, "memory.lua"), "POST",
                             call_body("mcp__demo__echo",
                                       {"message": ECHO_MESSAGE}), d.token)
@@ -644,6 +655,7 @@ def memory(args, procs, workdir, demo, notes):
                 time.sleep(0.5)
                 warm = (done, d.rss())
             log("memory: %d calls, RSS %.2f MiB" % (done, d.rss() / MIB))
+        d.alive()
         if done < args.calls:
             notes.append("memory: only %d calls in %d s" %
                          (done, args.memory_cap))
@@ -651,7 +663,8 @@ def memory(args, procs, workdir, demo, notes):
         after = d.rss()
         kids = sum(rss_bytes(c) for c in child_pids(d.p.pid))
         return {"idle": idle, "warm": warm, "after": after, "calls": done,
-                "children": kids}
+                "children": kids, "idle_anon": idle_anon,
+                "idle_file": idle_file}
     finally:
         d.stop()
 
@@ -745,7 +758,10 @@ def report(args, m, res, sleep_wall, sleep_failed, mem, have_every):
                                  f_us(med(disc, "p99"))),
           "bare " + f_rps(med(bare[64], "rps")),
           med(disc, "rps") / med(bare[64], "rps"))
-    t.check("5. RSS idle, 3 servers configured", f_bytes(mem["idle"]),
+    t.check("5. RSS idle, 3 servers configured",
+            "%s (anon %s, file-backed %s)" % (
+                f_bytes(mem["idle"]), f_bytes(mem["idle_anon"]),
+                f_bytes(mem["idle_file"])),
             "budget " + f_bytes(TARGET_IDLE_RSS),
             mem["idle"] / TARGET_IDLE_RSS, "<=", 1.0)
     growth = mem["after"] - mem["idle"]
@@ -806,7 +822,8 @@ def write_md(path, args, m, table, rounds_text, notes, configs, elapsed):
         "- **cost per call**: CPU time (utime + stime from /proc) and "
         "context switches (voluntary and not, every thread) over the "
         "calls of the runs at that connection count.",
-        "- RSS is VmRSS of the daemon process; its MCP servers are not "
+        "- RSS is VmRSS of the daemon process (file-backed: the pages of "
+        "shared libraries it has touched); its MCP servers are not "
         "counted. The growth is after minus idle, so it includes the "
         "warm-up; the row after it splits the two.",
         "",
@@ -946,8 +963,9 @@ def main():
         for k, (url, script) in scripts.items():
             wrk(url, script, 64, 1)
         res = load_rounds(args, bare, d, scripts, notes)
-
+        d.alive()
         sleep_wall, sleep_failed = sleeps(d, notes)
+        d.alive()
         d.stop()
         bare.stop()
         mem = memory(args, procs, workdir, demo, notes)
