@@ -255,13 +255,24 @@ struct vseg {
 	size_t		 idx;
 };
 
+struct vref {
+	const struct snode	*node;
+	json_object		*j;
+};
+
 struct vctx {
 	struct schema_result	*res;	/* NULL: quiet, stop at first error */
 	int			 depth;
 	int			 detail_budget;
+	unsigned long		 steps;
 	const char		*name;	/* validating this property name */
+	int			 aborted; /* a limit was hit: invalid, stop */
+	char			*abort_path;
+	char			 abort_msg[160];
 	size_t			 npath;
 	struct vseg		 path[SCHEMA_MAX_INSTANCE_DEPTH];
+	size_t			 nrefs;	/* $ref targets being evaluated */
+	struct vref		 refs[SCHEMA_MAX_DEPTH];
 };
 
 /* strings and values */
@@ -366,6 +377,9 @@ static int	 v_push_key(struct vctx *, const char *);
 static int	 v_push_index(struct vctx *, size_t);
 static void	 v_error(struct vctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static void	 v_abort(struct vctx *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 result_add(struct schema_result *, char *, char *);
 static char	*v_path(const struct vctx *);
 static void	 v_describe(json_object *, char *, size_t);
 static void	 v_types(unsigned, char *, size_t);
@@ -381,7 +395,7 @@ static pthread_key_t	 match_key;
 static pthread_once_t	 match_once = PTHREAD_ONCE_INIT;
 static int		 match_key_ok;
 
-#define V_STOP(c)	((c)->res == NULL || (c)->res->truncated)
+#define V_STOP(c)	((c)->res == NULL || (c)->res->truncated || (c)->aborted)
 
 /* ------------------------------------------------------------ strings */
 
@@ -2811,26 +2825,14 @@ static void
 v_error(struct vctx *c, const char *fmt, ...)
 {
 	struct schema_result	*r = c->res;
-	struct schema_error	*ne;
 	struct sbuf		 b = { 0 };
 	va_list			 ap;
-	size_t			 ncap;
-	char			*path, *msg;
 
-	if (r == NULL || r->truncated)
+	if (r == NULL || r->truncated || c->aborted)
 		return;
 	if (r->nerrors >= SCHEMA_MAX_ERRORS) {
 		r->truncated = 1;
 		return;
-	}
-	if (r->nerrors == r->cap) {
-		ncap = r->cap == 0 ? 4 : r->cap * 2;
-		if ((ne = realloc(r->errors, ncap * sizeof(*ne))) == NULL) {
-			r->truncated = 1;
-			return;
-		}
-		r->errors = ne;
-		r->cap = ncap;
 	}
 	if (c->name != NULL) {
 		sbuf_adds(&b, "property name ");
@@ -2841,17 +2843,53 @@ v_error(struct vctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	sbuf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	msg = sbuf_take(&b);
-	path = v_path(c);
-	if (msg == NULL || path == NULL) {
-		free(msg);
-		free(path);
-		r->truncated = 1;
-		return;
+	result_add(r, v_path(c), sbuf_take(&b));
+}
+
+/* Append one error, taking path and msg (freed if there is no room). */
+static void
+result_add(struct schema_result *r, char *path, char *msg)
+{
+	struct schema_error	*ne;
+	size_t			 ncap;
+
+	if (path == NULL || msg == NULL || r->truncated ||
+	    r->nerrors >= SCHEMA_MAX_ERRORS)
+		goto fail;
+	if (r->nerrors == r->cap) {
+		ncap = r->cap == 0 ? 4 : r->cap * 2;
+		if ((ne = realloc(r->errors, ncap * sizeof(*ne))) == NULL)
+			goto fail;
+		r->errors = ne;
+		r->cap = ncap;
 	}
 	r->errors[r->nerrors].path = path;
 	r->errors[r->nerrors].message = msg;
 	r->nerrors++;
+	return;
+fail:
+	r->truncated = 1;
+	free(path);
+	free(msg);
+}
+
+/*
+ * A limit was hit (depth, cost, a $ref cycle): the instance is invalid
+ * whatever the quiet evaluations around this point conclude, so every
+ * evaluation stops and schema_validate() reports this one error.
+ */
+static void
+v_abort(struct vctx *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (c->aborted)
+		return;
+	c->aborted = 1;
+	c->abort_path = v_path(c);
+	va_start(ap, fmt);
+	vsnprintf(c->abort_msg, sizeof(c->abort_msg), fmt, ap);
+	va_end(ap);
 }
 
 /* "string \"3\"", "number 2.5", "object {\"a\":1}": for "got ..." */
@@ -2917,7 +2955,7 @@ static int
 v_push_key(struct vctx *c, const char *key)
 {
 	if (c->npath >= SCHEMA_MAX_INSTANCE_DEPTH) {
-		v_error(c, "instance nested too deeply (more than %d levels)",
+		v_abort(c, "instance nested too deeply (more than %d levels)",
 		    SCHEMA_MAX_INSTANCE_DEPTH);
 		return -1;
 	}
@@ -2931,7 +2969,7 @@ static int
 v_push_index(struct vctx *c, size_t idx)
 {
 	if (c->npath >= SCHEMA_MAX_INSTANCE_DEPTH) {
-		v_error(c, "instance nested too deeply (more than %d levels)",
+		v_abort(c, "instance nested too deeply (more than %d levels)",
 		    SCHEMA_MAX_INSTANCE_DEPTH);
 		return -1;
 	}
@@ -3459,24 +3497,48 @@ static int
 v_node(struct vctx *c, const struct snode *n, json_object *j)
 {
 	size_t		 i;
-	int		 ok = 1;
+	int		 ok = 1, r;
 
+	if (c->aborted)
+		return 0;
 	if (n->kind == SN_TRUE)
 		return 1;
 	if (n->kind == SN_FALSE) {
 		v_error(c, "no value is allowed here (the schema is false)");
 		return 0;
 	}
+	if (++c->steps > SCHEMA_MAX_STEPS) {
+		v_abort(c, "schema evaluation too costly (more than %d steps)",
+		    SCHEMA_MAX_STEPS);
+		return 0;
+	}
 	if (c->depth >= SCHEMA_MAX_DEPTH) {
-		v_error(c, "schema evaluation nested more than %d levels "
-		    "(a $ref cycle?)", SCHEMA_MAX_DEPTH);
+		v_abort(c, "schema evaluation nested more than %d levels",
+		    SCHEMA_MAX_DEPTH);
 		return 0;
 	}
 	c->depth++;
-	if (n->ref != NULL && !v_node(c, n->ref, j)) {
-		ok = 0;
-		if (V_STOP(c))
+	if (n->ref != NULL) {
+		/* the same schema on the same value again: it never ends */
+		for (i = 0; i < c->nrefs; i++)
+			if (c->refs[i].node == n->ref && c->refs[i].j == j)
+				break;
+		if (i < c->nrefs) {
+			v_abort(c, "$ref cycle: the schema refers to itself "
+			    "without going into the value");
+			ok = 0;
 			goto done;
+		}
+		c->refs[c->nrefs].node = n->ref;
+		c->refs[c->nrefs].j = j;
+		c->nrefs++;
+		r = v_node(c, n->ref, j);
+		c->nrefs--;
+		if (!r) {
+			ok = 0;
+			if (V_STOP(c))
+				goto done;
+		}
 	}
 	if (n->types != 0 && (n->types & json_type_bits(j)) == 0) {
 		v_type_error(c, n->types, j);
@@ -3532,7 +3594,7 @@ v_node(struct vctx *c, const struct snode *n, json_object *j)
 		ok = 0;
 done:
 	c->depth--;
-	return ok;
+	return c->aborted ? 0 : ok;
 }
 
 int
@@ -3540,13 +3602,37 @@ schema_validate(const struct schema *s, json_object *instance,
     struct schema_result *res)
 {
 	struct vctx	 c;
+	int		 ok, trunc;
 
+	/* not memset: the path and $ref stacks are used as they fill */
 	c.res = res;
 	c.depth = 0;
 	c.detail_budget = SCHEMA_DETAIL_BUDGET;
+	c.steps = 0;
 	c.name = NULL;
+	c.aborted = 0;
+	c.abort_path = NULL;
 	c.npath = 0;
-	return v_node(&c, s->root, instance);
+	c.nrefs = 0;
+	ok = v_node(&c, s->root, instance);
+	if (c.aborted) {
+		ok = 0;
+		if (res != NULL) {
+			/* this error must be seen: it takes the last place */
+			trunc = res->truncated;
+			if (res->nerrors >= SCHEMA_MAX_ERRORS) {
+				res->nerrors--;
+				free(res->errors[res->nerrors].path);
+				free(res->errors[res->nerrors].message);
+				trunc = 1;
+			}
+			res->truncated = 0;
+			result_add(res, c.abort_path, strdup(c.abort_msg));
+			res->truncated |= trunc;
+		} else
+			free(c.abort_path);
+	}
+	return ok;
 }
 
 void

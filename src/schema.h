@@ -26,6 +26,9 @@
  * schema_validate() reads the instance only; its errors (JSON Pointer of the
  * instance location and a message in words) go into a struct schema_result
  * that the caller zero-initialises and releases with schema_result_free().
+ * Hitting a limit (the depths below, SCHEMA_MAX_STEPS, a $ref that comes
+ * back to the same value without going into it) makes the instance invalid
+ * with one error that says so.
  */
 #ifndef SCHEMA_H
 #define SCHEMA_H
@@ -37,6 +40,7 @@
 #define SCHEMA_MAX_ERRORS	64	/* then res->truncated is set */
 #define SCHEMA_MAX_DEPTH	256	/* nested schema evaluations */
 #define SCHEMA_MAX_INSTANCE_DEPTH 64	/* instance levels walked into */
+#define SCHEMA_MAX_STEPS	4000000	/* subschema evaluations per call */
 
 struct schema;			/* compiled, immutable, shareable across threads */
 

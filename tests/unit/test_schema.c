@@ -699,8 +699,17 @@ START_TEST(test_ref_cycles)
 	ck_assert_int_eq(check(s, "{}", &res), 0);
 	ck_assert_uint_eq(res.nerrors, 1);
 	ck_assert_str_eq(res.errors[0].path, "");
-	ck_assert_ptr_nonnull(strstr(res.errors[0].message, "nested more than"));
+	ck_assert_ptr_nonnull(strstr(res.errors[0].message, "$ref cycle"));
 	schema_result_free(&res);
+	schema_free(s);
+
+	/* a cycle inside "not" still makes the value invalid */
+	s = compile("{\"not\":{\"$ref\":\"#\"}}");
+	expect_only(s, "1", "", "$ref cycle: the schema refers to itself "
+	    "without going into the value");
+	schema_free(s);
+	s = compile("{\"anyOf\":[{\"$ref\":\"#\"},{\"$ref\":\"#\"}]}");
+	ck_assert(!valid(s, "[1]"));
 	schema_free(s);
 
 	s = compile("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},"
@@ -724,6 +733,39 @@ START_TEST(test_ref_cycles)
 	ck_assert_ptr_nonnull(strstr(res.errors[0].message,
 	    "nested too deeply"));
 	ck_assert_uint_eq(strlen(res.errors[0].path), 2 * 64);
+	schema_result_free(&res);
+	ck_assert_int_eq(schema_validate(s, deep, NULL), 0);
+	json_object_put(deep);
+	schema_free(s);
+}
+END_TEST
+
+/* Branching that doubles at every level of the value: stopped by the budget. */
+START_TEST(test_cost_limit)
+{
+	struct schema		*s;
+	struct schema_result	 res;
+	json_object		*deep, *o, *c;
+	int			 i;
+
+	/* each branch walks the whole rest of the value, then fails */
+	s = compile("{\"$defs\":{\"n\":{\"anyOf\":["
+	    "{\"allOf\":[{\"properties\":{\"a\":{\"$ref\":\"#/$defs/n\"}}},"
+	    "{\"required\":[\"x\"]}]},"
+	    "{\"allOf\":[{\"properties\":{\"a\":{\"$ref\":\"#/$defs/n\"}}},"
+	    "{\"required\":[\"y\"]}]}]}},\"$ref\":\"#/$defs/n\"}");
+	deep = json_object_new_object();
+	o = deep;
+	for (i = 0; i < 60; i++) {
+		c = json_object_new_object();
+		json_object_object_add(o, "a", c);
+		o = c;
+	}
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(schema_validate(s, deep, &res), 0);
+	ck_assert_uint_ge(res.nerrors, 1);
+	ck_assert_ptr_nonnull(strstr(res.errors[res.nerrors - 1].message,
+	    "too costly"));
 	schema_result_free(&res);
 	ck_assert_int_eq(schema_validate(s, deep, NULL), 0);
 	json_object_put(deep);
@@ -1036,6 +1078,7 @@ schema_suite(void)
 	tcase_add_test(tc, test_refs_local);
 	tcase_add_test(tc, test_refs_id);
 	tcase_add_test(tc, test_ref_cycles);
+	tcase_add_test(tc, test_cost_limit);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_compile_messages);
 	tcase_add_test(tc, test_required_optional_lists);
