@@ -407,6 +407,10 @@ sbuf_add(struct sbuf *b, const char *s, size_t n)
 
 	if (b->oom)
 		return;
+	if (n >= SIZE_MAX / 2 - b->len) {
+		b->oom = 1;
+		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		ncap = b->cap == 0 ? 64 : b->cap;
 		while (ncap < b->len + n + 1)
