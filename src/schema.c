@@ -2441,7 +2441,9 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_OBJECT_KW;
 	}
-	if (json_object_object_get_ex(j, "required", &v)) {
+	/* draft-03's boolean "required" is not ours to enforce */
+	if (json_object_object_get_ex(j, "required", &v) &&
+	    json_object_get_type(v) != json_type_boolean) {
 		if (c_string_array(cc, idx, v, "required", &n->required,
 		    &n->nrequired) == -1)
 			return -1;

@@ -90,7 +90,7 @@ static void
 run_group(const char *file, json_object *group, enum schema_draft draft,
     struct counts *ct)
 {
-	json_object		*schema_j, *tests, *t, *data, *valid_j;
+	json_object		*schema_j = NULL, *tests, *t, *data, *valid_j;
 	struct schema		*s;
 	struct schema_result	 res;
 	char			 err[512];
@@ -114,6 +114,7 @@ run_group(const char *file, json_object *group, enum schema_draft draft,
 	}
 	for (i = 0; i < n; i++) {
 		t = json_object_array_get_idx(tests, i);
+		data = NULL;
 		json_object_object_get_ex(t, "data", &data);
 		if (!json_object_object_get_ex(t, "valid", &valid_j)) {
 			printf("# FAIL: %s: %s: %s: no \"valid\"\n", file,

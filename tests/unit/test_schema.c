@@ -826,8 +826,14 @@ START_TEST(test_unsupported)
 	    "\"unevaluatedProperties\":false}");
 	ck_assert(valid(s, "{\"a\":1}"));
 	schema_free(s);
-	/* an unused definition with a remote $ref is not reached */
-	s = compile("{\"type\":\"object\"}");
+	/* an unused definition with a remote $ref is never reached */
+	s = compile("{\"$defs\":{\"x\":{\"$ref\":\"https://e.com/s.json\"}},"
+	    "\"type\":\"object\"}");
+	ck_assert(valid(s, "{}"));
+	schema_free(s);
+	/* draft-03 boolean "required" inside a property: ignored */
+	s = compile("{\"properties\":{\"a\":{\"required\":true}}}");
+	ck_assert(valid(s, "{}"));
 	schema_free(s);
 }
 END_TEST
