@@ -438,12 +438,13 @@ class Daemon:
 # ---------------------------------------------------------------- machine
 
 def sh(cmd):
+    """The output of a short command, or "?" when it fails."""
     try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, check=False,
-                              timeout=10).stdout.decode().strip()
+        r = subprocess.run(cmd, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, check=False, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "?"
+    return r.stdout.decode().strip() if r.returncode == 0 else "?"
 
 
 def machine(libevent):
@@ -459,7 +460,10 @@ def machine(libevent):
             if line.startswith("MemTotal:"):
                 mem = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
     rev = sh(["git", "-C", SRCDIR, "rev-parse", "--short", "HEAD"])
-    if sh(["git", "-C", SRCDIR, "status", "--porcelain", "--", "src"]):
+    if rev == "?":
+        rev = "%s (not a git checkout)" % os.path.basename(SRCDIR)
+    elif sh(["git", "-C", SRCDIR, "status", "--porcelain", "--",
+             "src"]) not in ("", "?"):
         rev += " (src/ modified)"
     return [
         ("date", datetime.datetime.now(datetime.timezone.utc)
@@ -472,7 +476,8 @@ def machine(libevent):
         ("wrk", sh(["wrk", "-v"]).splitlines()[0].split(" Copyright")[0]),
         ("node", sh(["node", "--version"]) if shutil.which("node")
          else "absent"),
-        ("mcp-proxyd", "commit %s" % rev),
+        ("mcp-proxyd", rev if rev.endswith("checkout)")
+         else "commit %s" % rev),
         ("load average", "%.2f at start" % os.getloadavg()[0]),
     ]
 
