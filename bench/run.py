@@ -447,7 +447,7 @@ def sh(cmd):
     return r.stdout.decode().strip() if r.returncode == 0 else "?"
 
 
-def machine(libevent):
+def machine(libevent, rev_label=None):
     model = "?"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -460,7 +460,9 @@ def machine(libevent):
             if line.startswith("MemTotal:"):
                 mem = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
     rev = sh(["git", "-C", SRCDIR, "rev-parse", "--short", "HEAD"])
-    if rev == "?":
+    if rev_label is not None:
+        rev = rev_label
+    elif rev == "?":
         rev = "%s (not a git checkout)" % os.path.basename(SRCDIR)
     elif sh(["git", "-C", SRCDIR, "status", "--porcelain", "--",
              "src"]) not in ("", "?"):
@@ -476,7 +478,7 @@ def machine(libevent):
         ("wrk", sh(["wrk", "-v"]).splitlines()[0].split(" Copyright")[0]),
         ("node", sh(["node", "--version"]) if shutil.which("node")
          else "absent"),
-        ("mcp-proxyd", rev if rev.endswith("checkout)")
+        ("mcp-proxyd", rev if rev.endswith("checkout)") or rev_label
          else "commit %s" % rev),
         ("load average", "%.2f at start" % os.getloadavg()[0]),
     ]
@@ -890,6 +892,9 @@ def main():
                     help="use the build tree as it is")
     ap.add_argument("--md", default=os.path.join(SRCDIR, "BENCHMARKS.md"),
                     help="where to write the report (default BENCHMARKS.md)")
+    ap.add_argument("--rev", metavar="TEXT",
+                    help="how BENCHMARKS.md names the measured tree "
+                    "(default: its git commit)")
     ap.add_argument("--no-md", action="store_true",
                     help="print the table only")
     args = ap.parse_args()
@@ -925,7 +930,8 @@ def main():
         bare = Bare(procs, args.bdir)
         m = {"desc": machine(bare.ready.get("libevent", "?") +
                              " (pkg-config: %s)" %
-                             sh(["pkg-config", "--modversion", "libevent"]))}
+                             sh(["pkg-config", "--modversion", "libevent"]),
+                             args.rev)}
         m["pipe_x"] = pipe_rtt(args.bdir, True) if os.cpu_count() > 1 \
             else {"p50_us": float("nan"), "p99_us": float("nan")}
 
