@@ -18,6 +18,13 @@ def t_results(tap, d):
     tap.eq((st, body), (200, {"result": "5"}), "add")
     st, _, body = d.call("mcp__demo__echo", {"message": "x", "repeat": 3})
     tap.eq((st, body), (200, {"result": "xxx"}), "echo with repeat")
+    big = "x" * (200 * 1024)  # over the inline limit: through a worker
+    st, _, body = d.call("mcp__demo__echo", {"message": big})
+    tap.ok(st == 200 and body.get("result") == big,
+           "a 200 KiB argument goes through the worker pool", st)
+    st, _, body = d.call("mcp__demo__add", {"a": "x" * (20 * 1024), "b": 1})
+    tap.ok(st == 400 and body["details"][0]["path"] == "/a",
+           "a large invalid body is validated on a worker", st)
     st, _, body = d.call("mcp__demo__structured", {"city": "Paris"})
     tap.ok(st == 200 and isinstance(body.get("result"), str) and
            "temperature" in body["result"], "structured: first text block",
