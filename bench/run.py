@@ -520,7 +520,10 @@ class Table:
 
     def check(self, item, figure, limit, ratio, op, want):
         ok = ratio >= want if op == ">=" else ratio <= want
-        self.add(item, figure, limit, ratio, "%s %.2f" % (op, want),
+        shown = "%.2f" % ratio
+        if shown == "%.2f" % want and ratio != want:
+            shown = "%.3f" % ratio  # 0.396 must not read as 0.40
+        self.add(item, figure, limit, shown, "%s %.2f" % (op, want),
                  "PASS" if ok else "MISS")
 
     HEAD = ("item", "figure", "limit (same run)", "ratio", "target",
