@@ -447,6 +447,21 @@ def sh(cmd):
     return r.stdout.decode().strip() if r.returncode == 0 else "?"
 
 
+def cpu_busy(seconds=1.0):
+    """CPUs kept busy by whatever runs, over a short sample (/proc/stat)."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v[:8]), idle
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    if t1 <= t0:
+        return 0.0
+    return (1.0 - (i1 - i0) / (t1 - t0)) * os.cpu_count()
+
+
 def machine(libevent, rev_label=None):
     model = "?"
     with open("/proc/cpuinfo") as f:
@@ -481,6 +496,8 @@ def machine(libevent, rev_label=None):
         ("mcp-proxyd", rev if rev.endswith("checkout)") or rev_label
          else "commit %s" % rev),
         ("load average", "%.2f at start" % os.getloadavg()[0]),
+        ("other load", "%.2f CPUs busy in the second before the run" %
+         cpu_busy()),
     ]
 
 
@@ -984,8 +1001,11 @@ def main():
         bare.stop()
         mem = memory(args, procs, workdir, demo, notes)
         m["load_end"] = os.getloadavg()[0]
-        m["desc"][-1] = ("load average", "%s, %.2f at the end" %
-                         (m["desc"][-1][1], m["load_end"]))
+        m["desc"][-2] = ("load average", "%s, %.2f at the end" %
+                         (m["desc"][-2][1], m["load_end"]))
+        m["desc"][-1] = ("other load", "%s, %.2f in the second after it "
+                         "(the machine is shared: floors and ratios move "
+                         "with it)" % (m["desc"][-1][1], cpu_busy()))
 
         table = report(args, m, res, sleep_wall, sleep_failed, mem,
                        every is not None)
