@@ -47,6 +47,8 @@ health_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	    json_object_new_string(MCP_PROXYD_VERSION));
 	json_object_object_add(o, "inflight",
 	    json_object_new_int64(http_inflight()));
+	json_object_object_add(o, "connections",
+	    json_object_new_int64(http_connections()));
 	json_object_object_add(o, "queued",
 	    json_object_new_int(pool_queued(health_pool)));
 	json_object_object_add(o, "workers",

@@ -13,8 +13,9 @@
  * libevent 2.1.12 has no cap on connections and answers protocol errors
  * (bad request line, body or headers over the limit) with its own HTML
  * pages. We count connections from the bufferevent callback (a connection
- * is born there) to the close callback, pause the listeners at the cap and
- * resume them below it. The HTML pages are rewritten into JSON by a callback
+ * is born there) until a sweep sees that evhttp has freed it (we hold a
+ * reference on its bufferevent), pause the listeners at the cap and resume
+ * them below it. The HTML pages are rewritten into JSON by a callback
  * on each connection's output buffer, so every reply is JSON.
  */
 
@@ -43,7 +44,7 @@
 
 #define HTTP_MAX_ROUTES		16
 #define HTTP_MAX_LISTENERS	4
-#define HTTP_SWEEP_MS		1000
+#define HTTP_SWEEP_MS		100
 #define HTTP_FLUSH_MAX_MS	1000
 
 struct http_route {
@@ -53,12 +54,10 @@ struct http_route {
 	void		*arg;
 };
 
-/* One accepted connection. "fresh" until its first request reaches us,
- * then "known" (its close callback is set) until it closes. */
+/* One accepted connection: we hold a reference on its bufferevent, so
+ * the record stays valid after evhttp frees the connection. */
 struct http_conn {
 	struct bufferevent	*bev;
-	struct evhttp_connection *evcon;
-	struct timespec		 born;
 	struct http_conn	*prev;
 	struct http_conn	*next;
 };
@@ -73,8 +72,7 @@ struct http_state {
 	int			 paused;
 	struct http_route	 routes[HTTP_MAX_ROUTES];
 	int			 nroutes;
-	struct http_conn	*fresh;
-	struct http_conn	*known;
+	struct http_conn	*conns;
 	long			 nconns;
 	struct event		*sweep_ev;
 	struct event		*drain_ev;
@@ -93,15 +91,12 @@ static struct http_state hs;
 
 static void	 http_gencb(struct evhttp_request *, void *);
 static struct bufferevent *http_bevcb(struct event_base *, void *);
-static void	 http_closecb(struct evhttp_connection *, void *);
 static void	 http_sweep_cb(evutil_socket_t, short, void *);
 static void	 http_drain_timeout_cb(evutil_socket_t, short, void *);
 static void	 http_flush_cb(evutil_socket_t, short, void *);
 static void	 http_outbuf_cb(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
-static void	 http_conn_unlink(struct http_conn **, struct http_conn *);
-static void	 http_conn_link(struct http_conn **, struct http_conn *);
-static void	 http_track_request(struct evhttp_request *);
+static int	 http_conn_gone(const struct http_conn *);
 static void	 http_update_pause(void);
 static void	 http_maybe_finish_drain(void);
 static const char *http_reason(int);
@@ -140,26 +135,15 @@ http_reason(int status)
 	}
 }
 
-static void
-http_conn_link(struct http_conn **head, struct http_conn *c)
+/* evhttp has freed the connection: bufferevent_free() clears the
+ * callbacks, and a live evhttp connection always has its error callback. */
+static int
+http_conn_gone(const struct http_conn *c)
 {
-	c->prev = NULL;
-	c->next = *head;
-	if (*head != NULL)
-		(*head)->prev = c;
-	*head = c;
-}
+	bufferevent_event_cb	eventcb = NULL;
 
-static void
-http_conn_unlink(struct http_conn **head, struct http_conn *c)
-{
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		*head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+	return eventcb == NULL;
 }
 
 static void
@@ -187,7 +171,11 @@ http_update_pause(void)
 
 /*
  * A new connection: evhttp asks us for its bufferevent. This is the only
- * hook 2.1.12 gives at accept time.
+ * hook 2.1.12 gives at accept time; it has no reliable one at close time
+ * (its close callback is skipped in some states), so we keep a reference
+ * and notice the close in http_sweep_cb(). evhttp shuts the socket down
+ * for writing when it frees the connection, so the client sees the close
+ * at once; the descriptor itself is closed when we drop our reference.
  */
 static struct bufferevent *
 http_bevcb(struct event_base *base, void *arg)
@@ -201,75 +189,43 @@ http_bevcb(struct event_base *base, void *arg)
 	evbuffer_add_cb(bufferevent_get_output(bev), http_outbuf_cb, NULL);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return bev;	/* uncounted, still served */
+	bufferevent_incref(bev);
 	c->bev = bev;
-	clock_gettime(CLOCK_MONOTONIC, &c->born);
-	http_conn_link(&hs.fresh, c);
+	c->prev = NULL;
+	c->next = hs.conns;
+	if (hs.conns != NULL)
+		hs.conns->prev = c;
+	hs.conns = c;
 	hs.nconns++;
 	http_update_pause();
 	return bev;
 }
 
-/* First request on a connection: from fresh to known, with a close cb. */
-static void
-http_track_request(struct evhttp_request *req)
-{
-	struct evhttp_connection	*evcon;
-	struct bufferevent		*bev;
-	struct http_conn		*c;
-
-	if (hs.fresh == NULL)
-		return;
-	if ((evcon = evhttp_request_get_connection(req)) == NULL)
-		return;
-	bev = evhttp_connection_get_bufferevent(evcon);
-	for (c = hs.fresh; c != NULL; c = c->next)
-		if (c->bev == bev)
-			break;
-	if (c == NULL)
-		return;
-	http_conn_unlink(&hs.fresh, c);
-	c->evcon = evcon;
-	http_conn_link(&hs.known, c);
-	evhttp_connection_set_closecb(evcon, http_closecb, c);
-}
-
-static void
-http_closecb(struct evhttp_connection *evcon, void *arg)
-{
-	struct http_conn	*c = arg;
-
-	http_conn_unlink(&hs.known, c);
-	free(c);
-	hs.nconns--;
-	if (!hs.exiting)
-		http_update_pause();
-}
-
-/*
- * Connections that never sent a request are closed by evhttp's timeout
- * without telling us; forget them once that timeout has surely passed.
- */
+/* Every HTTP_SWEEP_MS: forget the connections evhttp has closed. */
 static void
 http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn	*c, *next;
-	struct timespec		 now;
-	double			 limit;
 	int			 i;
 
-	limit = (double)hs.cfg->idle_timeout_ms + 2000.0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (c = hs.fresh; c != NULL; c = next) {
+	for (c = hs.conns; c != NULL; c = next) {
 		next = c->next;
-		if (ts_ms(&c->born, &now) < limit)
+		if (!http_conn_gone(c))
 			continue;
-		http_conn_unlink(&hs.fresh, c);
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			hs.conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		bufferevent_decref(c->bev);
 		free(c);
 		hs.nconns--;
 	}
 	for (i = 0; i < hs.nlimiters; i++)
 		ratelimit_sweep(hs.limiters[i], http_now_ms());
-	http_update_pause();
+	if (!hs.exiting)
+		http_update_pause();
 }
 
 void
@@ -396,7 +352,6 @@ http_gencb(struct evhttp_request *req, void *arg)
 	int				 method, i, path_seen = 0;
 
 	atomic_fetch_add(&hs.inflight, 1);
-	http_track_request(req);
 	if (hs.draining) {
 		http_reply_error(req, 503,
 		    "Service Unavailable - server is shutting down", 1);
@@ -598,6 +553,12 @@ http_inflight(void)
 	return atomic_load(&hs.inflight);
 }
 
+long
+http_connections(void)
+{
+	return hs.nconns;
+}
+
 int
 http_draining(void)
 {
@@ -628,22 +589,22 @@ http_maybe_finish_drain(void)
 	event_add(hs.flush_ev, &tv);
 }
 
+/*
+ * Wait (at most HTTP_FLUSH_MAX_MS) until no live connection has output
+ * left to write, so that no reply is cut off by the exit.
+ */
 static void
 http_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval	 tv = { 0, 10 * 1000 };
-	struct timespec	 now;
-	struct http_conn *c;
+	struct timeval		 tv = { 0, 10 * 1000 };
+	struct timespec		 now;
+	struct http_conn	*c;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (c = hs.known; c != NULL; c = c->next) {
-		struct bufferevent *bev = evhttp_connection_get_bufferevent(
-		    c->evcon);
-
-		if (bev != NULL &&
-		    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+	for (c = hs.conns; c != NULL; c = c->next)
+		if (!http_conn_gone(c) && evbuffer_get_length(
+		    bufferevent_get_output(c->bev)) > 0)
 			break;
-	}
 	if (c != NULL && ts_ms(&hs.flush_start, &now) < HTTP_FLUSH_MAX_MS) {
 		event_add(hs.flush_ev, &tv);
 		return;
@@ -832,11 +793,14 @@ http_free(void)
 	if (hs.http != NULL)
 		evhttp_free(hs.http);	/* runs the close callbacks */
 	hs.http = NULL;
-	for (c = hs.fresh; c != NULL; c = next) {
+	/* Every connection is gone now: drop our references. */
+	for (c = hs.conns; c != NULL; c = next) {
 		next = c->next;
+		bufferevent_decref(c->bev);
 		free(c);
 	}
-	hs.fresh = NULL;
+	hs.conns = NULL;
+	hs.nconns = 0;
 	if (hs.sweep_ev != NULL)
 		event_free(hs.sweep_ev);
 	if (hs.flush_ev != NULL)

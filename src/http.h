@@ -85,6 +85,8 @@ struct evhttp_request *http_pending_remove(struct http_pending *);
 void	http_drain(int timeout_ms);
 int	http_draining(void);
 long	http_inflight(void);
+/* Connections open now (counted for maxConnections). */
+long	http_connections(void);
 /* Seconds since start, for /health. */
 double	http_uptime_ms(void);
 

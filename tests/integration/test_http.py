@@ -7,7 +7,7 @@ import threading
 import time
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from harness import Daemon, Tap, parse_raw, raw_request  # noqa: E402
+from harness import Daemon, Tap, parse_raw, raw_request, wait_until  # noqa
 
 UNAUTH = {"error": "Unauthorized - invalid or missing authentication token",
           "hint": "Provide Authorization: Bearer <token> header"}
@@ -173,6 +173,56 @@ def t_max_connections(tap):
         tap.eq(d.stop(), 0, "exit 0 after SIGTERM")
 
 
+def t_connection_accounting(tap):
+    """Every way a connection can end gives its slot back."""
+    import socket as so
+    d = Daemon({"maxConnections": 3, "mcpServers": {}})
+    tok = d.token.encode()
+    auth = b"Authorization: Bearer " + tok + b"\r\n"
+
+    def idle_close():
+        s = so.create_connection(("127.0.0.1", d.port))
+        time.sleep(0.02)
+        s.close()
+
+    def leave_mid_request():
+        s = so.create_connection(("127.0.0.1", d.port))
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n" + auth +
+                  b"Content-Length: 100\r\n\r\n{")
+        time.sleep(0.02)
+        s.close()
+    patterns = [
+        ("keep-alive then close", lambda: d.request("GET", "/health")),
+        ("Connection: close", lambda: raw_request(
+            d.port, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: "
+            b"close\r\n" + auth + b"\r\n")),
+        ("HTTP/1.0", lambda: raw_request(
+            d.port, b"GET /health HTTP/1.0\r\n" + auth + b"\r\n")),
+        ("401", lambda: raw_request(
+            d.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close"
+            b"\r\n\r\n")),
+        ("bad request after a good one", lambda: raw_request(
+            d.port, b"GET /health HTTP/1.1\r\nHost: x\r\n" + auth +
+            b"\r\nGARBAGE\r\n\r\n")),
+        ("413 after a good one", lambda: raw_request(
+            d.port, b"GET /health HTTP/1.1\r\nHost: x\r\n" + auth +
+            b"\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            b"99999999\r\n\r\n")),
+        ("closed before any request", idle_close),
+        ("closed in the middle of a body", leave_mid_request),
+    ]
+    try:
+        for name, fn in patterns:
+            for _ in range(8):
+                fn()
+            ok = wait_until(lambda: d.request("GET", "/health")[2]
+                            ["connections"] == 1, 3)
+            tap.ok(ok, "slots come back: %s (8 times, maxConnections 3)"
+                   % name, d.request("GET", "/health")[2]["connections"])
+    finally:
+        tap.eq(d.stop(), 0, "exit 0")
+
+
 def t_token_file(tap):
     import os
     import tempfile
@@ -204,6 +254,7 @@ def main():
         rc = d.stop()
     tap.eq(rc, 0, "daemon exits 0 on SIGTERM")
     tap.run(t_max_connections)
+    tap.run(t_connection_accounting)
     tap.run(t_token_file)
     tap.done()
 
