@@ -27,6 +27,7 @@
 #include "pool.h"
 #include "ratelimit.h"
 #include "registry.h"
+#include "rpc.h"
 #include "schema.h"
 
 #define EXEC_TOOL_PREFIX	"mcp__"
@@ -357,12 +358,10 @@ exec_run(struct job *j)
 	size_t			 len;
 	int			 server;
 
-	if ((tok = json_tokener_new()) == NULL) {
+	if ((tok = rpc_thread_tokener()) == NULL) {
 		exec_fail_msg(ec, 500, "out of memory");
 		return;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, ec->in, (int)ec->inlen);
 	if (root == NULL || json_tokener_get_parse_end(tok) != ec->inlen) {
 		enum json_tokener_error e = json_tokener_get_error(tok);
@@ -478,5 +477,4 @@ done:
 		toolset_release(ts);
 	json_object_put(call);
 	json_object_put(root);
-	json_tokener_free(tok);
 }

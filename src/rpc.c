@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -274,6 +275,46 @@ rpc_get_id(json_object *id, int any_number, struct rpc_msg *msg)
 	return 0;
 }
 
+static pthread_key_t	rpc_tok_key;
+static pthread_once_t	rpc_tok_once = PTHREAD_ONCE_INIT;
+
+static void
+rpc_tok_free(void *tok)
+{
+	json_tokener_free(tok);
+}
+
+static void
+rpc_tok_init(void)
+{
+	if (pthread_key_create(&rpc_tok_key, rpc_tok_free) != 0)
+		abort();
+}
+
+/*
+ * One tokener per thread, reset for each line: creating one costs more
+ * than parsing a small message. Freed when the thread exits.
+ */
+struct json_tokener *
+rpc_thread_tokener(void)
+{
+	struct json_tokener	*tok;
+
+	pthread_once(&rpc_tok_once, rpc_tok_init);
+	if ((tok = pthread_getspecific(rpc_tok_key)) != NULL) {
+		json_tokener_reset(tok);
+		return tok;
+	}
+	if ((tok = json_tokener_new_ex(RPC_MAX_DEPTH)) == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, RPC_TOKENER_FLAGS);
+	if (pthread_setspecific(rpc_tok_key, tok) != 0) {
+		json_tokener_free(tok);
+		return NULL;
+	}
+	return tok;
+}
+
 int
 rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
     char *err, size_t errlen)
@@ -301,11 +342,10 @@ rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
 		goto fail;
 	}
 
-	if ((tok = json_tokener_new_ex(RPC_MAX_DEPTH)) == NULL) {
+	if ((tok = rpc_thread_tokener()) == NULL) {
 		rpc_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
-	json_tokener_set_flags(tok, RPC_TOKENER_FLAGS);
 	root = json_tokener_parse_ex(tok, line, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -329,8 +369,6 @@ rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
 			    json_tokener_error_desc(jerr));
 		goto fail;
 	}
-	json_tokener_free(tok);
-	tok = NULL;
 	for (; end < len; end++) {
 		if (!rpc_is_ws(line[end])) {
 			rpc_seterr(err, errlen, "trailing bytes after JSON");
@@ -450,8 +488,6 @@ rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
 	rpc_seterr(err, errlen, "not a JSON-RPC 2.0 message "
 	    "(no method, result or error)");
  fail:
-	if (tok != NULL)
-		json_tokener_free(tok);
 	json_object_put(root);
 	memset(msg, 0, sizeof(*msg));
 	return -1;

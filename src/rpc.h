@@ -104,6 +104,10 @@ struct rpc_msg {
  * member names, NaN and Infinity, a raw tab inside a string, "1."); they are
  * harmless here.
  */
+/* The calling thread's tokener (strict, UTF-8 validated, RPC_MAX_DEPTH),
+ * reset and ready for a new document. Owned by the thread (freed when it
+ * exits): never free it. NULL when out of memory. */
+struct json_tokener *rpc_thread_tokener(void);
 int	rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
 	    char *err, size_t errlen);
 void	rpc_msg_free(struct rpc_msg *);
