@@ -107,6 +107,7 @@ static const struct config_key config_top_keys[] = {
 	    CONFIG_TOP(discovery_timeout_ms), 0, 60000 },
 	{ "discoveryRespectsAllowlist", CONFIG_KIND_BOOL,
 	    CONFIG_TOP(discovery_respects_allowlist), 0, 0 },
+	{ "ioThread", CONFIG_KIND_BOOL, CONFIG_TOP(io_thread), 0, 0 },
 	{ "rateLimits", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "schemaCachePath", CONFIG_KIND_STRING, CONFIG_TOP(schema_cache_path),
 	    0, 0 },

@@ -64,6 +64,8 @@ struct config {
 	int			 start_timeout_ms;	/* default 30000 */
 	int			 discovery_timeout_ms;	/* default 500 */
 	int			 discovery_respects_allowlist;	/* default 0 */
+	int			 io_thread;	/* 1: MCP pipes on a thread of
+						   their own; default 0 */
 	struct config_rate	 rate_discovery;	/* default 30 per 60 s */
 	struct config_rate	 rate_execute;		/* default off */
 	char			*schema_cache_path;	/* NULL: default path */

@@ -11,6 +11,7 @@
  * answered already.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ static struct registry		*exec_registry;
 static const struct config	*exec_cfg;
 static const struct allowlist	*exec_allow;
 static struct ratelimit		*exec_rl;
+static pthread_t		 exec_loop_thread;
 
 void
 exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
@@ -69,6 +71,7 @@ exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
 {
 	exec_pool = pool;
 	exec_registry = reg;
+	exec_loop_thread = pthread_self();
 	exec_cfg = cfg;
 	exec_allow = allow;
 	exec_rl = NULL;
@@ -163,11 +166,17 @@ exec_done(struct job *j)
 	exec_call_free(ec);
 }
 
-/* Any thread (the I/O thread, or a worker on an early error). */
+/* Any thread. On the loop thread (the registry shares its base, or an
+ * early error of an inline call) the answer goes out at once; from any
+ * other thread through the pool's completion list. Nothing may touch the
+ * call after this. */
 static void
 exec_complete(struct server_call *sc)
 {
-	pool_complete(exec_pool, &sc->job);
+	if (pthread_equal(pthread_self(), exec_loop_thread))
+		sc->job.done(&sc->job);
+	else
+		pool_complete(exec_pool, &sc->job);
 }
 
 static void

@@ -1,9 +1,10 @@
 /*
  * main.c: options, configuration, start-up and shutdown order.
  *
- * Start-up: config, token, event base, registry (I/O thread and children),
- * worker pool, HTTP listeners, wait for the servers' first start, then the
- * ready line on stdout and sd_notify(READY=1). Shutdown (SIGTERM/SIGINT):
+ * Start-up: config, token, event base, registry (its children, served on
+ * the same base), worker pool, HTTP listeners, wait for the servers' first
+ * start, then the ready line on stdout and sd_notify(READY=1).
+ * Shutdown (SIGTERM/SIGINT):
  * the HTTP side drains and leaves the loop; then the workers stop, the
  * registry ends every child, the leftovers are answered, and all is freed.
  */
@@ -184,7 +185,11 @@ main(int argc, char *argv[])
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event base");
 
-	if ((main_registry = registry_new(cfg)) == NULL)
+	/* By default the children's pipes are served by the loop thread too:
+	 * a call then costs no thread hand-off (docs/architecture.md). */
+	main_registry = cfg->io_thread ? registry_new(cfg) :
+	    registry_new_shared(cfg, base);
+	if (main_registry == NULL)
 		fatalx("cannot create the server registry");
 	if ((cache = cache_open(cfg->schema_cache_path != NULL ?
 	    cfg->schema_cache_path : DEFAULT_CACHE)) == NULL)

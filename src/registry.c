@@ -78,6 +78,9 @@ struct registry {
 	int			 closed;	/* the I/O thread is gone */
 	pthread_t		 thread;
 	int			 running;
+	/* Shared mode: the I/O runs on the caller's base and thread. */
+	int			 shared;
+	pthread_t		 owner;
 
 	/* registry_wait_started(). */
 	pthread_mutex_t		 start_mtx;
@@ -109,6 +112,12 @@ static int	 tool_distance(const char *, const char *);
 struct registry *
 registry_new(const struct config *cfg)
 {
+	return registry_new_shared(cfg, NULL);
+}
+
+struct registry *
+registry_new_shared(const struct config *cfg, struct event_base *base)
+{
 	struct registry		*reg;
 	pthread_condattr_t	 ca;
 	size_t			 i;
@@ -116,6 +125,7 @@ registry_new(const struct config *cfg)
 	if ((reg = calloc(1, sizeof(*reg))) == NULL)
 		return NULL;
 	reg->cfg = cfg;
+	reg->shared = base != NULL;
 	reg->nservers = cfg->nservers;
 	reg->mbox.efd = -1;
 	pthread_mutex_init(&reg->submit_mtx, NULL);
@@ -137,7 +147,9 @@ registry_new(const struct config *cfg)
 	    (reg->started = calloc(reg->nservers + 1, 1)) == NULL ||
 	    (reg->readbuf = malloc(REGISTRY_READBUF)) == NULL)
 		goto fail;
-	if ((reg->base = event_base_new()) == NULL) {
+	if (reg->shared)
+		reg->base = base;
+	else if ((reg->base = event_base_new()) == NULL) {
 		log_warnx("%s: event_base_new failed", __func__);
 		goto fail;
 	}
@@ -193,12 +205,19 @@ registry_preload(struct registry *reg)
 int
 registry_start(struct registry *reg)
 {
+	size_t	i;
 	int	rc;
 
 	if (reg->running)
 		return 0;
 	if (reg->cache != NULL)
 		registry_preload(reg);
+	if (reg->shared) {
+		reg->owner = pthread_self();
+		for (i = 0; i < reg->nservers; i++)
+			server_start(reg->servers[i]);
+		return 0;
+	}
 	if ((rc = pthread_create(&reg->thread, NULL, registry_main,
 	    reg)) != 0) {
 		errno = rc;
@@ -221,10 +240,45 @@ registry_main(void *arg)
 	return NULL;
 }
 
+static void
+registry_noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* Shared mode: run the base until every server has started or the time is
+ * up (start-up only, before the caller's own loop runs). */
+static void
+registry_run_until_started(struct registry *reg, int timeout_ms)
+{
+	struct timeval	 tv;
+	struct event	*ev;
+	int		 done;
+
+	if ((ev = evtimer_new(reg->base, registry_noop_cb, NULL)) == NULL)
+		return;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+	for (;;) {
+		pthread_mutex_lock(&reg->start_mtx);
+		done = reg->nstarted >= reg->nenabled;
+		pthread_mutex_unlock(&reg->start_mtx);
+		if (done || !evtimer_pending(ev, NULL))
+			break;
+		event_base_loop(reg->base, EVLOOP_ONCE);
+	}
+	event_free(ev);
+}
+
 void
 registry_wait_started(struct registry *reg, int timeout_ms)
 {
 	struct timespec	ts;
+
+	if (reg->shared) {
+		registry_run_until_started(reg, timeout_ms);
+		return;
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += timeout_ms / 1000;
@@ -256,6 +310,12 @@ registry_started(struct registry *reg, size_t server)
 void
 registry_submit(struct registry *reg, struct server_call *call)
 {
+	/* Shared mode, on the owning thread: no hand-off at all. */
+	if (reg->shared && pthread_equal(pthread_self(), reg->owner) &&
+	    !reg->closed) {
+		registry_dispatch(reg, call);
+		return;
+	}
 	pthread_mutex_lock(&reg->submit_mtx);
 	if (!reg->closed) {
 		mbox_put(&reg->mbox, &call->job);
@@ -415,6 +475,13 @@ registry_stop(struct registry *reg)
 		mbox_put(&reg->mbox, &reg->stop_job);
 		pthread_join(reg->thread, NULL);
 		reg->running = 0;
+	} else if (reg->shared && reg->base != NULL && !reg->closed) {
+		/* Calls handed over by workers first, then the stop phases,
+		 * on the caller's base until every child is gone. */
+		registry_mbox_cb(-1, 0, reg);
+		registry_begin_stop(reg);
+		while (reg->phase != STOP_DONE)
+			event_base_loop(reg->base, EVLOOP_ONCE);
 	}
 	/* Whatever arrived after the I/O thread left. */
 	pthread_mutex_lock(&reg->submit_mtx);
@@ -551,7 +618,7 @@ registry_free(struct registry *reg)
 		event_free(reg->mbox_ev);
 	if (reg->stop_ev != NULL)
 		event_free(reg->stop_ev);
-	if (reg->base != NULL)
+	if (reg->base != NULL && !reg->shared)
 		event_base_free(reg->base);
 	if (reg->mbox.efd != -1)
 		mbox_destroy(&reg->mbox);

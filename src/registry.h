@@ -41,8 +41,16 @@ struct tool {
 struct toolset;
 struct registry;
 
-/* cfg must outlive the registry. */
+/* cfg must outlive the registry. registry_new() gives the registry an I/O
+ * thread and event_base of its own. registry_new_shared() runs it on base,
+ * the caller's loop thread: registry_start() starts the servers,
+ * registry_wait_started() and registry_stop() run base until they are
+ * done, and a call submitted on that thread is dispatched at once, with no
+ * hand-off (other threads still go through the mailbox). complete() then
+ * runs on that thread. */
 struct registry	*registry_new(const struct config *cfg);
+struct registry	*registry_new_shared(const struct config *cfg,
+		    struct event_base *base);
 /* Before registry_start(): tool lists are preloaded from the cache, and
  * every list a server publishes is stored in it (by the I/O thread). */
 struct cache;

@@ -188,6 +188,7 @@ START_TEST(test_all_top_keys)
 	    "\"startTimeoutMs\": 2500,"
 	    "\"discoveryTimeoutMs\": 0,"
 	    "\"discoveryRespectsAllowlist\": true,"
+	    "\"ioThread\": true,"
 	    "\"rateLimits\": {\"discovery\": {\"requests\": 5, "
 	    "\"windowSeconds\": 10}, \"execute\": {\"requests\": 100, "
 	    "\"windowSeconds\": 3600}},"
@@ -213,6 +214,7 @@ START_TEST(test_all_top_keys)
 	ck_assert_int_eq(cf->start_timeout_ms, 2500);
 	ck_assert_int_eq(cf->discovery_timeout_ms, 0);
 	ck_assert_int_eq(cf->discovery_respects_allowlist, 1);
+	ck_assert_int_eq(cf->io_thread, 1);
 	ck_assert_int_eq(cf->rate_discovery.requests, 5);
 	ck_assert_int_eq(cf->rate_discovery.window_s, 10);
 	ck_assert_int_eq(cf->rate_execute.requests, 100);
@@ -224,6 +226,7 @@ START_TEST(test_all_top_keys)
 
 	cf = parse_ok("{\"discoveryRespectsAllowlist\": false}");
 	ck_assert_int_eq(cf->discovery_respects_allowlist, 0);
+	ck_assert_int_eq(cf->io_thread, 0);
 	config_free(cf);
 }
 END_TEST
