@@ -10,7 +10,6 @@
  * loop thread answers in exec_done(), unless a drain that timed out has
  * answered already.
  */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +55,6 @@ static void	exec_complete(struct server_call *);
 static void	exec_fail(struct exec_call *, int, json_object *);
 static void	exec_fail_msg(struct exec_call *, int, const char *);
 static json_object *exec_suggestions(const char *);
-static int	exec_distance(const char *, const char *);
 
 static struct pool		*exec_pool;
 static struct registry		*exec_registry;
@@ -203,35 +201,6 @@ exec_fail_msg(struct exec_call *ec, int status, const char *msg)
 	exec_fail(ec, status, o);
 }
 
-/* Levenshtein distance, bounded to short names. */
-static int
-exec_distance(const char *a, const char *b)
-{
-	size_t	la = strlen(a), lb = strlen(b), i, j;
-	int	row[129], prev, tmp, best;
-
-	if (la > 128 || lb > 128)
-		return 1000;
-	for (j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = (int)i;
-		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			best = prev + (tolower((unsigned char)a[i - 1]) !=
-			    tolower((unsigned char)b[j - 1]));
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
 /* Up to three known tool names close to name (edit distance or substring). */
 static json_object *
 exec_suggestions(const char *name)
@@ -253,7 +222,7 @@ exec_suggestions(const char *name)
 		for (i = 0; i < toolset_count(ts); i++) {
 			const char *cand = toolset_tool(ts, i)->full_name;
 
-			d = exec_distance(name, cand);
+			d = toolset_name_distance(name, cand);
 			if (d > limit && strstr(cand, name) == NULL &&
 			    strstr(name, cand) == NULL)
 				continue;

@@ -107,7 +107,6 @@ static void	 registry_dispatch(struct registry *, struct server_call *);
 static int	 tool_cmp(const void *, const void *);
 static void	 tool_clear(struct tool *);
 static void	 toolset_free(struct toolset *);
-static int	 tool_distance(const char *, const char *);
 
 struct registry *
 registry_new(const struct config *cfg)
@@ -874,8 +873,9 @@ toolset_build(const char *server, const struct config_server *cs,
 }
 
 /* Levenshtein distance (case-insensitive), bounded to short names. */
-static int
-tool_distance(const char *a, const char *b)
+/* Case-insensitive edit distance of two names (1000 past 128 bytes). */
+int
+toolset_name_distance(const char *a, const char *b)
 {
 	size_t	la = strlen(a), lb = strlen(b), i, j;
 	int	row[129], prev, tmp, best;
@@ -920,7 +920,7 @@ toolset_suggestions(const struct toolset *ts, const char *name, size_t max)
 	for (i = 0; i < ts->n; i++) {
 		const char *cand = ts->tools[i].name;
 
-		d = tool_distance(name, cand);
+		d = toolset_name_distance(name, cand);
 		if ((size_t)d > limit && strcasestr(cand, name) == NULL &&
 		    strcasestr(name, cand) == NULL)
 			continue;

@@ -96,6 +96,7 @@ void		 registry_free(struct registry *);
 
 /* Up to max full names of tools in the set that look like name (a new
  * JSON array; the caller owns it). */
+int		 toolset_name_distance(const char *, const char *);
 json_object	*toolset_suggestions(const struct toolset *, const char *name,
 		    size_t max);
 /*
