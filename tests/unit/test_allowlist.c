@@ -10,6 +10,7 @@
 #include <check.h>
 
 #include "allowlist.h"
+#include "unit.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -321,14 +322,5 @@ allowlist_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(allowlist_suite());
-	srunner_set_tap(sr, "-");
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(allowlist_suite());
 }

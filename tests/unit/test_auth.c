@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "unit.h"
 
 #define TOKEN	"0123456789abcdef0123456789abcdef"
 
@@ -375,14 +376,5 @@ auth_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(auth_suite());
-	srunner_set_tap(sr, "-");
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(auth_suite());
 }

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "pool.h"
+#include "unit.h"
 
 struct tjob {
 	struct job	 job;
@@ -220,8 +221,6 @@ main(void)
 {
 	Suite	*s = suite_create("pool");
 	TCase	*tc = tcase_create("pool");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_run_and_hand_back);
@@ -230,11 +229,5 @@ main(void)
 	tcase_add_test(tc, test_mbox_many_producers);
 	tcase_add_test(tc, test_default_workers);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

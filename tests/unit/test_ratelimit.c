@@ -6,6 +6,7 @@
 
 #include "discovery.h"
 #include "ratelimit.h"
+#include "unit.h"
 
 START_TEST(test_bucket)
 {
@@ -106,19 +107,11 @@ main(void)
 {
 	Suite	*s = suite_create("ratelimit");
 	TCase	*tc = tcase_create("ratelimit");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, test_bucket);
 	tcase_add_test(tc, test_unlimited_and_bad);
 	tcase_add_test(tc, test_query_ok);
 	tcase_add_test(tc, test_query_bad);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "registry.h"
 #include "server.h"
+#include "unit.h"
 
 #define MAX_PGIDS	64
 
@@ -916,9 +917,8 @@ registry_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
 	char	*text, err[CONFIG_ERR_MAX];
-	int	 failed;
+	int	 rc;
 
 	demo = getenv("MCP_DEMO_SERVER");
 	if (demo == NULL || access(demo, X_OK) == -1) {
@@ -956,14 +956,9 @@ main(void)
 	}
 	registry_wait_started(reg, 15000);
 
-	sr = srunner_create(registry_suite());
-	srunner_set_tap(sr, "-");
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = unit_run(registry_suite());
 	registry_stop(reg);
 	registry_free(reg);
 	config_free(cfg);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "rpc.h"
+#include "unit.h"
 
 #define MAX_LINES	64
 
@@ -910,14 +911,5 @@ rpc_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(rpc_suite());
-	srunner_set_tap(sr, "-");
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(rpc_suite());
 }

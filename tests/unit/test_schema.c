@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "schema.h"
+#include "unit.h"
 
 #define NTHREADS	4
 #define NROUNDS		2000
@@ -1100,14 +1101,5 @@ schema_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(schema_suite());
-	srunner_set_tap(sr, "-");
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(schema_suite());
 }
