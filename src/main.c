@@ -216,6 +216,8 @@ main(int argc, char *argv[])
 	}
 
 	registry_wait_started(main_registry, cfg->start_timeout_ms);
+	if (event_base_got_exit(base))	/* drained during the start */
+		goto stop;
 
 	if (cfg->auth_token_file != NULL)
 		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\"}\n", port,
@@ -231,7 +233,7 @@ main(int argc, char *argv[])
 	notify("READY=1");
 
 	event_base_dispatch(base);
-
+stop:
 	log_info("stopping workers and MCP servers");
 	pool_stop(pool);
 	registry_stop(main_registry);

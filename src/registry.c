@@ -262,7 +262,10 @@ registry_run_until_started(struct registry *reg, int timeout_ms)
 		pthread_mutex_lock(&reg->start_mtx);
 		done = reg->nstarted >= reg->nenabled;
 		pthread_mutex_unlock(&reg->start_mtx);
-		if (done || !evtimer_pending(ev, NULL))
+		/* A drain that began meanwhile (SIGTERM) ends the wait. */
+		if (done || !evtimer_pending(ev, NULL) ||
+		    event_base_got_exit(reg->base) ||
+		    event_base_got_break(reg->base))
 			break;
 		event_base_loop(reg->base, EVLOOP_ONCE);
 	}

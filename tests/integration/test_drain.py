@@ -106,11 +106,50 @@ def t_second_signal(tap):
         t.join(10)
 
 
+def t_signal_during_start(tap):
+    """SIGTERM before the servers have started still ends the daemon."""
+    import json
+    import subprocess
+    import tempfile
+    from harness import MCP_DEMO_SERVER, MCP_PROXYD
+    tmp = tempfile.mkdtemp(prefix="mcp-start-")
+    cfg = os.path.join(tmp, "c.json")
+    with open(cfg, "w") as f:
+        json.dump({"mcpServers": {"slow": {"command": MCP_DEMO_SERVER,
+                                           "args": ["--slow-start", "4000"]}},
+                   "schemaCachePath": os.path.join(tmp, "cache.json"),
+                   "startTimeoutMs": 20000}, f)
+    p = subprocess.Popen([MCP_PROXYD, "-c", cfg], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    kids = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == p.pid:
+                    kids.append(os.getpgid(int(d)))
+        except (OSError, ValueError):
+            pass
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = "hung"
+    tap.eq(rc, 0, "SIGTERM during the start: exit 0")
+    tap.ok(time.monotonic() - t0 < 6, "without waiting for the slow server")
+    tap.ok(p.stdout.read() == b"", "and no ready line")
+    tap.ok(kids and wait_until(lambda: not any(group_alive(g) for g in kids),
+                               5), "no process left", kids)
+
+
 def main():
     tap = Tap()
     tap.run(t_drain_completes)
     tap.run(t_drain_timeout)
     tap.run(t_second_signal)
+    tap.run(t_signal_during_start)
     tap.done()
 
 
