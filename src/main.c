@@ -216,24 +216,25 @@ main(int argc, char *argv[])
 	}
 
 	registry_wait_started(main_registry, cfg->start_timeout_ms);
-	if (event_base_got_exit(base))	/* drained during the start */
-		goto stop;
 
-	if (cfg->auth_token_file != NULL)
-		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\"}\n", port,
-		    port);
-	else
-		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\","
-		    "\"authToken\":\"%s\"}\n", port, port, token);
-	fflush(stdout);
+	/* A drain that finished during the start (SIGTERM) skips all this. */
+	if (!event_base_got_exit(base)) {
+		if (cfg->auth_token_file != NULL)
+			printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\"}\n",
+			    port, port);
+		else
+			printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\","
+			    "\"authToken\":\"%s\"}\n", port, port, token);
+		fflush(stdout);
+		log_info("mcp-proxyd %s listening on %s (port %d), %d "
+		    "workers, %zu MCP server%s", MCP_PROXYD_VERSION, listen,
+		    port, workers, cfg->nservers, cfg->nservers == 1 ? "" : "s");
+		notify("READY=1");
+	}
 	explicit_bzero(token, sizeof(token));
-	log_info("mcp-proxyd %s listening on %s (port %d), %d workers, "
-	    "%zu MCP server%s", MCP_PROXYD_VERSION, listen, port, workers,
-	    cfg->nservers, cfg->nservers == 1 ? "" : "s");
-	notify("READY=1");
+	if (!event_base_got_exit(base))
+		event_base_dispatch(base);
 
-	event_base_dispatch(base);
-stop:
 	log_info("stopping workers and MCP servers");
 	pool_stop(pool);
 	registry_stop(main_registry);
