@@ -99,6 +99,10 @@ static const struct config_key config_top_keys[] = {
 	    1, 1000000 },
 	{ "idleTimeoutMs", CONFIG_KIND_INT, CONFIG_TOP(idle_timeout_ms),
 	    100, 86400000 },
+	{ "headerTimeoutMs", CONFIG_KIND_INT, CONFIG_TOP(header_timeout_ms),
+	    100, 3600000 },
+	{ "bodyTimeoutMs", CONFIG_KIND_INT, CONFIG_TOP(body_timeout_ms),
+	    100, 86400000 },
 	{ "maxMessageBytes", CONFIG_KIND_SIZE, CONFIG_TOP(max_message_bytes),
 	    1024, CONFIG_GIB },
 	{ "startTimeoutMs", CONFIG_KIND_INT, CONFIG_TOP(start_timeout_ms),
@@ -107,7 +111,7 @@ static const struct config_key config_top_keys[] = {
 	    CONFIG_TOP(discovery_timeout_ms), 0, 60000 },
 	{ "discoveryRespectsAllowlist", CONFIG_KIND_BOOL,
 	    CONFIG_TOP(discovery_respects_allowlist), 0, 0 },
-	{ "ioThread", CONFIG_KIND_BOOL, CONFIG_TOP(io_thread), 0, 0 },
+	{ "ioThread", CONFIG_KIND_OTHER, 0, 0, 0 },	/* obsolete */
 	{ "rateLimits", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "schemaCachePath", CONFIG_KIND_STRING, CONFIG_TOP(schema_cache_path),
 	    0, 0 },
@@ -129,6 +133,9 @@ static const struct config_key config_server_keys[] = {
 	{ "toolTimeouts", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "maxConcurrent", CONFIG_KIND_INT, CONFIG_SRV(max_concurrent),
 	    1, 100000 },
+	{ "maxQueued", CONFIG_KIND_INT, CONFIG_SRV(max_queued), 0, 1000000 },
+	{ "maxBufferedBytes", CONFIG_KIND_SIZE, CONFIG_SRV(max_buffered_bytes),
+	    65536, 4 * (int64_t)CONFIG_GIB },
 	{ "instances", CONFIG_KIND_INT, CONFIG_SRV(instances), 1, 64 },
 	{ "disabled", CONFIG_KIND_BOOL, CONFIG_SRV(disabled), 0, 0 },
 	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
@@ -210,6 +217,10 @@ static int		 config_server(struct config_parser *, const char *,
 			    struct config_server *);
 static int		 config_servers(struct config_parser *, const char *,
 			    struct json_object *, struct config *);
+static void		 config_server_defaults(struct config *);
+static int		 config_obsolete(struct config_parser *,
+			    const char *, struct json_object *,
+			    struct config *, const char *);
 static int		 config_top(struct config_parser *,
 			    struct json_object *, struct config *);
 static void		 config_server_free(struct config_server *);
@@ -965,6 +976,7 @@ config_server(struct config_parser *p, const char *path, const char *name,
 
 	srv->timeout_ms = CONFIG_DEFAULT_SERVER_TIMEOUT_MS;
 	srv->max_concurrent = CONFIG_DEFAULT_MAX_CONCURRENT;
+	srv->max_queued = CONFIG_DEFAULT_MAX_QUEUED;
 	srv->instances = 1;
 	if ((srv->name = strdup(name)) == NULL) {
 		config_error(p, path, "out of memory");
@@ -1105,6 +1117,10 @@ config_top(struct config_parser *p, struct json_object *root,
 			rc = config_rate_limits(p, kpath, val, cf);
 		else if (strcmp(key, "mcpServers") == 0)
 			rc = config_servers(p, kpath, val, cf);
+		else if (strcmp(key, "ioThread") == 0)
+			rc = config_obsolete(p, kpath, val, cf,
+			    "the MCP servers' pipes are always served by the "
+			    "worker threads now; remove this key");
 		else {
 			config_error(p, kpath, "internal error: no handler");
 			rc = -1;
@@ -1117,7 +1133,53 @@ config_top(struct config_parser *p, struct json_object *root,
 		config_error(p, "", "out of memory");
 		return -1;
 	}
+	config_server_defaults(cf);
 	return 0;
+}
+
+/* Per-server defaults that depend on top-level keys. */
+static void
+config_server_defaults(struct config *cf)
+{
+	size_t	i, dflt;
+
+	dflt = cf->max_body_bytes * 2;
+	if (dflt < CONFIG_MIN_MAX_BUFFERED_BYTES)
+		dflt = CONFIG_MIN_MAX_BUFFERED_BYTES;
+	for (i = 0; i < cf->nservers; i++)
+		if (cf->servers[i].max_buffered_bytes == 0)
+			cf->servers[i].max_buffered_bytes = dflt;
+}
+
+/*
+ * A key that is still accepted but no longer does anything: its value is
+ * type checked as before, and a warning naming it goes to cf->warnings.
+ */
+static int
+config_obsolete(struct config_parser *p, const char *path,
+    struct json_object *v, struct config *cf, const char *why)
+{
+	char	**w;
+	size_t	  n = 0;
+	int	  b;
+
+	if (config_get_bool(p, path, v, &b) == -1)
+		return -1;
+	while (cf->warnings != NULL && cf->warnings[n] != NULL)
+		n++;
+	if ((w = realloc(cf->warnings, (n + 2) * sizeof(*w))) == NULL)
+		goto nomem;
+	cf->warnings = w;
+	if (asprintf(&w[n], "%s: %s: obsolete key, ignored: %s", p->name,
+	    path, why) == -1)
+		goto nomem;
+	w[n + 1] = NULL;
+	return 0;
+nomem:
+	if (cf->warnings != NULL)
+		cf->warnings[n] = NULL;
+	config_error(p, path, "out of memory");
+	return -1;
 }
 
 /* ------------------------------------------------------------ raw scan */
@@ -1442,6 +1504,8 @@ config_parse_buf(const char *text, size_t len, const char *name, char *err,
 	cf->max_header_bytes = CONFIG_DEFAULT_MAX_HEADER_BYTES;
 	cf->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	cf->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
+	cf->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
+	cf->body_timeout_ms = CONFIG_DEFAULT_BODY_TIMEOUT_MS;
 	cf->max_message_bytes = CONFIG_DEFAULT_MAX_MESSAGE_BYTES;
 	cf->start_timeout_ms = CONFIG_DEFAULT_START_TIMEOUT_MS;
 	cf->discovery_timeout_ms = CONFIG_DEFAULT_DISCOVERY_TIMEOUT_MS;
@@ -1600,6 +1664,9 @@ config_free(struct config *cf)
 		free(cf->allowed_tools);
 	}
 	free(cf->schema_cache_path);
+	for (i = 0; cf->warnings != NULL && cf->warnings[i] != NULL; i++)
+		free(cf->warnings[i]);
+	free(cf->warnings);
 	for (i = 0; i < cf->nservers; i++)
 		config_server_free(&cf->servers[i]);
 	free(cf->servers);

@@ -38,6 +38,10 @@ struct config_server {
 	struct config_tool_timeout *tool_timeouts;
 	size_t			  ntool_timeouts;
 	int			  max_concurrent; /* per instance, default 64 */
+	int			  max_queued;	/* calls waiting, default 1024 */
+	size_t			  max_buffered_bytes; /* toward one child's
+						   stdin; default 2 x
+						   maxBodyBytes, >= 16 MiB */
 	int			  instances;	/* default 1 */
 	int			  disabled;	/* 1: configured but not started */
 };
@@ -53,25 +57,27 @@ struct config {
 	char			*auth_token_file; /* NULL: random token */
 	char		       **allowed_tools;	/* exact names and * globs */
 	size_t			 nallowed_tools;
-	int			 workers;	/* 0: 2 x cores, at least 4 */
+	int			 workers;	/* 0: online cores, at least 2 */
 	int			 queue_size;	/* default 1024 */
 	int			 drain_timeout_ms;	/* default 5000 */
 	size_t			 max_body_bytes;	/* default 8 MiB */
 	size_t			 max_header_bytes;	/* default 16 KiB */
 	int			 max_connections;	/* default 1024 */
 	int			 idle_timeout_ms;	/* default 60000 */
+	int			 header_timeout_ms;	/* default 10000 */
+	int			 body_timeout_ms;	/* default 30000 */
 	size_t			 max_message_bytes;	/* default 16 MiB */
 	int			 start_timeout_ms;	/* default 30000 */
 	int			 discovery_timeout_ms;	/* default 500 */
 	int			 discovery_respects_allowlist;	/* default 0 */
-	int			 io_thread;	/* 1: MCP pipes on a thread of
-						   their own; default 0 */
 	struct config_rate	 rate_discovery;	/* default 30 per 60 s */
 	struct config_rate	 rate_execute;		/* default off */
 	char			*schema_cache_path;	/* NULL: default path */
 	int			 schema_cache_ttl_s;	/* default 86400 */
 	struct config_server	*servers;
 	size_t			 nservers;
+	char		       **warnings;	/* NULL terminated: keys that are
+						   accepted but obsolete */
 };
 
 /* Defaults used when a key is absent. */
@@ -81,11 +87,15 @@ struct config {
 #define CONFIG_DEFAULT_MAX_HEADER_BYTES		(16u * 1024)
 #define CONFIG_DEFAULT_MAX_CONNECTIONS		1024
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS		60000
+#define CONFIG_DEFAULT_HEADER_TIMEOUT_MS	10000
+#define CONFIG_DEFAULT_BODY_TIMEOUT_MS		30000
 #define CONFIG_DEFAULT_MAX_MESSAGE_BYTES	(16u * 1024 * 1024)
 #define CONFIG_DEFAULT_START_TIMEOUT_MS		30000
 #define CONFIG_DEFAULT_DISCOVERY_TIMEOUT_MS	500
 #define CONFIG_DEFAULT_SERVER_TIMEOUT_MS	60000
 #define CONFIG_DEFAULT_MAX_CONCURRENT		64
+#define CONFIG_DEFAULT_MAX_QUEUED		1024
+#define CONFIG_MIN_MAX_BUFFERED_BYTES		(16u * 1024 * 1024)
 #define CONFIG_DEFAULT_SCHEMA_CACHE_TTL_S	86400
 
 /* Parse and validate; NULL with a message in err (CONFIG_ERR_MAX bytes). */

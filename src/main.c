@@ -159,6 +159,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "mcp-proxyd: %s\n", err);
 		return 1;
 	}
+	for (i = 0; cfg->warnings != NULL && cfg->warnings[i] != NULL; i++)
+		log_warnx("%s", cfg->warnings[i]);
 	if (check) {
 		printf("%s: configuration OK (%zu MCP server%s)\n", cfg->path,
 		    cfg->nservers, cfg->nservers == 1 ? "" : "s");
@@ -187,8 +189,7 @@ main(int argc, char *argv[])
 
 	/* By default the children's pipes are served by the loop thread too:
 	 * a call then costs no thread hand-off (docs/architecture.md). */
-	main_registry = cfg->io_thread ? registry_new(cfg) :
-	    registry_new_shared(cfg, base);
+	main_registry = registry_new_shared(cfg, base);
 	if (main_registry == NULL)
 		fatalx("cannot create the server registry");
 	if ((cache = cache_open(cfg->schema_cache_path != NULL ?

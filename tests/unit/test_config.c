@@ -41,6 +41,8 @@ static const struct int_key top_int_keys[] = {
 	{ "maxHeaderBytes", 1024, 1048576, 1, TOP(max_header_bytes) },
 	{ "maxConnections", 1, 1000000, 0, TOP(max_connections) },
 	{ "idleTimeoutMs", 100, 86400000, 0, TOP(idle_timeout_ms) },
+	{ "headerTimeoutMs", 100, 3600000, 0, TOP(header_timeout_ms) },
+	{ "bodyTimeoutMs", 100, 86400000, 0, TOP(body_timeout_ms) },
 	{ "maxMessageBytes", 1024, 1073741824, 1, TOP(max_message_bytes) },
 	{ "startTimeoutMs", 100, 600000, 0, TOP(start_timeout_ms) },
 	{ "discoveryTimeoutMs", 0, 60000, 0, TOP(discovery_timeout_ms) },
@@ -53,6 +55,8 @@ static const struct int_key server_int_keys[] = {
 	{ "timeoutMs", 1, 86400000, 0, SRV(timeout_ms) },
 	{ "maxConcurrent", 1, 100000, 0, SRV(max_concurrent) },
 	{ "instances", 1, 64, 0, SRV(instances) },
+	{ "maxQueued", 0, 1000000, 0, SRV(max_queued) },
+	{ "maxBufferedBytes", 65536, 4294967296LL, 1, SRV(max_buffered_bytes) },
 };
 
 static struct config	*parse_ok(const char *);
@@ -185,6 +189,8 @@ START_TEST(test_all_top_keys)
 	    "\"maxHeaderBytes\": 4096,"
 	    "\"maxConnections\": 17,"
 	    "\"idleTimeoutMs\": 150,"
+	    "\"headerTimeoutMs\": 250,"
+	    "\"bodyTimeoutMs\": 350,"
 	    "\"maxMessageBytes\": 65536,"
 	    "\"startTimeoutMs\": 2500,"
 	    "\"discoveryTimeoutMs\": 0,"
@@ -215,7 +221,12 @@ START_TEST(test_all_top_keys)
 	ck_assert_int_eq(cf->start_timeout_ms, 2500);
 	ck_assert_int_eq(cf->discovery_timeout_ms, 0);
 	ck_assert_int_eq(cf->discovery_respects_allowlist, 1);
-	ck_assert_int_eq(cf->io_thread, 1);
+	ck_assert_int_eq(cf->header_timeout_ms, 250);
+	ck_assert_int_eq(cf->body_timeout_ms, 350);
+	ck_assert_ptr_nonnull(cf->warnings);
+	ck_assert_ptr_nonnull(strstr(cf->warnings[0], "ioThread: obsolete "
+	    "key, ignored"));
+	ck_assert_ptr_null(cf->warnings[1]);
 	ck_assert_int_eq(cf->rate_discovery.requests, 5);
 	ck_assert_int_eq(cf->rate_discovery.window_s, 10);
 	ck_assert_int_eq(cf->rate_execute.requests, 100);
@@ -227,7 +238,9 @@ START_TEST(test_all_top_keys)
 
 	cf = parse_ok("{\"discoveryRespectsAllowlist\": false}");
 	ck_assert_int_eq(cf->discovery_respects_allowlist, 0);
-	ck_assert_int_eq(cf->io_thread, 0);
+	ck_assert_int_eq(cf->header_timeout_ms, 10000);
+	ck_assert_int_eq(cf->body_timeout_ms, 30000);
+	ck_assert_ptr_null(cf->warnings);
 	config_free(cf);
 }
 END_TEST
