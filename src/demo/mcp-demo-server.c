@@ -9,8 +9,11 @@
  * timeout equal to the nearest deadline, so a long call never blocks the
  * others. Its tools exercise what a proxy must get right: pagination,
  * isError results, big replies, noise on stderr and stdout, crashes,
- * cancellation, progress, list_changed notifications and server-to-client
- * requests. Options:
+ * cancellation, progress, list_changed notifications (also a flood of
+ * them), server-to-client requests, a server that stops reading its stdin
+ * while its timers still run, and schemas that are costly to validate
+ * (uniqueItems, a pattern with catastrophic backtracking) which the server
+ * itself does not check. Options:
  *
  *	--page-size N	tools per tools/list page (default 5, 0: one page)
  *	--stderr-hello	write one line to stderr at start
@@ -51,6 +54,9 @@
 #define DEMO_PROGRESS_STEP_MS	10
 #define DEMO_NOISE_LINE		200
 #define DEMO_ERR_MAX		512
+#define DEMO_CHURN_BATCH	1024	/* notifications per write */
+#define DEMO_LIST_CHANGED	\
+	"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n"
 
 enum {
 	RPC_PARSE_ERROR = -32700,
@@ -114,6 +120,8 @@ struct demo_state {
 	int			 slow_start_ms;
 	int			 extra_enabled;
 	int			 stdout_dead;
+	int			 stalled;	/* 1: stdin is not read */
+	int64_t			 stall_until;	/* monotonic ms, 0: for good */
 	int64_t			 ask_seq;
 	struct demo_pending	*pending;
 	json_tokener		*tok;
@@ -146,6 +154,10 @@ static int	 demo_arg_number(struct json_object *, const char *, int *,
 		    int64_t *, double *, char *, size_t);
 static int	 demo_arg_only(struct json_object *, const char *const *,
 		    const char *, char *, size_t);
+static int	 demo_arg_bool(struct json_object *, const char *, int, int *,
+		    char *, size_t);
+static int	 demo_arg_array(struct json_object *, const char *,
+		    struct json_object **, char *, size_t);
 static int	 demo_match_letters(const char *);
 static int	 demo_match_email(const char *);
 static int	 demo_match_sku(const char *);
@@ -157,6 +169,8 @@ static void	 demo_pending_free(struct demo_pending *);
 static int	 demo_pending_fire(struct demo_pending *);
 static void	 demo_pending_run(int64_t);
 static int	 demo_pending_timeout(int64_t);
+static int	 demo_poll_timeout(int64_t);
+static int	 demo_reading(int64_t);
 static void	 demo_ask_reply(struct demo_pending *);
 static struct json_object *demo_tool_echo(const struct demo_call *, char *,
 		    size_t);
@@ -184,6 +198,15 @@ static struct json_object *demo_tool_ask(const struct demo_call *, char *,
 		    size_t);
 static struct json_object *demo_tool_extra(const struct demo_call *, char *,
 		    size_t);
+static struct json_object *demo_tool_unique(const struct demo_call *, char *,
+		    size_t);
+static struct json_object *demo_tool_match(const struct demo_call *, char *,
+		    size_t);
+static struct json_object *demo_tool_stall(const struct demo_call *, char *,
+		    size_t);
+static struct json_object *demo_tool_churn(const struct demo_call *, char *,
+		    size_t);
+static int64_t	 demo_churn(int64_t, int);
 static int	 demo_tools_init(void);
 static void	 demo_tools_free(void);
 static struct demo_tool *demo_tool_find(const char *);
@@ -199,6 +222,7 @@ static void	 demo_handle_notification(const char *, struct json_object *);
 static void	 demo_handle_response(struct json_object *, struct json_object *);
 static void	 demo_handle_message(struct json_object *);
 static void	 demo_handle_line(char *, size_t);
+static void	 demo_handle_lines(void);
 static int	 demo_read_input(void);
 static void	 demo_usage(void);
 static int	 demo_parse_int(const char *, const char *, int, int);
@@ -328,6 +352,49 @@ static struct demo_tool demo_tools[] = {
 		"A tool that exists only after toggle_extra_tool.",
 		"{\"type\":\"object\",\"properties\":{}}",
 		NULL, demo_tool_extra, 1, NULL, NULL
+	}, {
+		"unique",
+		"Count the items of xs and reply \"<n> items\". The schema asks "
+		"for unique items; the server does not compare them, a "
+		"validator in front of it has to.",
+		"{\"type\":\"object\",\"properties\":{"
+		"\"xs\":{\"type\":\"array\",\"uniqueItems\":true,"
+		"\"description\":\"Any JSON values, no two of them equal.\"}},"
+		"\"required\":[\"xs\"]}",
+		NULL, demo_tool_unique, 0, NULL, NULL
+	}, {
+		"match",
+		"Count the words and reply \"<n> words\". Each word must match "
+		"^(a|aa)+$, a pattern that backtracks catastrophically in a "
+		"naive regex engine; the server does not run it, a validator in "
+		"front of it has to.",
+		"{\"type\":\"object\",\"properties\":{"
+		"\"words\":{\"type\":\"array\",\"items\":{\"type\":\"string\","
+		"\"pattern\":\"^(a|aa)+$\"}}},"
+		"\"required\":[\"words\"]}",
+		NULL, demo_tool_match, 0, NULL, NULL
+	}, {
+		"stall",
+		"Reply stalling at once, then stop reading stdin for ms "
+		"milliseconds (0 or absent: until the process is killed). "
+		"Calls already pending (sleep, progress) still reply on time; "
+		"SIGTERM still ends the process.",
+		"{\"type\":\"object\",\"properties\":{"
+		"\"ms\":{\"type\":\"integer\",\"minimum\":0,"
+		"\"maximum\":3600000,"
+		"\"description\":\"0: until the process is killed\"}}}",
+		NULL, demo_tool_stall, 0, NULL, NULL
+	}, {
+		"churn",
+		"Send notifications/tools/list_changed count times back to back, "
+		"then reply \"sent <count>\".",
+		"{\"type\":\"object\",\"properties\":{"
+		"\"count\":{\"type\":\"integer\",\"minimum\":1,"
+		"\"maximum\":1000000,\"default\":1000},"
+		"\"toggle\":{\"type\":\"boolean\",\"default\":false,"
+		"\"description\":\"also flip the extra tool each time, so the "
+		"list really changes\"}}}",
+		NULL, demo_tool_churn, 0, NULL, NULL
 	}
 };
 
@@ -698,6 +765,41 @@ demo_arg_only(struct json_object *obj, const char *const *allowed,
 	return 0;
 }
 
+/* A boolean argument; absent: def. */
+static int
+demo_arg_bool(struct json_object *args, const char *key, int def, int *out,
+    char *err, size_t errlen)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(args, key, &v)) {
+		*out = def;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_boolean)) {
+		snprintf(err, errlen, "argument '%s' must be a boolean", key);
+		return -1;
+	}
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+/* A required array argument, borrowed from args. */
+static int
+demo_arg_array(struct json_object *args, const char *key,
+    struct json_object **out, char *err, size_t errlen)
+{
+	if (!json_object_object_get_ex(args, key, out)) {
+		snprintf(err, errlen, "missing required argument '%s'", key);
+		return -1;
+	}
+	if (!json_object_is_type(*out, json_type_array)) {
+		snprintf(err, errlen, "argument '%s' must be an array", key);
+		return -1;
+	}
+	return 0;
+}
+
 /* ^[A-Za-z ]+$ */
 static int
 demo_match_letters(const char *s)
@@ -879,6 +981,38 @@ demo_pending_timeout(int64_t now)
 	if (best - now > INT_MAX)
 		return INT_MAX;
 	return (int)(best - now);
+}
+
+/* poll(2) timeout: the nearest deadline or the end of a stall. */
+static int
+demo_poll_timeout(int64_t now)
+{
+	int	 t = demo_pending_timeout(now);
+	int64_t	 left;
+
+	if (!demo.stalled || demo.stall_until == 0)
+		return t;
+	left = demo.stall_until - now;
+	if (left < 0)
+		left = 0;
+	if (left > INT_MAX)
+		left = INT_MAX;
+	return t == -1 || left < t ? (int)left : t;
+}
+
+/*
+ * Whether stdin is to be read now. A stall whose time has come ends here,
+ * and the lines read before it began are handled first (one of them may
+ * start another stall).
+ */
+static int
+demo_reading(int64_t now)
+{
+	if (demo.stalled && demo.stall_until != 0 && demo.stall_until <= now) {
+		demo.stalled = 0;
+		demo_handle_lines();
+	}
+	return !demo.stalled;
 }
 
 static void
@@ -1280,6 +1414,117 @@ static struct json_object *
 demo_tool_extra(const struct demo_call *c, char *err, size_t errlen)
 {
 	return demo_text_result("extra", 5, 0);
+}
+
+static struct json_object *
+demo_tool_unique(const struct demo_call *c, char *err, size_t errlen)
+{
+	struct json_object	*xs;
+	char			 text[64];
+
+	/* Counted, not compared: uniqueItems is for the caller to check. */
+	if (demo_arg_array(c->args, "xs", &xs, err, errlen) == -1)
+		return NULL;
+	snprintf(text, sizeof(text), "%zu items", json_object_array_length(xs));
+	return demo_text_result(text, strlen(text), 0);
+}
+
+static struct json_object *
+demo_tool_match(const struct demo_call *c, char *err, size_t errlen)
+{
+	struct json_object	*words;
+	char			 text[64];
+	size_t			 i, n;
+
+	/* Strings are checked, the pattern is not: no regex runs here. */
+	if (demo_arg_array(c->args, "words", &words, err, errlen) == -1)
+		return NULL;
+	n = json_object_array_length(words);
+	for (i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(words, i),
+		    json_type_string)) {
+			snprintf(err, errlen, "words[%zu] must be a string", i);
+			return NULL;
+		}
+	snprintf(text, sizeof(text), "%zu words", n);
+	return demo_text_result(text, strlen(text), 0);
+}
+
+/*
+ * The reply goes out at once; then demo_handle_lines() stops at the end of
+ * this line and main() leaves stdin out of poll(2) until demo_reading()
+ * ends the stall.
+ */
+static struct json_object *
+demo_tool_stall(const struct demo_call *c, char *err, size_t errlen)
+{
+	int64_t	 ms;
+
+	if (demo_arg_int(c->args, "ms", 0, 0, 3600000, 0, &ms, err,
+	    errlen) == -1)
+		return NULL;
+	demo.stalled = 1;
+	demo.stall_until = ms == 0 ? 0 : demo_now_ms() + ms;
+	if (ms == 0)
+		demo_warnx("stall: no longer reading stdin");
+	else
+		demo_warnx("stall: not reading stdin for %" PRId64 " ms", ms);
+	return demo_text_result("stalling", 8, 0);
+}
+
+static struct json_object *
+demo_tool_churn(const struct demo_call *c, char *err, size_t errlen)
+{
+	int64_t	 count, sent;
+	int	 toggle;
+	char	 text[64];
+
+	if (demo_arg_int(c->args, "count", 0, 1, 1000000, 1000, &count, err,
+	    errlen) == -1 ||
+	    demo_arg_bool(c->args, "toggle", 0, &toggle, err, errlen) == -1)
+		return NULL;
+	if ((sent = demo_churn(count, toggle)) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(text, sizeof(text), "sent %" PRId64, sent);
+	return demo_text_result(text, strlen(text), 0);
+}
+
+/*
+ * Write count list_changed notifications, DEMO_CHURN_BATCH to a write;
+ * with toggle, the extra tool flips once for each of them, before it is
+ * written. Returns how many were written, or -1 without memory.
+ */
+static int64_t
+demo_churn(int64_t count, int toggle)
+{
+	static const char	 line[] = DEMO_LIST_CHANGED;
+	const size_t		 len = sizeof(line) - 1;
+	struct iovec		 iov;
+	char			*buf;
+	int64_t			 sent = 0, n, i;
+
+	if ((buf = malloc(len * DEMO_CHURN_BATCH)) == NULL)
+		return -1;
+	for (i = 0; i < DEMO_CHURN_BATCH; i++)
+		memcpy(buf + len * (size_t)i, line, len);
+	while (sent < count && !demo.stdout_dead) {
+		n = count - sent < DEMO_CHURN_BATCH ? count - sent :
+		    DEMO_CHURN_BATCH;
+		for (i = 0; toggle && i < n; i++)
+			demo.extra_enabled = !demo.extra_enabled;
+		iov.iov_base = buf;
+		iov.iov_len = len * (size_t)n;
+		if (demo_write_all(STDOUT_FILENO, &iov, 1) == -1) {
+			demo_warnx("stdout: %s", strerror(errno));
+			demo.stdout_dead = 1;
+			break;
+		}
+		sent += n;
+	}
+	free(buf);
+	return sent;
 }
 
 static int
@@ -1711,8 +1956,8 @@ demo_handle_line(char *line, size_t len)
 static int
 demo_read_input(void)
 {
-	char	*nl, *nbuf, *line;
-	size_t	 ncap, off, rest;
+	char	*nbuf;
+	size_t	 ncap;
 	ssize_t	 n;
 
 	if (demo.cap - demo.len < DEMO_READ_CHUNK) {
@@ -1739,10 +1984,28 @@ demo_read_input(void)
 		return 1;
 	}
 	demo.len += (size_t)n;
+	demo_handle_lines();
+	return 0;
+}
 
-	off = 0;
-	while ((nl = memchr(demo.buf + demo.scanned, '\n',
-	    demo.len - demo.scanned)) != NULL) {
+/*
+ * Handle the complete lines of the input buffer, up to the end of the one
+ * that starts a stall; keep the rest for later. stdin is read only when no
+ * complete line is left (demo_reading() sees to it after a stall), so at
+ * end of file the rest is one last line.
+ */
+static void
+demo_handle_lines(void)
+{
+	char	*nl, *line;
+	size_t	 off = 0, rest;
+
+	while (!demo.stalled && !demo.stdout_dead) {
+		if ((nl = memchr(demo.buf + demo.scanned, '\n',
+		    demo.len - demo.scanned)) == NULL) {
+			demo.scanned = demo.len;
+			break;
+		}
 		line = demo.buf + off;
 		if (demo.discarding)
 			demo.discarding = 0;
@@ -1750,15 +2013,13 @@ demo_read_input(void)
 			demo_handle_line(line, (size_t)(nl - line));
 		off = (size_t)(nl - demo.buf) + 1;
 		demo.scanned = off;
-		if (demo.stdout_dead)
-			break;
 	}
 	rest = demo.len - off;
 	if (off > 0 && rest > 0)
 		memmove(demo.buf, demo.buf + off, rest);
 	demo.len = rest;
-	demo.scanned = rest;
-	if (demo.len > DEMO_MAX_LINE) {
+	demo.scanned -= off;
+	if (demo.scanned == demo.len && demo.len > DEMO_MAX_LINE) {
 		if (!demo.discarding) {
 			demo_warnx("line longer than %zu bytes skipped",
 			    DEMO_MAX_LINE);
@@ -1768,7 +2029,6 @@ demo_read_input(void)
 		demo.discarding = 1;
 		demo.len = demo.scanned = 0;
 	}
-	return 0;
 }
 
 static void
@@ -1866,14 +2126,15 @@ main(int argc, char *argv[])
 
 	for (;;) {
 		demo_pending_run(demo_now_ms());
+		/* While stalled, poll(2) only waits for the timers. */
+		pfd.fd = demo_reading(demo_now_ms()) ? STDIN_FILENO : -1;
 		if (demo.stdout_dead) {
 			status = 1;
 			break;
 		}
-		pfd.fd = STDIN_FILENO;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		rc = poll(&pfd, 1, demo_pending_timeout(demo_now_ms()));
+		rc = poll(&pfd, 1, demo_poll_timeout(demo_now_ms()));
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;

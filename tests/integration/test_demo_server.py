@@ -17,10 +17,32 @@ import time
 
 BIN = os.environ.get("MCP_DEMO_SERVER", "./src/mcp-demo-server")
 TIMEOUT = 5.0
+# The tools for hostile callers and broken servers, listed last, with
+# their input schemas (descriptions of the tools aside) as they must be.
+HOSTILE_TOOLS = [
+    ("unique", {"type": "object", "properties": {"xs": {
+        "type": "array", "uniqueItems": True,
+        "description": "Any JSON values, no two of them equal."}},
+        "required": ["xs"]}),
+    ("match", {"type": "object", "properties": {"words": {
+        "type": "array", "items": {"type": "string",
+                                   "pattern": "^(a|aa)+$"}}},
+        "required": ["words"]}),
+    ("stall", {"type": "object", "properties": {"ms": {
+        "type": "integer", "minimum": 0, "maximum": 3600000,
+        "description": "0: until the process is killed"}}}),
+    ("churn", {"type": "object", "properties": {
+        "count": {"type": "integer", "minimum": 1, "maximum": 1000000,
+                  "default": 1000},
+        "toggle": {"type": "boolean", "default": False,
+                   "description": "also flip the extra tool each time, "
+                   "so the list really changes"}}}),
+]
 EXPECTED_TOOLS = {
     "echo", "add", "sleep", "fail", "crash", "big", "noise", "structured",
     "toggle_extra_tool", "order", "progress", "ask_client",
-}
+} | {name for name, _ in HOSTILE_TOOLS}
+LIST_CHANGED = "notifications/tools/list_changed"
 
 
 class Server:
@@ -149,6 +171,16 @@ def text_of(result):
     return content[0]["text"]
 
 
+def no_response(srv, ids, timeout, what):
+    """Check that no response to any of ids arrives within timeout."""
+    try:
+        msg = srv.wait(lambda m: m.get("id") in ids and "method" not in m,
+                       timeout, what)
+    except AssertionError:
+        return
+    raise AssertionError("%s: answered %r" % (what, msg))
+
+
 def list_all_tools(srv):
     tools, cursor, pages = [], None, 0
     while True:
@@ -189,9 +221,15 @@ def t_initialize_unknown_version():
 def t_tools_list_paginated():
     tools, pages = list_all_tools(S)
     names = [t["name"] for t in tools]
-    check(pages == 3, "expected 3 pages of 5, got %d" % pages)
+    check(len(names) == 16, "expected 16 tools, got %d" % len(names))
+    check(pages == 4, "expected 4 pages of 5, got %d" % pages)
     check(set(names) == EXPECTED_TOOLS and len(names) == len(set(names)),
           "tools: %r" % names)
+    check(names[-4:] == [name for name, _ in HOSTILE_TOOLS],
+          "the new tools are not listed last: %r" % names)
+    for name, schema in HOSTILE_TOOLS:
+        got = [t for t in tools if t["name"] == name][0]["inputSchema"]
+        check(got == schema, "%s inputSchema: %r" % (name, got))
     for t in tools:
         schema = t.get("inputSchema")
         check(isinstance(schema, dict) and schema.get("type") == "object",
@@ -337,6 +375,7 @@ def t_toggle_extra_tool():
         S.stash.remove(m)
     tools, _ = list_all_tools(S)
     check("extra" in [t["name"] for t in tools], "extra not listed")
+    check(len(tools) == 17, "%d tools with extra" % len(tools))
     check(text_of(S.tool("extra", {})) == "extra", "call extra")
     check(text_of(S.tool("toggle_extra_tool", {})) == "extra tool removed",
           "second toggle")
@@ -448,6 +487,89 @@ def t_noise():
     check(150 <= len(line) <= 250, "line of %d bytes" % len(line))
 
 
+def t_unique():
+    check(text_of(S.tool("unique", {"xs": [1, "1", [1], {"a": 1}]}))
+          == "4 items", "four different items")
+    check(text_of(S.tool("unique", {"xs": []})) == "0 items", "empty")
+    # Left to the caller's validator: duplicates are counted, not refused.
+    res = S.tool("unique", {"xs": [{"a": [1, 2]}, {"a": [1, 2]}, 3]})
+    check(text_of(res) == "3 items" and not res.get("isError"),
+          "duplicates: %r" % res)
+    res = S.tool("unique", {"xs": list(range(100000))}, timeout=20)
+    check(text_of(res) == "100000 items", text_of(res))
+    res = S.tool("unique", {})
+    check(res.get("isError") is True and "'xs'" in text_of(res),
+          "missing xs: %r" % res)
+    res = S.tool("unique", {"xs": {"0": 1}})
+    check(res.get("isError") is True, "object for xs: %r" % res)
+
+
+def t_match():
+    check(text_of(S.tool("match", {"words": ["a", "aa", "aaa"]}))
+          == "3 words", "three words")
+    check(text_of(S.tool("match", {"words": []})) == "0 words", "none")
+    # A backtracking regex engine would take ages over this; the server
+    # runs none, so it answers at once and does not refuse the word.
+    start = time.monotonic()
+    res = S.tool("match", {"words": ["a" * 10000 + "b", "b"]})
+    check(text_of(res) == "2 words" and not res.get("isError"),
+          "hostile words: %r" % res)
+    check(time.monotonic() - start < 1, "took %.2f s"
+          % (time.monotonic() - start))
+    res = S.tool("match", {"words": ["a", 1]})
+    check(res.get("isError") is True and "words[1]" in text_of(res),
+          "a number among the words: %r" % res)
+    res = S.tool("match", {"words": "aa"})
+    check(res.get("isError") is True, "a string for words: %r" % res)
+    check(S.tool("match", {}).get("isError") is True, "missing words")
+
+
+def churn(srv, arguments, timeout=TIMEOUT):
+    """Call churn; the reply and how many list_changed came before it."""
+    rid = srv.request("tools/call", {"name": "churn",
+                                     "arguments": arguments})
+    res = srv.response(rid, timeout)
+    notes = [m for m in srv.stash if m.get("method") == LIST_CHANGED]
+    check(all(m["_t"] <= res["_t"] for m in notes), "order")
+    srv.stash = [m for m in srv.stash if m.get("method") != LIST_CHANGED]
+    srv.call("ping")            # nothing more arrives after the reply
+    check(not [m for m in srv.stash if m.get("method") == LIST_CHANGED],
+          "list_changed after the reply")
+    return text_of(res["result"]), len(notes)
+
+
+def extra_listed(srv):
+    return "extra" in [t["name"] for t in list_all_tools(srv)[0]]
+
+
+def t_churn():
+    check(churn(S, {"count": 1}) == ("sent 1", 1), "count 1")
+    check(churn(S, {}) == ("sent 1000", 1000), "default count")
+    got = churn(S, {"count": 100000}, timeout=30)
+    check(got == ("sent 100000", 100000), "count 100000: %r" % (got,))
+    check(not extra_listed(S), "extra listed without toggle")
+    check(churn(S, {"count": 3, "toggle": True}) == ("sent 3", 3), "3")
+    check(extra_listed(S), "three flips: extra not listed")
+    check(text_of(S.tool("extra", {})) == "extra", "call extra")
+    check(churn(S, {"count": 2049, "toggle": True}) == ("sent 2049", 2049),
+          "2049 with toggle")
+    check(not extra_listed(S), "2049 more flips: extra still listed")
+    for bad in ({"count": 0}, {"count": 1000001}, {"count": "5"},
+                {"toggle": 1}, {"toggle": "true"}):
+        res = S.tool("churn", bad)
+        check(res.get("isError") is True, "%r accepted: %r" % (bad, res))
+    check(not [m for m in S.stash if m.get("method") == LIST_CHANGED],
+          "refused calls sent list_changed")
+
+
+def t_stall_bad_arguments():
+    for bad in ({"ms": -1}, {"ms": 3600001}, {"ms": "10"}, {"ms": 1.5}):
+        res = S.tool("stall", bad)
+        check(res.get("isError") is True and "'ms'" in text_of(res),
+              "%r accepted: %r" % (bad, res))
+    check(S.call("ping")["result"] == {}, "still reading")
+
+
 def t_crash():
     rid = S.request("tools/call", {"name": "crash",
                                    "arguments": {"exitCode": 7}})
@@ -477,6 +599,104 @@ def t_many_sleeps():
             srv.response(i)
         elapsed = time.monotonic() - start
         check(elapsed < 1.5, "500 sleeps of 200 ms took %.2f s" % elapsed)
+    finally:
+        srv.close()
+
+
+def t_stall_short():
+    srv = Server()
+    try:
+        srv.handshake()
+        sleep = srv.request("tools/call", {"name": "sleep",
+                                           "arguments": {"ms": 200}})
+        prog = srv.request("tools/call", {"name": "progress",
+                                          "arguments": {"steps": 3},
+                                          "_meta": {"progressToken": 9}})
+        # The line after the stall, read with it, must wait too.
+        stall = {"jsonrpc": "2.0", "id": "stall", "method": "tools/call",
+                 "params": {"name": "stall", "arguments": {"ms": 800}}}
+        early = {"jsonrpc": "2.0", "id": "early", "method": "ping"}
+        start = time.monotonic()
+        srv.send_raw(json.dumps(stall).encode() + b"\n" +
+                     json.dumps(early).encode() + b"\n")
+        res = srv.response("stall")
+        check(text_of(res["result"]) == "stalling", "reply %r" % res)
+        check(res["_t"] - start < 0.3, "stalling came after %.2f s"
+              % (res["_t"] - start))
+        late = srv.request("ping")
+        no_response(srv, ("early", late), 0.4, "pings while stalled")
+        # Timers still fire while stdin is not read.
+        msg = srv.response(sleep)
+        check(text_of(msg["result"]) == "slept 200 ms", "sleep")
+        check(msg["_t"] - res["_t"] < 0.6, "sleep late: %.2f s"
+              % (msg["_t"] - res["_t"]))
+        msg = srv.response(prog)
+        check(text_of(msg["result"]) == "done" and msg["_t"] - res["_t"]
+              < 0.6, "progress late or wrong: %r" % msg)
+        notes = [m for m in srv.stash
+                 if m.get("method") == "notifications/progress"]
+        check(len(notes) == 3, "%d progress notifications" % len(notes))
+        for rid in ("early", late):
+            msg = srv.response(rid)
+            check(msg["result"] == {}, "ping %r" % msg)
+            check(msg["_t"] - res["_t"] >= 0.7, "ping answered %.2f s "
+                  "after stalling" % (msg["_t"] - res["_t"]))
+        check(text_of(srv.tool("echo", {"message": "back"})) == "back",
+              "reads again")
+    finally:
+        srv.close()
+
+
+def fill_stdin(srv, limit=64 << 20):
+    """Write pings without blocking until the pipe is full; bytes taken."""
+    line = json.dumps({"jsonrpc": "2.0", "id": "fill",
+                       "method": "ping"}).encode() + b"\n"
+    chunk = line * (65536 // len(line))
+    fd = srv.proc.stdin.fileno()
+    os.set_blocking(fd, False)
+    total = 0
+    try:
+        while total < limit:
+            total += os.write(fd, chunk)
+    except BlockingIOError:
+        return total
+    finally:
+        os.set_blocking(fd, True)
+    raise AssertionError("%d bytes written and the pipe is not full"
+                         % total)
+
+
+def t_stall_for_good():
+    srv = Server()
+    try:
+        srv.handshake()
+        sleep = srv.request("tools/call", {"name": "sleep",
+                                           "arguments": {"ms": 300}})
+        res = srv.tool("stall", {})
+        check(text_of(res) == "stalling", "reply %r" % res)
+        ping = srv.request("ping")
+        no_response(srv, (ping,), 1.2, "a ping while stalled")
+        check(text_of(srv.response(sleep)["result"]) == "slept 300 ms",
+              "the sleep still replies")
+        total = fill_stdin(srv)
+        check(total < 16 << 20, "the pipe took %d bytes" % total)
+        srv.proc.send_signal(signal.SIGTERM)
+        check(srv.proc.wait(timeout=TIMEOUT) == 0,
+              "exit status %r" % srv.proc.returncode)
+    finally:
+        srv.close()
+
+
+def t_stall_zero():
+    srv = Server()
+    try:
+        srv.handshake()
+        check(text_of(srv.tool("stall", {"ms": 0})) == "stalling", "reply")
+        ping = srv.request("ping")
+        no_response(srv, (ping,), 0.5, "a ping while stalled")
+        srv.proc.send_signal(signal.SIGTERM)
+        check(srv.proc.wait(timeout=TIMEOUT) == 0,
+              "exit status %r" % srv.proc.returncode)
     finally:
         srv.close()
 
@@ -562,8 +782,17 @@ TESTS = [
     ("structured content", t_structured),
     ("order validates nested arguments", t_order),
     ("noise on stderr and stdout", t_noise),
+    ("unique counts its items and does not compare them", t_unique),
+    ("match counts words and runs no regex", t_match),
+    ("churn sends exactly count list_changed before its reply", t_churn),
+    ("stall refuses bad ms", t_stall_bad_arguments),
     ("crash exits with the code, no reply", t_crash),
     ("500 concurrent sleeps", t_many_sleeps),
+    ("stall 800 ms: stdin waits, timers fire, then it reads again",
+     t_stall_short),
+    ("stall for good: the pipe fills, SIGTERM still exits 0",
+     t_stall_for_good),
+    ("stall with ms 0 is for good too", t_stall_zero),
     ("EOF on stdin exits 0", t_eof_exits_zero),
     ("SIGTERM exits 0", t_sigterm_exits_zero),
     ("--fail-init exits 2 without answering", t_fail_init),
