@@ -3,14 +3,22 @@
  *   {"version":1,"servers":{"<name>":{"fingerprint":"<sha256>",
  *    "fetchedAt":<unix seconds>,"tools":[...]}}}
  * An entry is used only by a server whose command, args, env and cwd are
- * still the ones it was listed with. The file is rewritten whole on each
- * store: a temporary file in the same directory, fsync, rename, so a crash
- * leaves either the old file or the new one.
+ * still the ones it was listed with.
+ *
+ * In memory each entry keeps its tools array as JSON text (no json-c tree
+ * is shared between threads). cache_store() replaces an entry under the
+ * mutex and says whether a write is due; cache_flush() writes the whole
+ * file when something changed since the last write: a temporary file in
+ * the same directory, fsync, rename, so a crash leaves either the old file
+ * or the new one. Writers are serialised by a second mutex, so the data
+ * lock is never held across disk I/O.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,19 +35,34 @@
 #define CACHE_VERSION		1
 #define CACHE_MAX_BYTES		(64 * 1024 * 1024)
 
+struct cache_entry {
+	char		*name;
+	char		 fp[65];
+	int64_t		 fetched_at;
+	char		*tools;		/* the tools array, one line */
+	size_t		 len;
+};
+
 struct cache {
-	char		*path;
-	json_object	*root;		/* {"version":1,"servers":{...}} */
-	json_object	*servers;	/* borrowed from root */
-	atomic_long	 hits;
-	atomic_long	 misses;
-	atomic_long	 writes;
-	atomic_long	 write_errors;
-	int		 last_errno;	/* I/O thread: log each error once */
+	char			*path;
+	pthread_mutex_t		 mtx;		/* entries, dirty, pending */
+	pthread_mutex_t		 wmtx;		/* one writer at a time */
+	struct cache_entry	*entries;
+	size_t			 nentries;
+	int			 dirty;		/* changed since the last write */
+	int			 pending;	/* a flush is scheduled */
+	int			 last_errno;	/* log each write error once */
+	atomic_long		 hits;
+	atomic_long		 misses;
+	atomic_long		 writes;
+	atomic_long		 write_errors;
 };
 
 static json_object	*cache_read(const char *);
-static int		 cache_write(struct cache *);
+static int		 cache_load(struct cache *, json_object *);
+static struct cache_entry *cache_entry(struct cache *, const char *);
+static char		*cache_text(struct cache *, size_t *);
+static int		 cache_write(struct cache *, const char *, size_t);
 
 void
 cache_fingerprint(const struct config_server *cs, char out[65])
@@ -133,68 +156,223 @@ struct cache *
 cache_open(const char *path)
 {
 	struct cache	*c;
+	json_object	*root;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	pthread_mutex_init(&c->mtx, NULL);
+	pthread_mutex_init(&c->wmtx, NULL);
 	if ((c->path = strdup(path)) == NULL) {
-		free(c);
+		cache_free(c);
 		return NULL;
 	}
-	if ((c->root = cache_read(path)) == NULL) {
-		c->root = json_object_new_object();
-		json_object_object_add(c->root, "version",
-		    json_object_new_int(CACHE_VERSION));
-		json_object_object_add(c->root, "servers",
-		    json_object_new_object());
+	if ((root = cache_read(path)) != NULL && cache_load(c, root) == -1) {
+		json_object_put(root);
+		cache_free(c);
+		return NULL;
 	}
-	json_object_object_get_ex(c->root, "servers", &c->servers);
+	json_object_put(root);
 	return c;
+}
+
+/* The entries of a file read at start, each tools array as text. */
+static int
+cache_load(struct cache *c, json_object *root)
+{
+	json_object		*servers, *v, *tools;
+	struct cache_entry	*e;
+	const char		*s;
+	size_t			 n = 0;
+
+	json_object_object_get_ex(root, "servers", &servers);
+	if ((c->entries = calloc((size_t)json_object_object_length(servers) +
+	    1, sizeof(*c->entries))) == NULL)
+		return -1;
+	json_object_object_foreach(servers, name, ent) {
+		if (!json_object_is_type(ent, json_type_object) ||
+		    !json_object_object_get_ex(ent, "fingerprint", &v) ||
+		    json_object_get_string_len(v) != 64 ||
+		    !json_object_object_get_ex(ent, "tools", &tools) ||
+		    !json_object_is_type(tools, json_type_array))
+			continue;
+		e = &c->entries[n];
+		memcpy(e->fp, json_object_get_string(v), 65);
+		if (json_object_object_get_ex(ent, "fetchedAt", &v))
+			e->fetched_at = json_object_get_int64(v);
+		s = json_object_to_json_string_length(tools,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &e->len);
+		if ((e->name = strdup(name)) == NULL ||
+		    (e->tools = strndup(s, e->len)) == NULL) {
+			free(e->name);
+			return -1;
+		}
+		n++;
+	}
+	c->nentries = n;
+	return 0;
 }
 
 void
 cache_free(struct cache *c)
 {
+	size_t	i;
+
 	if (c == NULL)
 		return;
-	json_object_put(c->root);
+	for (i = 0; i < c->nentries; i++) {
+		free(c->entries[i].name);
+		free(c->entries[i].tools);
+	}
+	free(c->entries);
+	pthread_mutex_destroy(&c->mtx);
+	pthread_mutex_destroy(&c->wmtx);
 	free(c->path);
 	free(c);
+}
+
+/* mtx held. */
+static struct cache_entry *
+cache_entry(struct cache *c, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nentries; i++)
+		if (strcmp(c->entries[i].name, name) == 0)
+			return &c->entries[i];
+	return NULL;
 }
 
 json_object *
 cache_lookup(struct cache *c, const struct config_server *cs, double *age_s)
 {
-	json_object	*e, *v, *tools;
-	char		 fp[65];
+	struct cache_entry	*e;
+	json_object		*tools = NULL;
+	char			 fp[65];
 
 	*age_s = 0;
 	cache_fingerprint(cs, fp);
-	if (!json_object_object_get_ex(c->servers, cs->name, &e) ||
-	    !json_object_is_type(e, json_type_object) ||
-	    !json_object_object_get_ex(e, "fingerprint", &v) ||
-	    strcmp(json_object_get_string(v), fp) != 0 ||
-	    !json_object_object_get_ex(e, "tools", &tools) ||
-	    !json_object_is_type(tools, json_type_array)) {
+	pthread_mutex_lock(&c->mtx);
+	if ((e = cache_entry(c, cs->name)) != NULL &&
+	    strcmp(e->fp, fp) == 0) {
+		tools = json_tokener_parse(e->tools);
+		*age_s = difftime(time(NULL), (time_t)e->fetched_at);
+	}
+	pthread_mutex_unlock(&c->mtx);
+	if (tools == NULL || !json_object_is_type(tools, json_type_array)) {
+		json_object_put(tools);
 		atomic_fetch_add(&c->misses, 1);
 		return NULL;
 	}
-	if (json_object_object_get_ex(e, "fetchedAt", &v))
-		*age_s = difftime(time(NULL), (time_t)json_object_get_int64(v));
 	atomic_fetch_add(&c->hits, 1);
 	return tools;
 }
 
-static int
-cache_write(struct cache *c)
+int
+cache_store(struct cache *c, const struct config_server *cs,
+    const char *tools, size_t len)
 {
-	const char	*s;
+	struct cache_entry	*e, *ne;
+	char			 fp[65], *copy;
+	int			 schedule = 0;
+
+	cache_fingerprint(cs, fp);
+	if ((copy = strndup(tools, len)) == NULL)
+		return 0;
+	pthread_mutex_lock(&c->mtx);
+	if ((e = cache_entry(c, cs->name)) == NULL) {
+		ne = realloc(c->entries, (c->nentries + 1) * sizeof(*ne));
+		if (ne == NULL || (ne[c->nentries].name =
+		    strdup(cs->name)) == NULL) {
+			if (ne != NULL)
+				c->entries = ne;
+			pthread_mutex_unlock(&c->mtx);
+			free(copy);
+			return 0;
+		}
+		c->entries = ne;
+		e = &c->entries[c->nentries++];
+		e->tools = NULL;
+		e->len = 0;
+	} else if (strcmp(e->fp, fp) == 0 && e->len == len &&
+	    memcmp(e->tools, tools, len) == 0) {
+		/* The same list: nothing to write. */
+		pthread_mutex_unlock(&c->mtx);
+		free(copy);
+		return 0;
+	}
+	free(e->tools);
+	e->tools = copy;
+	e->len = len;
+	memcpy(e->fp, fp, sizeof(fp));
+	e->fetched_at = (int64_t)time(NULL);
+	c->dirty = 1;
+	if (!c->pending)
+		schedule = c->pending = 1;
+	pthread_mutex_unlock(&c->mtx);
+	return schedule;
+}
+
+/* mtx held: the whole file as text. */
+static char *
+cache_text(struct cache *c, size_t *len)
+{
+	char	*buf = NULL;
+	size_t	 i;
+	FILE	*fp;
+
+	if ((fp = open_memstream(&buf, len)) == NULL)
+		return NULL;
+	fprintf(fp, "{\"version\":%d,\"servers\":{", CACHE_VERSION);
+	for (i = 0; i < c->nentries; i++) {
+		/* Server names are [A-Za-z0-9_-]: nothing to escape. */
+		fprintf(fp, "%s\"%s\":{\"fingerprint\":\"%s\",\"fetchedAt\":%"
+		    PRId64 ",\"tools\":", i > 0 ? "," : "", c->entries[i].name,
+		    c->entries[i].fp, c->entries[i].fetched_at);
+		fwrite(c->entries[i].tools, 1, c->entries[i].len, fp);
+		fputc('}', fp);
+	}
+	fputs("}}\n", fp);
+	if (fclose(fp) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int
+cache_flush(struct cache *c)
+{
+	char	*text;
+	size_t	 len;
+	int	 rc;
+
+	pthread_mutex_lock(&c->wmtx);
+	pthread_mutex_lock(&c->mtx);
+	c->pending = 0;
+	if (!c->dirty) {
+		pthread_mutex_unlock(&c->mtx);
+		pthread_mutex_unlock(&c->wmtx);
+		return 0;
+	}
+	c->dirty = 0;
+	text = cache_text(c, &len);
+	pthread_mutex_unlock(&c->mtx);
+	rc = text != NULL ? cache_write(c, text, len) : -1;
+	free(text);
+	pthread_mutex_unlock(&c->wmtx);
+	return rc;
+}
+
+/* wmtx held. */
+static int
+cache_write(struct cache *c, const char *s, size_t len)
+{
 	char		*tmp = NULL;
-	size_t		 len, off = 0;
+	size_t		 off = 0;
 	ssize_t		 n;
 	int		 fd = -1, saved;
 
-	s = json_object_to_json_string_length(c->root,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (asprintf(&tmp, "%s.tmp.%ld", c->path, (long)getpid()) == -1) {
 		tmp = NULL;
 		goto fail;
@@ -210,7 +388,7 @@ cache_write(struct cache *c)
 			goto fail;
 		off += (size_t)n;
 	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) == -1)
+	if (fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
@@ -237,32 +415,6 @@ fail:
 		c->last_errno = saved;
 	}
 	return -1;
-}
-
-int
-cache_store(struct cache *c, const struct config_server *cs,
-    json_object *tools)
-{
-	json_object	*e;
-	char		 fp[65];
-
-	cache_fingerprint(cs, fp);
-	e = json_object_new_object();
-	json_object_object_add(e, "fingerprint", json_object_new_string(fp));
-	json_object_object_add(e, "fetchedAt",
-	    json_object_new_int64((int64_t)time(NULL)));
-	/* A deep copy: the caller's tree stays the caller's. */
-	{
-		json_object *copy = NULL;
-
-		if (json_object_deep_copy(tools, &copy, NULL) != 0) {
-			json_object_put(e);
-			return -1;
-		}
-		json_object_object_add(e, "tools", copy);
-	}
-	json_object_object_add(c->servers, cs->name, e);
-	return cache_write(c);
 }
 
 json_object *

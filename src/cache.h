@@ -3,9 +3,10 @@
  * a JSON file so that discovery and argument validation work at once after
  * a restart, before the servers have finished starting.
  *
- * Threads: cache_open() and cache_lookup() run on the main thread before
- * the registry's I/O thread starts; from then on only the I/O thread calls
- * cache_store(). The counters are atomics and may be read from anywhere.
+ * Threads: cache_open() runs on the main thread at start; every other
+ * function may be called from any thread (a mutex guards the entries; the
+ * file is written by cache_flush(), which the daemon runs on its bulk
+ * lane, never on the loop thread).
  */
 #ifndef CACHE_H
 #define CACHE_H
@@ -19,17 +20,22 @@ struct config_server;
  * cache starts empty (never fatal). NULL only when out of memory. */
 struct cache	*cache_open(const char *path);
 void		 cache_free(struct cache *);
-/* The cached tools array of a server (borrowed, valid until the next
- * cache_store), or NULL when there is none for this exact configuration
- * (the fingerprint covers command, args, env and cwd). *age_s gets the
- * entry's age. Counts a hit or a miss. */
+/* The cached tools array of a server (a new tree the caller owns), or
+ * NULL when there is none for this exact configuration (the fingerprint
+ * covers command, args, env and cwd). *age_s gets the entry's age. Counts
+ * a hit or a miss. */
 json_object	*cache_lookup(struct cache *, const struct config_server *,
 		    double *age_s);
-/* Records tools (borrowed) for the server and rewrites the file
- * atomically (temporary file, fsync, rename). -1 on a write error
- * (logged once per distinct error). */
+/* Records the server's tools array (len bytes of JSON text, copied). 1
+ * when this made a write due and none was scheduled yet: the caller then
+ * runs cache_flush() a little later (so a burst of stores is one write);
+ * 0 when the list is the one stored already, or a write is scheduled. */
 int		 cache_store(struct cache *, const struct config_server *,
-		    json_object *tools);
+		    const char *tools, size_t len);
+/* Writes the file if anything changed since the last write (temporary
+ * file, fsync, rename). 0, or -1 on a write error (logged once per
+ * distinct error). */
+int		 cache_flush(struct cache *);
 /* {"path":...,"hits":N,"misses":N,"writes":N,"writeErrors":N} */
 json_object	*cache_stats(struct cache *);
 /* Hex SHA-256 over the server's command, args, env and cwd. */

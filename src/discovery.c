@@ -24,6 +24,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "registry.h"
+#include "toolset.h"
 
 #define DISC_MAX_QUERY		100
 #define DISC_MAX_KEYWORDS	32

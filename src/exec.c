@@ -1,21 +1,26 @@
 /*
  * exec.c: POST / - {"toolName":"mcp__<server>__<tool>","params":{...}}.
  *
- * The loop thread copies the body into a call. A small body is handled at
- * once on the loop thread; a large one goes to a worker of the pool. Either
- * parses it, checks the allowlist, finds the tool, validates the arguments
- * against its schema and encodes the tools/call params, then hands the
- * call to the registry (the I/O thread), which completes it. Any
- * failure before that completes the call at once with an HTTP error. The
- * loop thread answers in exec_done(), unless a drain that timed out has
- * answered already.
+ * The loop thread only moves the body out of the request into a call
+ * (evbuffer chains, no copy) and queues the call: a body up to
+ * EXEC_BULK_BODY on a worker, a larger one on the bulk lane. There the
+ * body is parsed, the allowlist checked, the tool found, the arguments
+ * validated against its schema and the tools/call params encoded; then the
+ * registry hands the call to the worker that owns the chosen instance.
+ * Validation on a worker runs within a small budget; arguments that need
+ * more are validated again on the bulk lane with the full budget, and
+ * arguments that need more than that are refused (400). A call for a
+ * server that has never listed its tools is parked until the list comes
+ * (at most startTimeoutMs, then 503). Every answer comes back through the
+ * pool's completion list to exec_done() on the loop thread, unless a drain
+ * that timed out has answered already.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <json-c/json.h>
 
@@ -27,24 +32,32 @@
 #include "pool.h"
 #include "ratelimit.h"
 #include "registry.h"
+#include "reply.h"
 #include "rpc.h"
 #include "schema.h"
+#include "server.h"
+#include "toolset.h"
 
 #define EXEC_TOOL_PREFIX	"mcp__"
 #define EXEC_MAX_SUGGESTIONS	3
-/*
- * Bodies up to this size are parsed, checked and validated on the loop
- * thread itself (a few microseconds), which saves a thread hop and two
- * context switches per call; larger ones go through the worker pool so a
- * big body never stalls the loop.
- */
-#define EXEC_INLINE_MAX		(16 * 1024)
+#define EXEC_MAX_SERVERS	64	/* toolsets searched for suggestions */
+/* Larger bodies are parsed on the bulk lane, never on a worker. */
+#define EXEC_BULK_BODY		(16 * 1024)
+/* What validation may cost on a worker before it moves to the bulk lane
+ * (the full budget is the schema module's default). */
+#define EXEC_INLINE_STEPS	20000
+#define EXEC_INLINE_MATCH	10000
+#define EXEC_INLINE_CPU_US	500
 
 struct exec_call {
 	struct server_call	 sc;	/* first: sc.job is the pool job */
 	struct http_pending	 hp;
-	char			*in;
-	size_t			 inlen;
+	struct evbuffer		*in;	/* the body, until parsed */
+	json_object		*root;	/* the parsed body */
+	json_object		*params;	/* borrowed from root */
+	const char		*full;		/* borrowed from root */
+	int			 bulk;	/* running on the bulk lane */
+	struct event		*park_ev;
 };
 
 static void	exec_handle(struct evhttp_request *,
@@ -52,16 +65,28 @@ static void	exec_handle(struct evhttp_request *,
 static void	exec_run(struct job *);
 static void	exec_done(struct job *);
 static void	exec_complete(struct server_call *);
-static void	exec_fail(struct exec_call *, int, json_object *);
-static void	exec_fail_msg(struct exec_call *, int, const char *);
-static json_object *exec_suggestions(const char *);
+static void	exec_call_free(struct exec_call *);
+static void	exec_release(struct exec_call *);
+static void	exec_fail(struct exec_call *, int, int, json_object *);
+static void	exec_fail_msg(struct exec_call *, int, int, const char *);
+static int	exec_parse(struct exec_call *);
+static int	exec_target(struct exec_call *);
+static int	exec_validate(struct exec_call *, const struct tool *);
+static void	exec_send(struct exec_call *, const struct tool *);
+static void	exec_park(struct exec_call *);
+static void	exec_park_run(struct job *);
+static void	exec_resume(struct job *);
+static void	exec_park_timeout(evutil_socket_t, short, void *);
+static void	exec_not_found(struct exec_call *, const char *);
+static void	exec_invalid(struct exec_call *, const struct schema *,
+		    struct schema_result *);
+static void	exec_not_allowed(struct exec_call *);
 
 static struct pool		*exec_pool;
 static struct registry		*exec_registry;
 static const struct config	*exec_cfg;
 static const struct allowlist	*exec_allow;
 static struct ratelimit		*exec_rl;
-static pthread_t		 exec_loop_thread;
 
 void
 exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
@@ -69,7 +94,6 @@ exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
 {
 	exec_pool = pool;
 	exec_registry = reg;
-	exec_loop_thread = pthread_self();
 	exec_cfg = cfg;
 	exec_allow = allow;
 	exec_rl = NULL;
@@ -95,55 +119,55 @@ exec_register(void)
 	http_add_route("/", HTTP_M_POST, exec_handle, NULL);
 }
 
+/* Any thread that owns the call (done() on the main thread at the end). */
 static void
 exec_call_free(struct exec_call *ec)
 {
 	server_call_clear(&ec->sc);
-	free(ec->in);
+	if (ec->in != NULL)
+		evbuffer_free(ec->in);
+	if (ec->park_ev != NULL)
+		event_free(ec->park_ev);
+	json_object_put(ec->root);
 	free(ec);
 }
 
-/* Loop thread. */
+/* ---------------------------------------------------------- loop thread */
+
 static void
 exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
     void *arg)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct exec_call	*ec;
+	size_t			 len = evbuffer_get_length(in);
 
 	/* The rate limit comes before any other work. */
 	if (http_rate_limited(req, exec_rl, caller))
 		return;
-	if ((ec = calloc(1, sizeof(*ec))) == NULL)
-		goto nomem;
-	ec->inlen = evbuffer_get_length(in);
-	if ((ec->in = malloc(ec->inlen + 1)) == NULL)
-		goto nomem;
-	if (evbuffer_remove(in, ec->in, ec->inlen) != (int)ec->inlen)
-		goto nomem;
-	ec->in[ec->inlen] = '\0';
+	if ((ec = calloc(1, sizeof(*ec))) == NULL ||
+	    (ec->in = evbuffer_new()) == NULL ||
+	    evbuffer_add_buffer(ec->in, in) == -1) {
+		if (ec != NULL)
+			exec_call_free(ec);
+		http_reply_error(req, 500, "out of memory", 0);
+		return;
+	}
+	ec->bulk = len > EXEC_BULK_BODY;
 	ec->sc.job.run = exec_run;
 	ec->sc.job.done = exec_done;
 	ec->sc.complete = exec_complete;
 	http_pending_add(&ec->hp, req);
-	if (ec->inlen <= EXEC_INLINE_MAX) {
-		exec_run(&ec->sc.job);
-		return;
-	}
-	if (pool_submit(exec_pool, &ec->sc.job) == -1) {
+	if (pool_submit(exec_pool, &ec->sc.job, ec->bulk ? POOL_BULK :
+	    POOL_WORKER) == -1) {
 		http_pending_remove(&ec->hp);
 		exec_call_free(ec);
 		http_reply_error(req, 503, "Service Unavailable - too many "
 		    "requests queued, retry later", 1);
 	}
-	return;
-nomem:
-	if (ec != NULL)
-		exec_call_free(ec);
-	http_reply_error(req, 500, "out of memory", 0);
 }
 
-/* Loop thread: the one place a tool call is answered. */
+/* The one place a tool call is answered. */
 static void
 exec_done(struct job *j)
 {
@@ -164,107 +188,325 @@ exec_done(struct job *j)
 	exec_call_free(ec);
 }
 
-/* Any thread. On the loop thread (the registry shares its base, or an
- * early error of an inline call) the answer goes out at once; from any
- * other thread through the pool's completion list. Nothing may touch the
- * call after this. */
+/* ------------------------------------------------------- pool threads */
+
+/* Any thread: the answer goes back to the loop thread. */
 static void
 exec_complete(struct server_call *sc)
 {
-	if (pthread_equal(pthread_self(), exec_loop_thread))
-		sc->job.done(&sc->job);
-	else
-		pool_complete(exec_pool, &sc->job);
+	pool_complete(exec_pool, &sc->job);
+}
+
+/* The body and its tree are freed here, not on the loop thread. */
+static void
+exec_release(struct exec_call *ec)
+{
+	json_object_put(ec->root);
+	ec->root = NULL;
+	ec->params = NULL;
+	ec->full = NULL;
+	if (ec->in != NULL)
+		evbuffer_free(ec->in);
+	ec->in = NULL;
+}
+
+/* o must not borrow from the body. */
+static void
+exec_fail(struct exec_call *ec, int status, int retry_after, json_object *o)
+{
+	exec_release(ec);
+	server_call_finish(&ec->sc, status, o, retry_after);
 }
 
 static void
-exec_fail(struct exec_call *ec, int status, json_object *o)
+exec_fail_msg(struct exec_call *ec, int status, int retry_after,
+    const char *msg)
 {
-	size_t		 len;
-	const char	*s;
-
-	s = json_object_to_json_string_length(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	ec->sc.status = status;
-	ec->sc.body = strndup(s, len);
-	ec->sc.bodylen = ec->sc.body != NULL ? len : 0;
-	json_object_put(o);
-	exec_complete(&ec->sc);
+	exec_fail(ec, status, retry_after, reply_message(msg, NULL));
 }
 
+/* A worker or a bulk thread: from the body to a call for the registry. */
 static void
-exec_fail_msg(struct exec_call *ec, int status, const char *msg)
+exec_run(struct job *j)
 {
-	json_object	*o = json_object_new_object();
+	struct exec_call	*ec = (struct exec_call *)j;
+	struct toolset		*ts;
+	const struct tool	*tool;
 
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	exec_fail(ec, status, o);
-}
-
-/* Up to three known tool names close to name (edit distance or substring). */
-static json_object *
-exec_suggestions(const char *name)
-{
-	const char	*best[EXEC_MAX_SUGGESTIONS];
-	int		 bestd[EXEC_MAX_SUGGESTIONS];
-	struct toolset	*held[64];
-	size_t		 s, i, nheld = 0, n = 0, k;
-	json_object	*arr = json_object_new_array();
-	int		 d, limit;
-
-	limit = (int)strlen(name) / 3 + 2;
-	for (s = 0; s < registry_nservers(exec_registry) && nheld < 64; s++) {
-		struct toolset *ts = registry_toolset(exec_registry, s);
-
-		if (ts == NULL)
-			continue;
-		held[nheld++] = ts;
-		for (i = 0; i < toolset_count(ts); i++) {
-			const char *cand = toolset_tool(ts, i)->full_name;
-
-			d = toolset_name_distance(name, cand);
-			if (d > limit && strstr(cand, name) == NULL &&
-			    strstr(name, cand) == NULL)
-				continue;
-			if (d > limit)
-				d = limit;
-			for (k = n; k > 0 && bestd[k - 1] > d; k--)
-				if (k < EXEC_MAX_SUGGESTIONS) {
-					best[k] = best[k - 1];
-					bestd[k] = bestd[k - 1];
-				}
-			if (k < EXEC_MAX_SUGGESTIONS) {
-				best[k] = cand;
-				bestd[k] = d;
-				if (n < EXEC_MAX_SUGGESTIONS)
-					n++;
-			}
-		}
+	ec->bulk = pool_self() == -1;
+	if (ec->root == NULL && (exec_parse(ec) == -1 ||
+	    exec_target(ec) == -1))
+		return;
+	if ((ts = registry_toolset(exec_registry, ec->sc.server)) == NULL) {
+		exec_park(ec);
+		return;
 	}
-	for (k = 0; k < n; k++)
-		json_object_array_add(arr, json_object_new_string(best[k]));
-	for (i = 0; i < nheld; i++)
-		toolset_release(held[i]);
-	return arr;
+	if ((tool = toolset_find(ts, ec->sc.tool)) == NULL) {
+		toolset_release(ts);
+		exec_not_found(ec, NULL);
+		return;
+	}
+	if (exec_validate(ec, tool) == 0)
+		exec_send(ec, tool);
+	toolset_release(ts);
 }
 
-static void
-exec_not_found(struct exec_call *ec, const char *full, const char *why)
+/* Parses the body: 0, or -1 having answered 400. */
+static int
+exec_parse(struct exec_call *ec)
 {
-	json_object	*o = json_object_new_object();
-	char		 msg[512];
+	struct json_tokener	*tok;
+	enum json_tokener_error	 e;
+	size_t			 len = evbuffer_get_length(ec->in);
+	const char		*body;
+	char			 msg[512];
 
-	snprintf(msg, sizeof(msg), "Tool '%s' not found", full);
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	if (why != NULL)
-		json_object_object_add(o, "details",
-		    json_object_new_string(why));
-	json_object_object_add(o, "suggestions", exec_suggestions(full));
-	exec_fail(ec, 404, o);
+	if ((tok = rpc_thread_tokener()) == NULL ||
+	    (body = (const char *)evbuffer_pullup(ec->in, -1)) == NULL) {
+		exec_fail_msg(ec, 500, 0, "out of memory");
+		return -1;
+	}
+	ec->root = json_tokener_parse_ex(tok, len > 0 ? body : "", (int)len);
+	if (ec->root == NULL || json_tokener_get_parse_end(tok) != len) {
+		e = json_tokener_get_error(tok);
+		snprintf(msg, sizeof(msg), "Invalid JSON body: %s",
+		    ec->root != NULL ? "trailing bytes after the JSON value" :
+		    e == json_tokener_continue ? "unexpected end of input" :
+		    json_tokener_error_desc(e));
+		exec_fail_msg(ec, 400, 0, msg);
+		return -1;
+	}
+	evbuffer_free(ec->in);
+	ec->in = NULL;
+	if (!json_object_is_type(ec->root, json_type_object)) {
+		exec_fail_msg(ec, 400, 0, "Invalid request: the body must be "
+		    "a JSON object {\"toolName\": ..., \"params\": {...}}");
+		return -1;
+	}
+	return 0;
+}
+
+/* toolName, params, the allowlist and the server: 0, or -1 answered. */
+static int
+exec_target(struct exec_call *ec)
+{
+	json_object	*v;
+	const char	*srv, *sep, *s;
+	char		 msg[512];
+	int		 server;
+
+	if (!json_object_object_get_ex(ec->root, "toolName", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		exec_fail_msg(ec, 400, 0, "Missing or invalid toolName: "
+		    "expected a string like \"mcp__<server>__<tool>\"");
+		return -1;
+	}
+	ec->full = json_object_get_string(v);
+	srv = ec->full + strlen(EXEC_TOOL_PREFIX);
+	if (strncmp(ec->full, EXEC_TOOL_PREFIX, strlen(EXEC_TOOL_PREFIX)) !=
+	    0 || (sep = strstr(srv, "__")) == NULL || sep == srv ||
+	    sep[2] == '\0' || strlen(ec->full) > 256) {
+		snprintf(msg, sizeof(msg), "Invalid toolName '%.256s': "
+		    "expected \"mcp__<server>__<tool>\"", ec->full);
+		exec_fail_msg(ec, 400, 0, msg);
+		return -1;
+	}
+	for (s = ec->full; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20) {
+			exec_fail_msg(ec, 400, 0, "Invalid toolName: control "
+			    "characters");
+			return -1;
+		}
+	if (!json_object_object_get_ex(ec->root, "params", &ec->params) ||
+	    json_object_is_type(ec->params, json_type_null))
+		ec->params = NULL;
+	else if (!json_object_is_type(ec->params, json_type_object)) {
+		exec_fail_msg(ec, 400, 0, "Invalid params: expected a JSON "
+		    "object of the tool's arguments");
+		return -1;
+	}
+	/* The allowlist comes before anything reaches a server. */
+	if (!allowlist_match(exec_allow, ec->full)) {
+		exec_not_allowed(ec);
+		return -1;
+	}
+	if ((server = registry_find_server(exec_registry, srv,
+	    (size_t)(sep - srv))) == -1) {
+		exec_not_found(ec, "no MCP server of that name is configured");
+		return -1;
+	}
+	ec->sc.server = (size_t)server;
+	if ((ec->sc.tool = strdup(sep + 2)) == NULL) {
+		exec_fail_msg(ec, 500, 0, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 valid; -1 answered (400) or moved to the bulk lane. */
+static int
+exec_validate(struct exec_call *ec, const struct tool *tool)
+{
+	static const struct schema_limits inline_limits = {
+		EXEC_INLINE_STEPS, EXEC_INLINE_MATCH, EXEC_INLINE_CPU_US
+	};
+	struct schema_result	 res;
+	json_object		*inst = ec->params, *empty = NULL;
+	int			 ok;
+
+	if (tool->schema == NULL)
+		return 0;
+	if (inst == NULL && (inst = empty = json_object_new_object()) ==
+	    NULL) {
+		exec_fail_msg(ec, 500, 0, "out of memory");
+		return -1;
+	}
+	memset(&res, 0, sizeof(res));
+	ok = schema_validate_limits(tool->schema, inst, &res, ec->bulk ?
+	    NULL : &inline_limits);
+	json_object_put(empty);
+	if (!ok && res.too_costly && !ec->bulk) {
+		/* Too costly for a worker: again with the full budget, on a
+		 * thread whose time nobody waits for. */
+		schema_result_free(&res);
+		ec->sc.job.run = exec_run;
+		pool_post_bulk(exec_pool, &ec->sc.job);
+		return -1;
+	}
+	if (!ok)
+		exec_invalid(ec, tool->schema, &res);
+	schema_result_free(&res);
+	return ok ? 0 : -1;
+}
+
+/* Encodes the tools/call params and hands the call to the registry. */
+static void
+exec_send(struct exec_call *ec, const struct tool *tool)
+{
+	json_object	*call;
+	const char	*s;
+	size_t		 len;
+
+	ec->sc.timeout_ms = tool->timeout_ms;
+	if ((call = json_object_new_object()) == NULL) {
+		exec_fail_msg(ec, 500, 0, "out of memory");
+		return;
+	}
+	json_object_object_add(call, "name",
+	    json_object_new_string(ec->sc.tool));
+	json_object_object_add(call, "arguments", ec->params != NULL ?
+	    json_object_get(ec->params) : json_object_new_object());
+	s = json_object_to_json_string_length(call,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	ec->sc.params = s != NULL ? strndup(s, len) : NULL;
+	ec->sc.paramslen = ec->sc.params != NULL ? len : 0;
+	json_object_put(call);
+	if (ec->sc.params == NULL) {
+		exec_fail_msg(ec, 500, 0, "out of memory");
+		return;
+	}
+	/* The parsed body is not needed while the call waits. */
+	exec_release(ec);
+	registry_submit(exec_registry, &ec->sc);
+}
+
+/* ------------------------------------------------------------- parking */
+
+/* The server has no tool list yet: wait for one on a worker (its timer). */
+static void
+exec_park(struct exec_call *ec)
+{
+	struct timeval	tv;
+	char		msg[256];
+	int		w = pool_self();
+
+	if (registry_failing(exec_registry, ec->sc.server)) {
+		snprintf(msg, sizeof(msg), "server '%s' is not available and "
+		    "has never listed its tools", registry_server_name(
+		    exec_registry, ec->sc.server));
+		exec_fail_msg(ec, 503, 5, msg);
+		return;
+	}
+	if (w == -1) {
+		/* A bulk thread has no event loop for the timer. */
+		ec->sc.job.run = exec_park_run;
+		pool_post(exec_pool, 0, &ec->sc.job);
+		return;
+	}
+	ec->park_ev = evtimer_new(pool_worker_base(exec_pool, w),
+	    exec_park_timeout, ec);
+	if (ec->park_ev == NULL) {
+		exec_fail_msg(ec, 500, 0, "out of memory");
+		return;
+	}
+	ec->sc.job.run = exec_resume;
+	if (registry_park(exec_registry, ec->sc.server, &ec->sc.job, w) ==
+	    -1) {
+		exec_resume(&ec->sc.job);	/* it is there now */
+		return;
+	}
+	tv.tv_sec = exec_cfg->start_timeout_ms / 1000;
+	tv.tv_usec = (exec_cfg->start_timeout_ms % 1000) * 1000;
+	evtimer_add(ec->park_ev, &tv);
 }
 
 static void
-exec_invalid(struct exec_call *ec, const char *full, const struct schema *sch,
+exec_park_run(struct job *j)
+{
+	exec_park((struct exec_call *)j);
+}
+
+/* The owner of the timer: the tool list came (or parking failed). */
+static void
+exec_resume(struct job *j)
+{
+	struct exec_call	*ec = (struct exec_call *)j;
+
+	if (ec->park_ev != NULL) {
+		event_free(ec->park_ev);
+		ec->park_ev = NULL;
+	}
+	exec_run(j);
+}
+
+static void
+exec_park_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_call	*ec = arg;
+	char			 msg[256];
+
+	/* Not parked any more: the list came and the call is on its way
+	 * back to this worker. */
+	if (!registry_unpark(exec_registry, ec->sc.server, &ec->sc.job))
+		return;
+	event_free(ec->park_ev);
+	ec->park_ev = NULL;
+	snprintf(msg, sizeof(msg), "server '%s' has not listed its tools "
+	    "within startTimeoutMs (%d ms); its arguments cannot be validated "
+	    "yet", registry_server_name(exec_registry, ec->sc.server),
+	    exec_cfg->start_timeout_ms);
+	exec_fail_msg(ec, 503, 5, msg);
+}
+
+/* ------------------------------------------------------------- answers */
+
+static void
+exec_not_found(struct exec_call *ec, const char *why)
+{
+	struct toolset	*sets[EXEC_MAX_SERVERS];
+	size_t		 s, n = 0;
+
+	for (s = 0; s < registry_nservers(exec_registry) &&
+	    n < EXEC_MAX_SERVERS; s++)
+		sets[n++] = registry_toolset(exec_registry, s);
+	exec_fail(ec, 404, 0, toolset_not_found(ec->full, why,
+	    toolset_suggestions(sets, n, ec->full, EXEC_MAX_SUGGESTIONS)));
+	for (s = 0; s < n; s++)
+		toolset_release(sets[s]);
+}
+
+static void
+exec_invalid(struct exec_call *ec, const struct schema *sch,
     struct schema_result *res)
 {
 	json_object		*o, *details, *d, *req, *opt;
@@ -273,7 +515,7 @@ exec_invalid(struct exec_call *ec, const char *full, const struct schema *sch,
 	size_t			 i;
 
 	snprintf(msg, sizeof(msg), "Parameter validation failed for \"%s\": "
-	    "%s%s%s", full, res->nerrors > 0 ? res->errors[0].path : "",
+	    "%s%s%s", ec->full, res->nerrors > 0 ? res->errors[0].path : "",
 	    res->nerrors > 0 && res->errors[0].path[0] != '\0' ? ": " : "",
 	    res->nerrors > 0 ? res->errors[0].message : "invalid");
 	o = json_object_new_object();
@@ -291,6 +533,9 @@ exec_invalid(struct exec_call *ec, const char *full, const struct schema *sch,
 	if (res->truncated)
 		json_object_object_add(o, "truncated",
 		    json_object_new_boolean(1));
+	if (res->too_costly)
+		json_object_object_add(o, "tooCostly",
+		    json_object_new_boolean(1));
 	req = json_object_new_array();
 	for (names = schema_required(sch); *names != NULL; names++)
 		json_object_array_add(req, json_object_new_string(*names));
@@ -299,17 +544,17 @@ exec_invalid(struct exec_call *ec, const char *full, const struct schema *sch,
 		json_object_array_add(opt, json_object_new_string(*names));
 	json_object_object_add(o, "required", req);
 	json_object_object_add(o, "optional", opt);
-	exec_fail(ec, 400, o);
+	exec_fail(ec, 400, 0, o);
 }
 
 static void
-exec_not_allowed(struct exec_call *ec, const char *full)
+exec_not_allowed(struct exec_call *ec)
 {
 	json_object	*o = json_object_new_object(), *arr;
 	char		 msg[512];
 	size_t		 i;
 
-	snprintf(msg, sizeof(msg), "Tool '%s' not in allowlist", full);
+	snprintf(msg, sizeof(msg), "Tool '%s' not in allowlist", ec->full);
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	arr = json_object_new_array();
 	for (i = 0; i < allowlist_count(exec_allow); i++)
@@ -317,142 +562,7 @@ exec_not_allowed(struct exec_call *ec, const char *full)
 		    allowlist_pattern(exec_allow, i)));
 	json_object_object_add(o, "allowedTools", arr);
 	snprintf(msg, sizeof(msg), "Add '%s' to allowedTools in the "
-	    "mcp-proxyd configuration", full);
+	    "mcp-proxyd configuration", ec->full);
 	json_object_object_add(o, "suggestion", json_object_new_string(msg));
-	exec_fail(ec, 403, o);
-}
-
-/* A worker thread, or the loop thread for a small body. */
-static void
-exec_run(struct job *j)
-{
-	struct exec_call	*ec = (struct exec_call *)j;
-	struct json_tokener	*tok = NULL;
-	json_object		*root = NULL, *v, *params, *call = NULL;
-	struct toolset		*ts = NULL;
-	const struct tool	*tool = NULL;
-	const char		*full, *srv, *sep, *s;
-	char			 msg[512];
-	size_t			 len;
-	int			 server;
-
-	if ((tok = rpc_thread_tokener()) == NULL) {
-		exec_fail_msg(ec, 500, "out of memory");
-		return;
-	}
-	root = json_tokener_parse_ex(tok, ec->in, (int)ec->inlen);
-	if (root == NULL || json_tokener_get_parse_end(tok) != ec->inlen) {
-		enum json_tokener_error e = json_tokener_get_error(tok);
-
-		snprintf(msg, sizeof(msg), "Invalid JSON body: %s",
-		    root != NULL ? "trailing bytes after the JSON value" :
-		    e == json_tokener_continue ? "unexpected end of input" :
-		    json_tokener_error_desc(e));
-		exec_fail_msg(ec, 400, msg);
-		goto done;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		exec_fail_msg(ec, 400, "Invalid request: the body must be a "
-		    "JSON object {\"toolName\": ..., \"params\": {...}}");
-		goto done;
-	}
-	if (!json_object_object_get_ex(root, "toolName", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
-		exec_fail_msg(ec, 400, "Missing or invalid toolName: expected "
-		    "a string like \"mcp__<server>__<tool>\"");
-		goto done;
-	}
-	full = json_object_get_string(v);
-	srv = full + strlen(EXEC_TOOL_PREFIX);
-	if (strncmp(full, EXEC_TOOL_PREFIX, strlen(EXEC_TOOL_PREFIX)) != 0 ||
-	    (sep = strstr(srv, "__")) == NULL || sep == srv ||
-	    sep[2] == '\0' || strlen(full) > 256) {
-		snprintf(msg, sizeof(msg), "Invalid toolName '%.256s': expected "
-		    "\"mcp__<server>__<tool>\"", full);
-		exec_fail_msg(ec, 400, msg);
-		goto done;
-	}
-	for (s = full; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20) {
-			exec_fail_msg(ec, 400, "Invalid toolName: control "
-			    "characters");
-			goto done;
-		}
-	if (!json_object_object_get_ex(root, "params", &params) ||
-	    json_object_is_type(params, json_type_null))
-		params = NULL;
-	else if (!json_object_is_type(params, json_type_object)) {
-		exec_fail_msg(ec, 400, "Invalid params: expected a JSON object "
-		    "of the tool's arguments");
-		goto done;
-	}
-	/* The allowlist comes before anything reaches a server. */
-	if (!allowlist_match(exec_allow, full)) {
-		exec_not_allowed(ec, full);
-		goto done;
-	}
-	server = registry_find_server(exec_registry, srv, (size_t)(sep - srv));
-	if (server == -1) {
-		exec_not_found(ec, full, "no MCP server of that name is "
-		    "configured");
-		goto done;
-	}
-	ec->sc.server = (size_t)server;
-	if ((ec->sc.tool = strdup(sep + 2)) == NULL) {
-		exec_fail_msg(ec, 500, "out of memory");
-		goto done;
-	}
-	ts = registry_toolset(exec_registry, (size_t)server);
-	if (ts != NULL) {
-		if ((tool = toolset_find(ts, ec->sc.tool)) == NULL) {
-			exec_not_found(ec, full, NULL);
-			goto done;
-		}
-		if (tool->schema != NULL) {
-			struct schema_result	res;
-			json_object		*inst = params;
-
-			memset(&res, 0, sizeof(res));
-			if (inst == NULL)
-				inst = json_object_new_object();
-			if (!schema_validate(tool->schema, inst, &res)) {
-				exec_invalid(ec, full, tool->schema, &res);
-				schema_result_free(&res);
-				if (params == NULL)
-					json_object_put(inst);
-				goto done;
-			}
-			schema_result_free(&res);
-			if (params == NULL)
-				json_object_put(inst);
-		}
-		ec->sc.timeout_ms = tool->timeout_ms;
-	} else {
-		/* Never listed yet (still starting): the I/O thread checks
-		 * the name once the server is ready. */
-		ec->sc.unchecked = 1;
-		ec->sc.timeout_ms = config_tool_timeout(
-		    &exec_cfg->servers[server], ec->sc.tool);
-	}
-	call = json_object_new_object();
-	json_object_object_add(call, "name",
-	    json_object_new_string(ec->sc.tool));
-	json_object_object_add(call, "arguments", params != NULL ?
-	    json_object_get(params) : json_object_new_object());
-	s = json_object_to_json_string_length(call,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if ((ec->sc.params = strndup(s, len)) == NULL) {
-		exec_fail_msg(ec, 500, "out of memory");
-		goto done;
-	}
-	ec->sc.paramslen = len;
-	/* The body is no longer needed: free it before the call waits. */
-	free(ec->in);
-	ec->in = NULL;
-	registry_submit(exec_registry, &ec->sc);
-done:
-	if (ts != NULL)
-		toolset_release(ts);
-	json_object_put(call);
-	json_object_put(root);
+	exec_fail(ec, 403, 0, o);
 }

@@ -1,8 +1,10 @@
 /*
- * exec.h: POST / - tool execution. exec_handle() runs on the loop thread;
- * the call then moves to a worker (parse, allowlist, lookup, validation,
- * encoding), to the registry's I/O thread (the child), and back to the loop
- * thread through the pool's completion list, where it is answered.
+ * exec.h: POST / - tool execution. The handler runs on the loop thread and
+ * only queues the body; a worker (or the bulk lane for a large body or
+ * costly arguments) parses, checks the allowlist, finds the tool,
+ * validates and encodes; the worker that owns the chosen MCP server
+ * instance sends it; the answer comes back to the loop thread through the
+ * pool's completion list, where it is sent.
  */
 #ifndef EXEC_H
 #define EXEC_H

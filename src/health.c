@@ -1,6 +1,7 @@
 /*
  * health.c: GET /health - liveness and per-server state, answered at once
- * from the loop thread (registry_health() reads plain state under a lock).
+ * from the loop thread (registry_health() reads atomics and small state
+ * under each server's mutex; nothing waits for a worker).
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +56,8 @@ health_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	    json_object_new_int(pool_nworkers(health_pool)));
 	json_object_object_add(o, "allServersReady",
 	    json_object_new_boolean(registry_all_ready(health_registry)));
+	json_object_object_add(o, "unvalidatedTools", json_object_new_int64(
+	    (int64_t)registry_unvalidated(health_registry)));
 	if (health_cache != NULL)
 		json_object_object_add(o, "schemaCache",
 		    cache_stats(health_cache));

@@ -1,12 +1,16 @@
 /*
  * main.c: options, configuration, start-up and shutdown order.
  *
- * Start-up: config, token, event base, registry (its children, served on
- * the same base), worker pool, HTTP listeners, wait for the servers' first
- * start, then the ready line on stdout and sd_notify(READY=1).
- * Shutdown (SIGTERM/SIGINT):
- * the HTTP side drains and leaves the loop; then the workers stop, the
- * registry ends every child, the leftovers are answered, and all is freed.
+ * Start-up: config, token, event base, the HTTP listeners (bound before
+ * anything is spawned, so a port in use leaves no child behind), the
+ * worker pool, the registry (each MCP server instance started on the
+ * worker that owns it), then the loop runs until every server's first
+ * start is over, and the ready line goes to stdout with sd_notify(READY=1).
+ * Shutdown (SIGTERM/SIGINT): the HTTP side drains and leaves the loop; the
+ * workers end their children and exit (pool_stop() waits for them with a
+ * deadline), the leftovers are answered, and all is freed. From the first
+ * signal on, a second one kills every child and exits at once, whatever
+ * thread is busy with what.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,10 +41,17 @@
 #define DEFAULT_CONFIG	SYSCONFDIR "/mcp-proxyd/mcp-proxyd.json"
 #define DEFAULT_LISTEN	"127.0.0.1:0"
 #define DEFAULT_CACHE	LOCALSTATEDIR "/lib/mcp-proxyd/schema-cache.json"
+#define STOP_DEADLINE_MS	15000	/* workers ending their children */
+#define FD_RESERVE		64	/* descriptors beside connections */
+#define FD_PER_INSTANCE		4	/* three pipes and a pidfd */
+#define FD_PER_WORKER		3	/* epoll, eventfd, a spare */
 
 static void	usage(FILE *);
 static void	on_signal(evutil_socket_t, short, void *);
+static void	on_second_signal(int);
 static void	notify(const char *);
+static void	wait_started(struct event_base *, int);
+static void	noop_cb(evutil_socket_t, short, void *);
 
 static const struct config *main_cfg;
 static struct registry	*main_registry;
@@ -80,25 +91,101 @@ notify(const char *state)
 }
 
 static void
+on_second_signal(int sig)
+{
+	static const char msg[] = "<4>second signal: killing the MCP servers "
+	    "and exiting at once\n";
+
+	(void)sig;
+	registry_kill(main_registry);
+	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct sigaction	sa;
+
 	if (sig == SIGHUP) {
 		log_info("SIGHUP: logging goes to stderr, nothing to re-open");
 		return;
 	}
-	if (main_signals++ > 0) {
-		log_warnx("second %s: exiting at once", strsignal((int)sig));
-		registry_kill(main_registry);
-		_exit(1);
-	}
+	if (main_signals++ > 0)
+		on_second_signal((int)sig);
+	/* From now on the next one is handled in the signal handler itself:
+	 * the loop may not run again (joining the workers). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_second_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	log_info("%s: draining (drainTimeoutMs %d)", strsignal((int)sig),
 	    main_cfg->drain_timeout_ms);
 	notify("STOPPING=1");
 	http_drain(main_cfg->drain_timeout_ms);
 }
 
-int
-main(int argc, char *argv[])
+static void
+noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* Runs the loop until every server's first start is over, the time is up
+ * or a drain ended the loop (the registry wakes the loop when a server
+ * starts). */
+static void
+wait_started(struct event_base *base, int timeout_ms)
+{
+	struct timeval	 tv;
+	struct event	*ev;
+
+	if ((ev = evtimer_new(base, noop_cb, NULL)) == NULL)
+		return;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+	while (!registry_all_started(main_registry) &&
+	    evtimer_pending(ev, NULL) && !event_base_got_exit(base) &&
+	    !event_base_got_break(base))
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(ev);
+}
+
+/* Descriptors the daemon needs beside its HTTP connections. */
+static int
+reserved_fds(const struct config *cfg, int workers)
+{
+	size_t	i;
+	int	n = FD_RESERVE + FD_PER_WORKER * workers;
+
+	for (i = 0; i < cfg->nservers; i++)
+		if (!cfg->servers[i].disabled)
+			n += FD_PER_INSTANCE * (cfg->servers[i].instances > 0 ?
+			    cfg->servers[i].instances : 1);
+	return n;
+}
+
+static void
+print_ready(const struct config *cfg, const char *listen, int port,
+    const char *token, int workers)
+{
+	if (cfg->auth_token_file != NULL)
+		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\"}\n",
+		    port, port);
+	else
+		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\","
+		    "\"authToken\":\"%s\"}\n", port, port, token);
+	fflush(stdout);
+	log_info("mcp-proxyd %s listening on %s (port %d), %d workers, %zu "
+	    "MCP server%s", MCP_PROXYD_VERSION, listen, port, workers,
+	    cfg->nservers, cfg->nservers == 1 ? "" : "s");
+	notify("READY=1");
+}
+
+static int
+parse_args(int argc, char *argv[], const char **config_path,
+    const char **listen, int *check, int *verbose)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -109,6 +196,107 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	int	ch;
+
+	while ((ch = getopt_long(argc, argv, "c:l:tvVh", longopts, NULL))
+	    != -1) {
+		switch (ch) {
+		case 'c':
+			*config_path = optarg;
+			break;
+		case 'l':
+			*listen = optarg;
+			break;
+		case 't':
+			*check = 1;
+			break;
+		case 'v':
+			(*verbose)++;
+			break;
+		case 'V':
+			printf("mcp-proxyd %s\n", MCP_PROXYD_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mcp-proxyd: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* The configuration, with its warnings logged; -t ends here. */
+static struct config *
+load_config(const char *path, int check)
+{
+	struct config	*cfg;
+	char		 err[CONFIG_ERR_MAX];
+	size_t		 i;
+
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "mcp-proxyd: %s\n", err);
+		exit(1);
+	}
+	for (i = 0; cfg->warnings != NULL && cfg->warnings[i] != NULL; i++)
+		log_warnx("%s", cfg->warnings[i]);
+	if (check) {
+		printf("%s: configuration OK (%zu MCP server%s)\n", cfg->path,
+		    cfg->nservers, cfg->nservers == 1 ? "" : "s");
+		config_free(cfg);
+		exit(0);
+	}
+	return cfg;
+}
+
+/* The daemon's token: from authTokenFile, else a random one. */
+static struct auth *
+load_auth(const struct config *cfg, char *token, size_t len)
+{
+	struct auth	*auth;
+	char		 err[CONFIG_ERR_MAX];
+
+	if (cfg->auth_token_file != NULL) {
+		if (auth_token_read_file(cfg->auth_token_file, token, len, err,
+		    sizeof(err)) == -1)
+			fatalx("%s", err);
+	} else if (auth_token_generate(token) == -1)
+		fatalx("cannot generate an auth token");
+	if ((auth = auth_new(token)) == NULL)
+		fatalx("cannot set up the auth token");
+	return auth;
+}
+
+/* After the drain: the workers end their children, then all is freed. */
+static void
+shutdown_all(struct pool *pool, struct cache *cache)
+{
+	struct registry	*reg;
+
+	log_info("stopping workers and MCP servers");
+	if (pool_stop(pool, registry_stop_worker, main_registry,
+	    STOP_DEADLINE_MS) == -1) {
+		registry_kill(main_registry);
+		log_warnx("exiting without waiting for the workers");
+		_exit(1);
+	}
+	reg = main_registry;
+	main_registry = NULL;
+	registry_free(reg);
+	pool_free(pool);	/* answers what is left; nothing is lost */
+	cache_flush(cache);
+}
+
+int
+main(int argc, char *argv[])
+{
 	const char		*config_path = DEFAULT_CONFIG, *listen = NULL;
 	struct config		*cfg;
 	struct event_base	*base;
@@ -117,135 +305,66 @@ main(int argc, char *argv[])
 	struct auth		*auth;
 	struct allowlist	*allow;
 	struct cache		*cache;
-	char			 err[CONFIG_ERR_MAX], token[4097];
-	int			 ch, check = 0, verbose = 0, port, workers, i;
+	char			 token[AUTH_TOKEN_MAX + 1];
+	int			 check = 0, verbose = 0, port, workers, i;
 	const int		 signums[3] = { SIGTERM, SIGINT, SIGHUP };
 
-	while ((ch = getopt_long(argc, argv, "c:l:tvVh", longopts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'l':
-			listen = optarg;
-			break;
-		case 't':
-			check = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'V':
-			printf("mcp-proxyd %s\n", MCP_PROXYD_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "mcp-proxyd: unexpected argument '%s'\n",
-		    argv[optind]);
-		usage(stderr);
+	if (parse_args(argc, argv, &config_path, &listen, &check,
+	    &verbose) == -1)
 		return 1;
-	}
 	log_init(verbose);
-
-	if ((cfg = config_load(config_path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "mcp-proxyd: %s\n", err);
-		return 1;
-	}
-	for (i = 0; cfg->warnings != NULL && cfg->warnings[i] != NULL; i++)
-		log_warnx("%s", cfg->warnings[i]);
-	if (check) {
-		printf("%s: configuration OK (%zu MCP server%s)\n", cfg->path,
-		    cfg->nservers, cfg->nservers == 1 ? "" : "s");
-		config_free(cfg);
-		return 0;
-	}
+	cfg = load_config(config_path, check);
 	main_cfg = cfg;
 	if (listen == NULL)
 		listen = cfg->listen != NULL ? cfg->listen : DEFAULT_LISTEN;
-
-	if (cfg->auth_token_file != NULL) {
-		if (auth_token_read_file(cfg->auth_token_file, token,
-		    sizeof(token), err, sizeof(err)) == -1)
-			fatalx("%s", err);
-	} else if (auth_token_generate(token) == -1)
-		fatalx("cannot generate an auth token");
-	if ((auth = auth_new(token)) == NULL)
-		fatalx("cannot set up the auth token");
+	auth = load_auth(cfg, token, sizeof(token));
 	if ((allow = allowlist_new(cfg->allowed_tools, cfg->nallowed_tools))
 	    == NULL)
 		fatalx("cannot build the allowlist");
-
 	signal(SIGPIPE, SIG_IGN);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event base");
-
-	/* By default the children's pipes are served by the loop thread too:
-	 * a call then costs no thread hand-off (docs/architecture.md). */
-	main_registry = registry_new_shared(cfg, base);
-	if (main_registry == NULL)
-		fatalx("cannot create the server registry");
-	if ((cache = cache_open(cfg->schema_cache_path != NULL ?
-	    cfg->schema_cache_path : DEFAULT_CACHE)) == NULL)
-		fatalx("cannot set up the schema cache");
-	registry_set_cache(main_registry, cache);
-	if (registry_start(main_registry) == -1)
-		fatalx("cannot start the server registry");
-
 	workers = cfg->workers > 0 ? cfg->workers : pool_default_workers();
-	if ((pool = pool_new(base, workers, cfg->queue_size)) == NULL)
-		fatalx("cannot start %d workers", workers);
+	log_debug("%s: %d descriptors kept for workers and MCP servers",
+	    __func__, reserved_fds(cfg, workers));
 
+	/* Listen first: a port in use exits before any child exists. */
 	if ((port = http_init(base, cfg, listen, auth)) == -1)
 		fatalx("cannot listen on %s", listen);
-	exec_init(pool, main_registry, cfg, allow);
-	exec_register();
-	discovery_register(main_registry, cfg, allow);
-	health_register(pool, main_registry, cache);
-
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
 	}
+	if ((pool = pool_new(base, workers, cfg->queue_size)) == NULL)
+		fatalx("cannot start %d workers", workers);
+	if ((cache = cache_open(cfg->schema_cache_path != NULL ?
+	    cfg->schema_cache_path : DEFAULT_CACHE)) == NULL)
+		fatalx("cannot set up the schema cache");
+	if ((main_registry = registry_new(cfg, pool, cache)) == NULL)
+		fatalx("cannot create the server registry");
+	exec_init(pool, main_registry, cfg, allow);
+	exec_register();
+	discovery_register(main_registry, cfg, allow);
+	health_register(pool, main_registry, cache);
+	if (registry_start(main_registry) == -1)
+		fatalx("cannot start the MCP servers");
 
-	registry_wait_started(main_registry, cfg->start_timeout_ms);
-
+	wait_started(base, cfg->start_timeout_ms);
 	/* A drain that finished during the start (SIGTERM) skips all this. */
 	if (!event_base_got_exit(base)) {
-		if (cfg->auth_token_file != NULL)
-			printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\"}\n",
-			    port, port);
-		else
-			printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\","
-			    "\"authToken\":\"%s\"}\n", port, port, token);
-		fflush(stdout);
-		log_info("mcp-proxyd %s listening on %s (port %d), %d "
-		    "workers, %zu MCP server%s", MCP_PROXYD_VERSION, listen,
-		    port, workers, cfg->nservers, cfg->nservers == 1 ? "" : "s");
-		notify("READY=1");
+		print_ready(cfg, listen, port, token, workers);
+		explicit_bzero(token, sizeof(token));
+		event_base_dispatch(base);
 	}
 	explicit_bzero(token, sizeof(token));
-	if (!event_base_got_exit(base))
-		event_base_dispatch(base);
 
-	log_info("stopping workers and MCP servers");
-	pool_stop(pool);
-	registry_stop(main_registry);
-	pool_free(pool);	/* answers what is left; nothing is lost */
+	shutdown_all(pool, cache);
 	discovery_free();
 	http_free();
 	exec_free();
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
-	registry_free(main_registry);
 	cache_free(cache);
 	event_base_free(base);
 	allowlist_free(allow);

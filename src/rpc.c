@@ -8,6 +8,7 @@
  * params/result instead of building a json-c tree, because they sit on the
  * path of every tool call.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include "rpc.h"
 
 #define RPC_FRAMER_INITIAL	4096
+#define RPC_FRAMER_KEEP		(1024 * 1024)	/* larger buffers are freed */
 #define RPC_TO_STRING_FLAGS	(JSON_C_TO_STRING_PLAIN | \
 				    JSON_C_TO_STRING_NOSLASHESCAPE)
 #define RPC_TOKENER_FLAGS	(JSON_TOKENER_STRICT | \
@@ -68,6 +70,25 @@ rpc_framer_free(struct rpc_framer *f)
 {
 	free(f->buf);
 	memset(f, 0, sizeof(*f));
+}
+
+char *
+rpc_framer_take(struct rpc_framer *f, const char *line, size_t len)
+{
+	char	*s;
+
+	if (line == f->buf && f->buf != NULL) {
+		s = f->buf;
+		f->buf = NULL;
+		f->cap = 0;
+		f->len = 0;
+		return s;
+	}
+	if ((s = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(s, line, len);
+	s[len] = '\0';
+	return s;
 }
 
 size_t
@@ -152,6 +173,12 @@ rpc_framer_feed(struct rpc_framer *f, const char *data, size_t n,
 					on_line(arg, f->buf, l);
 			}
 			f->len = 0;
+			/* A long line's buffer is not kept for good. */
+			if (f->cap > RPC_FRAMER_KEEP) {
+				free(f->buf);
+				f->buf = NULL;
+				f->cap = 0;
+			}
 		}
 		data = nl + 1;
 		n -= seg + 1;
@@ -695,4 +722,62 @@ rpc_encode_error(json_object *id, int code, const char *message,
 	parts[1].s = rpc_text(id, &parts[1].n);
 	parts[3].n = (size_t)snprintf(codebuf, sizeof(codebuf), "%d", code);
 	return rpc_join(parts, sizeof(parts) / sizeof(parts[0]), len);
+}
+
+/* The id of a message from the head of its line (see rpc.h). */
+int
+rpc_scan_id(const char *s, size_t n, int64_t *id)
+{
+	size_t		 i, j, key = 0;
+	int		 depth = 0, instr = 0, esc = 0, neg, digits;
+	uint64_t	 v;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (instr) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"') {
+				instr = 0;
+				if (depth != 1 || i - key != 2 ||
+				    memcmp(s + key, "id", 2) != 0)
+					continue;
+				j = i + 1;
+				while (j < n && isspace((unsigned char)s[j]))
+					j++;
+				if (j >= n || s[j] != ':')
+					continue;
+				j++;
+				while (j < n && isspace((unsigned char)s[j]))
+					j++;
+				neg = j < n && s[j] == '-';
+				if (neg)
+					j++;
+				for (v = 0, digits = 0; j < n &&
+				    isdigit((unsigned char)s[j]) &&
+				    digits < 18; j++, digits++)
+					v = v * 10 + (uint64_t)(s[j] - '0');
+				/* A number cut by the end of what we kept, a
+				 * fraction, or no number at all: unknown. */
+				if (digits == 0 || j >= n || s[j] == '.' ||
+				    s[j] == 'e' || s[j] == 'E' ||
+				    isdigit((unsigned char)s[j]))
+					return -1;
+				*id = neg ? -(int64_t)v : (int64_t)v;
+				return 0;
+			}
+			continue;
+		}
+		if (c == '"') {
+			instr = 1;
+			key = i + 1;
+		} else if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+			depth--;
+	}
+	return -1;
 }

@@ -53,6 +53,12 @@ void	rpc_framer_free(struct rpc_framer *);
 int	rpc_framer_feed(struct rpc_framer *, const char *data, size_t n,
 	    void (*on_line)(void *, char *, size_t),
 	    void (*on_overflow)(void *, size_t), void *arg);
+/*
+ * Inside on_line: the line in a malloc'd, NUL-terminated buffer that the
+ * caller owns: the framer's own buffer when line is in it (no copy; the
+ * framer starts a new one), else a copy. NULL when memory runs out.
+ */
+char	*rpc_framer_take(struct rpc_framer *, const char *line, size_t len);
 /* Bytes of an unfinished line held or being dropped (e.g. to log at EOF). */
 size_t	rpc_framer_pending(const struct rpc_framer *);
 
@@ -111,6 +117,13 @@ struct json_tokener *rpc_thread_tokener(void);
 int	rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
 	    char *err, size_t errlen);
 void	rpc_msg_free(struct rpc_msg *);
+
+/*
+ * The id of a JSON-RPC message from the first bytes of its line (the
+ * "id" member of the top-level object, an integer): 0 and *id, or -1 when
+ * those bytes do not show one. For lines too long to parse.
+ */
+int	rpc_scan_id(const char *line, size_t len, int64_t *id);
 
 /* 1 if s[0..len) is well-formed UTF-8 (RFC 3629), else 0. */
 int	rpc_utf8_valid(const char *s, size_t len);

@@ -54,6 +54,7 @@ struct schema_result {
 	size_t			 nerrors;
 	size_t			 cap;
 	int			 truncated;
+	int			 too_costly;	/* TEMPORARY */
 };
 
 enum schema_draft {
@@ -69,6 +70,17 @@ enum schema_draft {
 struct schema	*schema_compile(json_object *root, char *err, size_t errlen);
 /* As schema_compile(), with the draft to assume when $schema is absent. */
 struct schema	*schema_compile_draft(json_object *root, enum schema_draft,
+		    char *err, size_t errlen);
+/* TEMPORARY until the budgeted validator lands. */
+struct schema_limits {
+	unsigned long	steps;
+	unsigned long	match_limit;
+	unsigned long	cpu_us;
+};
+int		 schema_validate_limits(const struct schema *, json_object *,
+		    struct schema_result *, const struct schema_limits *);
+/* TEMPORARY until the budgeted compiler lands: ignores budget. */
+struct schema	*schema_compile_budget(json_object *root, unsigned long *budget,
 		    char *err, size_t errlen);
 void		 schema_free(struct schema *);
 

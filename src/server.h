@@ -1,17 +1,25 @@
 /*
- * server.h: one MCP server (one or more child processes behind one name):
- * spawn, handshake, JSON-RPC over stdio, pending calls by id, timeouts,
- * restart with backoff, shutdown. Everything in server.c runs on the
- * registry's I/O thread, except what is marked "any thread".
+ * server.h: one configured MCP server: its instances (child processes)
+ * and the MCP session of each: handshake, tool list, calls by id with many
+ * in flight, timeouts and cancellation, server-to-client requests,
+ * notifications, failure and restart with backoff, shutdown.
  *
- * A tool call travels as a struct server_call. The submitter (a worker)
- * fills the input part and hands it to registry_submit(); from then on the
- * I/O thread owns it until it fills the output part and calls complete()
- * exactly once. The submitter's complete() hands it on (pool_complete).
- * complete() runs on the I/O thread, except for a call submitted after
- * registry_stop(): that one is answered (503) on the submitting thread
- * inside registry_submit(). complete() must not block. The reply body is
- * always set (JSON, {"error": ...} for every status but 200).
+ * Threads. Each instance belongs to one worker (its owner): everything
+ * about it, its child's pipes, its timers, its pending and queued calls,
+ * runs on that worker, entered through server_inst_start() and
+ * server_submit() run there. What is shared across instances and threads
+ * is small and marked "any thread": the published toolset (a slot under
+ * its mutex), the counters and state that /health shows (atomics and a
+ * mutex), and server_pick(). Work that could take long leaves the owner
+ * for the bulk lane: building a tool list (schema compilation, the cache
+ * entry) and parsing and converting a long answer.
+ *
+ * A tool call travels as a struct server_call. The submitter fills the
+ * input part and hands the call to the owner of an instance; from then on
+ * the server owns it until it fills the output part and calls complete()
+ * exactly once, on the owner or on a bulk thread. complete() must not
+ * block. The reply body is always set ({"error": ...} for every status
+ * but 200).
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -23,44 +31,52 @@
 
 #include "pool.h"
 
+struct cache;
 struct config;
 struct event;
-struct event_base;
-struct proc;
-struct registry;
+struct proc_msg;
+struct rpc_msg;
 struct server;
+struct server_inst;
+struct toolset;
 
 enum server_call_state {
 	SERVER_CALL_NEW = 0,
 	SERVER_CALL_QUEUED,	/* waiting for a ready instance or capacity */
-	SERVER_CALL_SENT,	/* written (or buffered) to a child */
+	SERVER_CALL_SENT,	/* written (or waiting to be) to a child */
 	SERVER_CALL_DONE
 };
 
 struct server_call {
-	struct job	 job;		/* first member: the pool's hand-back */
+	struct job	 job;		/* first member */
 
 	/* Input, set by the submitter; owned by the call. */
-	size_t		 server;	/* index into the registry */
+	size_t		 server;	/* index in the configuration */
+	struct server	*srv;		/* set by the registry: the server */
+	int		 target;	/* and the instance it goes to */
 	char		*tool;		/* name as the server knows it */
-	char		*params;	/* tools/call params JSON, one line */
+	char		*params;	/* tools/call params JSON, one line;
+					   handed to the child's write queue */
 	size_t		 paramslen;
 	int		 timeout_ms;	/* whole call, queueing included */
-	int		 unchecked;	/* 1: tool existence not yet verified */
 	void		(*complete)(struct server_call *);
 
-	/* Output, set by the I/O thread before complete(). */
+	/* Output, set before complete(). */
 	int		 status;	/* HTTP status */
 	char		*body;		/* JSON reply body, malloc'd */
 	size_t		 bodylen;
 	int		 retry_after;	/* seconds for Retry-After, 0: none */
 
-	/* Private to server.c / registry.c. */
+	/* Private to server.c. */
 	enum server_call_state state;
 	int64_t		 id;
-	struct server	*srv;
-	struct proc	*proc;
+	struct server_inst *inst;
 	struct event	*timer;
+	struct proc_msg	*msg;		/* not yet completely written */
+	int		 unsent;	/* withdrawn before any byte went */
+	char		*line;		/* a long answer, for the bulk lane */
+	size_t		 linelen;
+	struct rpc_msg	*answer;	/* a long answer already parsed */
 	struct server_call *hnext;	/* pending-by-id chain */
 	struct server_call *qnext;	/* wait queue */
 	struct server_call *qprev;
@@ -68,56 +84,63 @@ struct server_call {
 
 /* Frees the input and output strings of a call (not the call itself). */
 void	server_call_clear(struct server_call *);
-
-/*
- * Ends a call: takes body (a JSON object, consumed) as the reply, frees the
- * call's timer and calls complete(). The I/O thread, or any thread for a
- * call the I/O thread never saw.
- */
+/* Ends a call with body (a JSON object, consumed) and calls complete().
+ * On the owner, or on any thread for a call no instance holds. */
 void	server_call_finish(struct server_call *, int status, json_object *body,
 	    int retry_after);
-/* Shorthand: {"error": msg} (plus "server": name when server != NULL). */
+/* Shorthand: {"error": msg} (plus "server": server when not NULL). */
 void	server_call_fail(struct server_call *, int status, int retry_after,
 	    const char *server, const char *msg);
 
-/*
- * Turning a tools/call answer into the HTTP reply (pure, any thread; the
- * json-c arguments are borrowed and must belong to the calling thread).
- * Return the HTTP status and set *body to a new object the caller owns.
- * full is the tool's full name, mcp__<server>__<tool>.
- */
-int	server_reply_result(const char *server, const char *full,
-	    json_object *result, json_object **body);
-int	server_reply_error(const char *server, const char *full, int code,
-	    const char *message, json_object *data, json_object **body);
-/* The id of a JSON-RPC message from the first bytes of its line (the
- * "id" member of the top-level object): 0 and *id, or -1. */
-int	server_scan_id(const char *line, size_t len, int64_t *id);
+/* What the server tells the module that runs it (the registry). */
+struct server_hooks {
+	/* The first start attempt is over (ready, or every instance failed
+	 * once). Owner thread. */
+	void	(*started)(void *arg, size_t server);
+	/* A new toolset is in the slot. Owner thread. */
+	void	(*published)(void *arg, size_t server);
+	/* A child was reaped after server_inst_stop(). Owner thread. */
+	void	(*gone)(void *arg, size_t server, int inst);
+	void	*arg;
+};
 
-/*
- * One configured server, run by the registry on its I/O thread; everything
- * below is I/O thread only unless marked otherwise.
- */
-struct server	*server_new(struct registry *, struct event_base *,
-		    const struct config *, size_t index);
+/* Main thread, before any instance starts. cfg, pool and cache (may be
+ * NULL) outlive the server. */
+struct server	*server_new(const struct config *, size_t index,
+		    const struct server_hooks *, struct pool *, struct cache *);
+/* After every worker has stopped. */
 void		 server_free(struct server *);
-/* Spawns every instance (nothing for a disabled server). */
-void		 server_start(struct server *);
-/* Starts the call's timer and queues or sends it. */
-void		 server_submit(struct server *, struct server_call *);
-/* Shutdown, step 1: fails every queued and pending call, stops restarts,
- * closes every child's stdin. */
-void		 server_stop(struct server *);
-/* Shutdown, later steps: sig to every live child's process group; returns
- * the number of children not yet reaped. sig 0 only counts. */
-int		 server_signal(struct server *, int sig);
-/* SIGKILL to every process group this server ever led (stragglers). */
-void		 server_kill_groups(struct server *);
-/* Any thread (emergency exit): SIGKILL to every live child's group. */
-void		 server_kill(struct server *);
-/* Any thread: the server's /health entry (a new object), and whether at
- * least one instance is ready. */
+/* Main thread, before the start: a toolset from the schema cache. */
+void		 server_preload(struct server *, json_object *tools);
+int		 server_ninstances(const struct server *);
+
+/* Owner thread (worker): creates the instance's events on that worker's
+ * base and spawns its child. Nothing for a disabled server. */
+void		 server_inst_start(struct server *, int inst);
+/* Owner thread: starts the call's timer and sends or queues it. */
+void		 server_submit(struct server *, int inst, struct server_call *);
+/* Owner thread, shutdown step 1: fails every queued and pending call,
+ * stops restarts, closes the child's stdin. */
+void		 server_inst_stop(struct server *, int inst);
+/* Owner thread, later steps: sig (0: none) to the child's process group;
+ * 1 while the child is not yet reaped. */
+int		 server_inst_signal(struct server *, int inst, int sig);
+/* Owner thread: SIGKILL to every process group the instance ever led. */
+void		 server_inst_kill_groups(struct server *, int inst);
+
+/* Any thread: the instance a new call should go to (the ready one with
+ * the fewest calls, else the one with the fewest). */
+int		 server_pick(struct server *);
+/* Any thread: a reference to the published toolset, or NULL. */
+struct toolset	*server_toolset(struct server *);
+/* Any thread: the /health entry (a new object); 1 when an instance is
+ * ready. */
 json_object	*server_health(struct server *);
 int		 server_ready(struct server *);
+/* Any thread: 1 when the server cannot start (its command fails to run, or
+ * it crashed 5 times within a minute): calls are answered at once. */
+int		 server_failing(struct server *);
+/* Any thread, emergency exit: SIGKILL to every live child's group. */
+void		 server_kill(struct server *);
 
 #endif

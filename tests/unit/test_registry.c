@@ -20,10 +20,16 @@
 #include <check.h>
 #include <json-c/json.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "log.h"
+#include "pool.h"
 #include "registry.h"
+#include "reply.h"
+#include "rpc.h"
 #include "server.h"
+#include "toolset.h"
 #include "unit.h"
 
 #define MAX_PGIDS	64
@@ -37,6 +43,7 @@ struct tcall {
 static const char	*demo;
 static struct config	*cfg;
 static struct registry	*reg;
+static struct pool	*pool;
 static pthread_mutex_t	 tmtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 tcond = PTHREAD_COND_INITIALIZER;
 static pid_t		 pgids[MAX_PGIDS];
@@ -100,6 +107,46 @@ tcomplete(struct server_call *sc)
 	pthread_mutex_unlock(&tmtx);
 }
 
+/* A call that never reached a worker (it had stopped). */
+static void
+tdone(struct job *j)
+{
+	struct tcall	*t = (struct tcall *)j;
+
+	pthread_mutex_lock(&tmtx);
+	t->done = 1;
+	t->sc.status = -1;
+	pthread_cond_broadcast(&tcond);
+	pthread_mutex_unlock(&tmtx);
+}
+
+/* A registry on its own pool, its first start attempts over. */
+static struct registry *
+start_registry(struct config *c, struct event_base *base, struct pool **pp)
+{
+	struct registry	*r;
+	int64_t		 deadline = ms_now() + 15000;
+
+	/* No ck_assert here: main() calls it outside the tests. */
+	if ((*pp = pool_new(base, 2, 1024)) == NULL ||
+	    (r = registry_new(c, *pp, NULL)) == NULL ||
+	    registry_start(r) == -1) {
+		printf("Bail out! cannot start a registry\n");
+		exit(EXIT_FAILURE);
+	}
+	while (!registry_all_started(r) && ms_now() < deadline)
+		usleep(10000);
+	return r;
+}
+
+static void
+stop_registry(struct registry *r, struct pool *p)
+{
+	ck_assert_int_eq(pool_stop(p, registry_stop_worker, r, 15000), 0);
+	registry_free(r);
+	pool_free(p);
+}
+
 static int
 sidx(const char *name)
 {
@@ -126,6 +173,7 @@ tcall_new(const char *server, const char *tool, const char *args,
 	t->sc.paramslen = (size_t)n;
 	t->sc.timeout_ms = timeout_ms;
 	t->sc.complete = tcomplete;
+	t->sc.job.done = tdone;
 	return t;
 }
 
@@ -268,7 +316,7 @@ START_TEST(test_started)
 	/* 12 tools over 3 pages of 5. */
 	ts = registry_toolset(reg, (size_t)sidx("demo"));
 	ck_assert_ptr_nonnull(ts);
-	ck_assert_uint_eq(toolset_count(ts), 12);
+	ck_assert_uint_eq(toolset_count(ts), 16);
 	for (i = 1; i < toolset_count(ts); i++)
 		ck_assert_int_lt(strcmp(toolset_tool(ts, i - 1)->name,
 		    toolset_tool(ts, i)->name), 0);
@@ -299,7 +347,7 @@ START_TEST(test_started)
 	/* The wrapper's demo uses one page: same tools. */
 	ts = registry_toolset(reg, (size_t)sidx("wrapped"));
 	ck_assert_ptr_nonnull(ts);
-	ck_assert_uint_eq(toolset_count(ts), 12);
+	ck_assert_uint_eq(toolset_count(ts), 16);
 	toolset_release(ts);
 	ck_assert_ptr_null(registry_toolset(reg, (size_t)sidx("missing")));
 	ck_assert_ptr_null(registry_toolset(reg, 1000));
@@ -341,43 +389,34 @@ START_TEST(test_fail_422)
 	json_object_put(o);
 	tcall_free(t);
 
-	/* The server's own argument errors. */
-	t = run("demo", "echo", "{\"repeat\":2}", 5000);
-	ck_assert(t->sc.status == 400 || t->sc.status == 422);
+	/* A tool error that says "not found" is still the tool's error. */
+	t = run("demo", "fail", "{\"message\":\"Tool not found: file "
+	    "x.txt\"}", 5000);
+	ck_assert_int_eq(t->sc.status, 422);
 	tcall_free(t);
 }
 END_TEST
 
-START_TEST(test_unchecked)
+/* Unknown tools are decided by the tool list, not by the server's words. */
+START_TEST(test_unknown)
 {
 	struct tcall	*t;
 	json_object	*o, *v;
 
-	t = tcall_new("demo", "echoo", "{}", 5000);
-	t->sc.unchecked = 1;
-	registry_submit(reg, &t->sc);
-	ck_assert(tcall_wait(t, 5000));
-	ck_assert_int_eq(t->sc.status, 404);
+	/* The demo server reports an unknown tool as a tool error: that is
+	 * the server's answer (exec decides 404 from the list first). */
+	t = run("demo", "echoo", "{}", 5000);
+	ck_assert_int_eq(t->sc.status, 422);
 	o = body_of(t);
-	ck_assert_str_eq(str_at(o, "error"), "Tool 'mcp__demo__echoo' not found");
-	ck_assert(json_object_object_get_ex(o, "suggestions", &v));
-	ck_assert(json_object_is_type(v, json_type_array));
-	ck_assert_int_ge(json_object_array_length(v), 1);
-	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v,
-	    0)), "mcp__demo__echo");
+	ck_assert_str_eq(str_at(o, "error"), "Unknown tool: echoo");
+	ck_assert(json_object_object_get_ex(o, "result", &v));
 	json_object_put(o);
 	tcall_free(t);
 
-	t = tcall_new("demo", "echo", "{\"message\":\"x\"}", 5000);
-	t->sc.unchecked = 1;
-	registry_submit(reg, &t->sc);
-	ck_assert(tcall_wait(t, 5000));
-	ck_assert_int_eq(t->sc.status, 200);
-	tcall_free(t);
-
-	/* Not unchecked: the server itself says it does not know it. */
-	t = run("demo", "nosuch", "{}", 5000);
-	ck_assert_int_eq(t->sc.status, 404);
+	/* So are the server's own argument checks. */
+	t = run("demo", "echo", "{\"repeat\":2}", 5000);
+	ck_assert_int_eq(t->sc.status, 422);
+	ck_assert(strstr(t->sc.body, "missing required argument") != NULL);
 	tcall_free(t);
 
 	/* A disabled server. */
@@ -614,13 +653,13 @@ START_TEST(test_list_changed)
 		ts = registry_toolset(reg, (size_t)sidx("demo"));
 		found = ts != NULL && toolset_find(ts, "extra") != NULL;
 		if (found)
-			ck_assert_uint_eq(toolset_count(ts), 13);
+			ck_assert_uint_eq(toolset_count(ts), 17);
 		toolset_release(ts);
 		if (!found)
 			usleep(20000);
 	}
 	ck_assert(found);
-	ck_assert_int_eq(health_int("demo", "tools"), 13);
+	ck_assert_int_eq(health_int("demo", "tools"), 17);
 	t = run("demo", "extra", "{}", 5000);
 	ck_assert_int_eq(t->sc.status, 200);
 	tcall_free(t);
@@ -684,7 +723,7 @@ START_TEST(test_stop)
 	registry_submit(reg, &t->sc);
 	usleep(100000);
 	t0 = ms_now();
-	registry_stop(reg);
+	ck_assert_int_eq(pool_stop(pool, registry_stop_worker, reg, 15000), 0);
 	ck_assert_int_lt(ms_now() - t0, 4000);
 	ck_assert(t->done);
 	ck_assert_int_eq(t->ncomplete, 1);
@@ -703,13 +742,6 @@ START_TEST(test_stop)
 	}
 	ck_assert_int_eq(waitpid(-1, &status, WNOHANG), -1);
 	ck_assert_int_eq(errno, ECHILD);
-
-	/* After the stop, a call is answered at once. */
-	t = tcall_new("demo", "echo", "{\"message\":\"x\"}", 5000);
-	registry_submit(reg, &t->sc);
-	ck_assert(t->done);
-	ck_assert_int_eq(t->sc.status, 503);
-	tcall_free(t);
 }
 END_TEST
 
@@ -718,6 +750,8 @@ START_TEST(test_limits)
 {
 	struct config	*c2;
 	struct registry	*r2, *saved = reg;
+	struct pool	*p2;
+	struct event_base *b2;
 	struct tcall	*t;
 	json_object	*h;
 	char		*text, err[CONFIG_ERR_MAX];
@@ -730,10 +764,8 @@ START_TEST(test_limits)
 	c2 = config_parse(text, "limits", err, sizeof(err));
 	free(text);
 	ck_assert_msg(c2 != NULL, "%s", err);
-	r2 = registry_new(c2);
-	ck_assert_ptr_nonnull(r2);
-	ck_assert_int_eq(registry_start(r2), 0);
-	registry_wait_started(r2, 5000);
+	b2 = event_base_new();
+	r2 = start_registry(c2, b2, &p2);
 	reg = r2;
 	ck_assert(!registry_all_ready(r2));
 
@@ -763,8 +795,8 @@ START_TEST(test_limits)
 	    NULL);
 	tcall_free(t);
 
-	registry_stop(r2);
-	registry_free(r2);
+	stop_registry(r2, p2);
+	event_base_free(b2);
 	config_free(c2);
 	reg = saved;
 }
@@ -773,34 +805,33 @@ END_TEST
 static int
 scan(const char *s, int64_t *id)
 {
-	return server_scan_id(s, strlen(s), id);
+	return rpc_scan_id(s, strlen(s), id);
 }
 
 START_TEST(test_reply_mapping)
 {
-	json_object	*r, *b = NULL;
-	int		 st;
-	int64_t		 id;
+	struct config_server	 cs;
+	struct toolset		*ts;
+	json_object		*r, *b = NULL;
+	int64_t			 id;
 
+	/* isError is the tool's own error, whatever its text says. */
 	r = json_tokener_parse("{\"content\":[{\"type\":\"text\",\"text\":"
 	    "\"Unknown tool: zap\"}],\"isError\":true}");
-	st = server_reply_result("s", "mcp__s__zap", r, &b);
-	ck_assert_int_eq(st, 404);
-	ck_assert_str_eq(json_object_to_json_string_ext(b,
-	    JSON_C_TO_STRING_PLAIN), "{\"error\":\"Tool 'mcp__s__zap' not "
-	    "found\",\"details\":\"Unknown tool: zap\"}");
+	ck_assert_int_eq(reply_result("s", "mcp__s__zap", r, &b), 422);
+	ck_assert_str_eq(str_at(b, "error"), "Unknown tool: zap");
 	json_object_put(b);
 	json_object_put(r);
 
 	r = json_tokener_parse("{\"content\":[],\"isError\":true}");
-	ck_assert_int_eq(server_reply_result("s", "f", r, &b), 422);
+	ck_assert_int_eq(reply_result("s", "f", r, &b), 422);
 	ck_assert_str_eq(str_at(b, "error"), "tool reported an error");
 	json_object_put(b);
 	json_object_put(r);
 
 	r = json_tokener_parse("{\"content\":[{\"type\":\"text\",\"text\":"
 	    "\"\"}],\"structuredContent\":{\"a\":1}}");
-	ck_assert_int_eq(server_reply_result("s", "f", r, &b), 200);
+	ck_assert_int_eq(reply_result("s", "f", r, &b), 200);
 	ck_assert_str_eq(json_object_to_json_string_ext(b,
 	    JSON_C_TO_STRING_PLAIN), "{\"result\":{\"content\":[{\"type\":"
 	    "\"text\",\"text\":\"\"}],\"structuredContent\":{\"a\":1}}}");
@@ -808,27 +839,38 @@ START_TEST(test_reply_mapping)
 	json_object_put(r);
 
 	r = json_object_new_int(3);
-	ck_assert_int_eq(server_reply_result("s", "f", r, &b), 502);
+	ck_assert_int_eq(reply_result("s", "f", r, &b), 502);
 	ck_assert(strstr(str_at(b, "error"), "unusable reply") != NULL);
 	json_object_put(b);
 	json_object_put(r);
 
-	ck_assert_int_eq(server_reply_error("s", "mcp__s__t", -32602,
-	    "Tool t not found", NULL, &b), 404);
-	json_object_put(b);
-	ck_assert_int_eq(server_reply_error("s", "mcp__s__t", -32602,
-	    "bad x", NULL, &b), 400);
+	/* JSON-RPC errors: the tool list decides "unknown". */
+	memset(&cs, 0, sizeof(cs));
+	cs.name = (char *)(uintptr_t)"s";
+	r = json_tokener_parse("[{\"name\":\"t\"},{\"name\":\"u\"}]");
+	ts = toolset_build("s", &cs, r, 1, NULL);
+	json_object_put(r);
+	ck_assert_int_eq(reply_error("s", "mcp__s__t", ts, "t", -32602,
+	    "Tool t not found", NULL, &b), 400);
 	ck_assert_str_eq(str_at(b, "error"),
-	    "server 's' rejected the arguments: bad x");
+	    "server 's' rejected the arguments: Tool t not found");
+	json_object_put(b);
+	ck_assert_int_eq(reply_error("s", "mcp__s__v", ts, "v", -32602,
+	    "bad x", NULL, &b), 404);
+	ck_assert_str_eq(json_object_to_json_string_ext(b,
+	    JSON_C_TO_STRING_PLAIN), "{\"error\":\"Tool 'mcp__s__v' not "
+	    "found\",\"details\":\"bad x\",\"suggestions\":[\"mcp__s__t\","
+	    "\"mcp__s__u\"]}");
 	json_object_put(b);
 	r = json_object_new_string("why");
-	ck_assert_int_eq(server_reply_error("s", "mcp__s__t", -32000,
+	ck_assert_int_eq(reply_error("s", "mcp__s__t", ts, "t", -32000,
 	    "boom", r, &b), 502);
 	ck_assert_str_eq(json_object_to_json_string_ext(b,
 	    JSON_C_TO_STRING_PLAIN), "{\"error\":\"server 's' returned "
 	    "JSON-RPC error -32000: boom\",\"data\":\"why\"}");
 	json_object_put(b);
 	json_object_put(r);
+	toolset_release(ts);
 
 	ck_assert_int_eq(scan("{\"jsonrpc\":\"2.0\",\"id\":42,", &id), 0);
 	ck_assert_int_eq(id, 42);
@@ -861,12 +903,17 @@ START_TEST(test_toolset_build)
 	    "{\"name\":\"a\",\"inputSchema\":{\"$ref\":\"#/nowhere\"}},"
 	    "{\"name\":\"b\"}]");
 	ck_assert_ptr_nonnull(tools);
-	ts = toolset_build("x", &cs, tools);
+	ts = toolset_build("x", &cs, tools, 99, NULL);
 	json_object_put(tools);
 	ck_assert_ptr_nonnull(ts);
 	ck_assert_uint_eq(toolset_count(ts), 2);
 	ck_assert_str_eq(toolset_tool(ts, 0)->name, "a");
 	ck_assert_ptr_null(toolset_tool(ts, 0)->schema);	/* bad $ref */
+	ck_assert_int_eq(toolset_tool(ts, 0)->unvalidated, 1);
+	ck_assert_uint_eq(toolset_unvalidated(ts), 1);
+	ck_assert(toolset_hash(ts) == 99);
+	ck_assert_ptr_nonnull(strstr(toolset_tool(ts, 0)->json,
+	    ",\"validated\":false}"));
 	t = toolset_find(ts, "b");
 	ck_assert_ptr_nonnull(t);
 	ck_assert_str_eq(t->search_text, "mcp__x__b bee tool");
@@ -875,7 +922,7 @@ START_TEST(test_toolset_build)
 	    "\"Bee TOOL\",\"parameters\":{\"type\":\"object\",\"properties\":"
 	    "{\"u\":{\"type\":\"string\",\"format\":\"uri\",\"pattern\":"
 	    "\"^a/b$\"}}},\"annotations\":{\"readOnlyHint\":true}}");
-	o = toolset_suggestions(ts, "bb", 3);
+	o = toolset_suggestions(&ts, 1, "mcp__x__bb", 3);
 	ck_assert_str_eq(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN), "[\"mcp__x__b\",\"mcp__x__a\"]");
 	json_object_put(o);
@@ -895,7 +942,7 @@ registry_suite(void)
 	tcase_add_test(tc, test_started);
 	tcase_add_test(tc, test_echo);
 	tcase_add_test(tc, test_fail_422);
-	tcase_add_test(tc, test_unchecked);
+	tcase_add_test(tc, test_unknown);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_crash);
 	tcase_add_test(tc, test_noise);
@@ -917,8 +964,9 @@ registry_suite(void)
 int
 main(void)
 {
-	char	*text, err[CONFIG_ERR_MAX];
-	int	 rc;
+	struct event_base	*base;
+	char			*text, err[CONFIG_ERR_MAX];
+	int			 rc;
 
 	demo = getenv("MCP_DEMO_SERVER");
 	if (demo == NULL || access(demo, X_OK) == -1) {
@@ -950,15 +998,17 @@ main(void)
 		return EXIT_FAILURE;
 	}
 	free(text);
-	if ((reg = registry_new(cfg)) == NULL || registry_start(reg) == -1) {
-		printf("Bail out! registry_new/start failed\n");
+	if ((base = event_base_new()) == NULL) {
+		printf("Bail out! event_base_new failed\n");
 		return EXIT_FAILURE;
 	}
-	registry_wait_started(reg, 15000);
+	reg = start_registry(cfg, base, &pool);
 
+	/* test_stop (the last) stopped the pool already. */
 	rc = unit_run(registry_suite());
-	registry_stop(reg);
 	registry_free(reg);
+	pool_free(pool);
+	event_base_free(base);
 	config_free(cfg);
 	return rc;
 }
