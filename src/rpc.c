@@ -342,36 +342,32 @@ rpc_thread_tokener(void)
 	return tok;
 }
 
-int
-rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
-    char *err, size_t errlen)
+/* The JSON value of a line, or NULL with the reason in err. */
+static json_object *
+rpc_parse_json(const char *line, size_t len, char *err, size_t errlen)
 {
-	struct json_tokener	*tok = NULL;
-	json_object		*root = NULL, *v, *id = NULL, *error;
+	struct json_tokener	*tok;
+	json_object		*root;
 	enum json_tokener_error	 jerr;
 	size_t			 end;
-	int			 has_id;
-	int64_t			 code;
 
-	memset(msg, 0, sizeof(*msg));
 	if (len > INT_MAX) {
 		rpc_seterr(err, errlen, "message too long");
-		goto fail;
+		return NULL;
 	}
 	switch (rpc_scan(line, len, 1)) {
 	case RPC_SCAN_OK:
 		break;
 	case RPC_SCAN_BAD_UTF8:
 		rpc_seterr(err, errlen, "invalid UTF-8");
-		goto fail;
+		return NULL;
 	case RPC_SCAN_CONTROL:
 		rpc_seterr(err, errlen, "not JSON (control character)");
-		goto fail;
+		return NULL;
 	}
-
 	if ((tok = rpc_thread_tokener()) == NULL) {
 		rpc_seterr(err, errlen, "out of memory");
-		goto fail;
+		return NULL;
 	}
 	root = json_tokener_parse_ex(tok, line, (int)len);
 	jerr = json_tokener_get_error(tok);
@@ -394,127 +390,124 @@ rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
 		else
 			rpc_seterr(err, errlen, "not JSON (%s)",
 			    json_tokener_error_desc(jerr));
-		goto fail;
+		return NULL;
 	}
-	for (; end < len; end++) {
+	for (; end < len; end++)
 		if (!rpc_is_ws(line[end])) {
+			json_object_put(root);
 			rpc_seterr(err, errlen, "trailing bytes after JSON");
-			goto fail;
+			return NULL;
 		}
-	}
+	return root;
+}
 
-	if (json_object_is_type(root, json_type_array)) {
-		rpc_seterr(err, errlen, "batch arrays are not supported");
-		goto fail;
+/* A request or a notification ("method" present): NULL or why not. */
+static const char *
+rpc_as_call(json_object *root, json_object *method, struct rpc_msg *msg)
+{
+	json_object	*v, *id;
+
+	if (!json_object_is_type(method, json_type_string))
+		return "method is not a string";
+	msg->method = json_object_get_string(method);
+	if (json_object_object_get_ex(root, "params", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_object) &&
+		    !json_object_is_type(v, json_type_array))
+			return "params is not an object or array";
+		msg->params = v;
 	}
-	if (!json_object_is_type(root, json_type_object)) {
-		rpc_seterr(err, errlen, "not a JSON-RPC 2.0 message "
-		    "(not an object)");
-		goto fail;
+	if (!json_object_object_get_ex(root, "id", &id)) {
+		msg->kind = RPC_NOTIFICATION;
+		return NULL;
 	}
-	if (!json_object_object_get_ex(root, "jsonrpc", &v) ||
+	if (id == NULL)
+		return "request id is null";
+	if (rpc_get_id(id, 0, msg) == -1)
+		return "request id is not a string or an integer";
+	msg->kind = RPC_REQUEST;
+	return NULL;
+}
+
+static const char *
+rpc_as_result(json_object *root, json_object *result, struct rpc_msg *msg)
+{
+	json_object	*id;
+
+	if (json_object_object_get_ex(root, "error", NULL))
+		return "both result and error";
+	if (!json_object_object_get_ex(root, "id", &id) || id == NULL)
+		return "result without id";
+	if (rpc_get_id(id, 1, msg) == -1)
+		return "invalid response id";
+	msg->result = result;
+	msg->kind = RPC_RESULT;
+	return NULL;
+}
+
+static const char *
+rpc_as_error(json_object *root, json_object *error, struct rpc_msg *msg)
+{
+	json_object	*v, *id;
+	int64_t		 code;
+
+	if (!json_object_object_get_ex(root, "id", &id))
+		return "error without id";
+	if (id != NULL && rpc_get_id(id, 1, msg) == -1)
+		return "invalid response id";
+	if (!json_object_is_type(error, json_type_object))
+		return "error is not an object";
+	if (!json_object_object_get_ex(error, "code", &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return "error.code is not an integer";
+	code = json_object_get_int64(v);
+	if (code < INT_MIN || code > INT_MAX)
+		return "error.code out of range";
+	msg->err_code = (int)code;
+	if (json_object_object_get_ex(error, "message", &v)) {
+		if (!json_object_is_type(v, json_type_string))
+			return "error.message is not a string";
+		msg->err_message = json_object_get_string(v);
+	}
+	if (json_object_object_get_ex(error, "data", &v))
+		msg->err_data = v;
+	msg->kind = RPC_ERROR;
+	return NULL;
+}
+
+int
+rpc_parse_line(const char *line, size_t len, struct rpc_msg *msg,
+    char *err, size_t errlen)
+{
+	json_object	*root, *v;
+	const char	*why;
+
+	memset(msg, 0, sizeof(*msg));
+	if ((root = rpc_parse_json(line, len, err, errlen)) == NULL)
+		return -1;
+	if (json_object_is_type(root, json_type_array))
+		why = "batch arrays are not supported";
+	else if (!json_object_is_type(root, json_type_object))
+		why = "not a JSON-RPC 2.0 message (not an object)";
+	else if (!json_object_object_get_ex(root, "jsonrpc", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
-	    strcmp(json_object_get_string(v), "2.0") != 0) {
-		rpc_seterr(err, errlen, "not a JSON-RPC 2.0 message "
-		    "(no \"jsonrpc\":\"2.0\")");
-		goto fail;
+	    strcmp(json_object_get_string(v), "2.0") != 0)
+		why = "not a JSON-RPC 2.0 message (no \"jsonrpc\":\"2.0\")";
+	else {
+		msg->root = root;
+		msg->err_message = "";
+		if (json_object_object_get_ex(root, "method", &v))
+			why = rpc_as_call(root, v, msg);
+		else if (json_object_object_get_ex(root, "result", &v))
+			why = rpc_as_result(root, v, msg);
+		else if (json_object_object_get_ex(root, "error", &v))
+			why = rpc_as_error(root, v, msg);
+		else
+			why = "not a JSON-RPC 2.0 message (no method, result "
+			    "or error)";
 	}
-	msg->root = root;
-	msg->err_message = "";
-	has_id = json_object_object_get_ex(root, "id", &id);
-
-	if (json_object_object_get_ex(root, "method", &v)) {
-		if (!json_object_is_type(v, json_type_string)) {
-			rpc_seterr(err, errlen, "method is not a string");
-			goto fail;
-		}
-		msg->method = json_object_get_string(v);
-		if (json_object_object_get_ex(root, "params", &v) &&
-		    v != NULL) {
-			if (!json_object_is_type(v, json_type_object) &&
-			    !json_object_is_type(v, json_type_array)) {
-				rpc_seterr(err, errlen,
-				    "params is not an object or array");
-				goto fail;
-			}
-			msg->params = v;
-		}
-		if (!has_id) {
-			msg->kind = RPC_NOTIFICATION;
-			return 0;
-		}
-		if (id == NULL) {
-			rpc_seterr(err, errlen, "request id is null");
-			goto fail;
-		}
-		if (rpc_get_id(id, 0, msg) == -1) {
-			rpc_seterr(err, errlen, "request id is not a string "
-			    "or an integer");
-			goto fail;
-		}
-		msg->kind = RPC_REQUEST;
+	if (why == NULL)
 		return 0;
-	}
-
-	if (json_object_object_get_ex(root, "result", &v)) {
-		if (json_object_object_get_ex(root, "error", NULL)) {
-			rpc_seterr(err, errlen, "both result and error");
-			goto fail;
-		}
-		if (!has_id || id == NULL) {
-			rpc_seterr(err, errlen, "result without id");
-			goto fail;
-		}
-		if (rpc_get_id(id, 1, msg) == -1) {
-			rpc_seterr(err, errlen, "invalid response id");
-			goto fail;
-		}
-		msg->result = v;
-		msg->kind = RPC_RESULT;
-		return 0;
-	}
-
-	if (json_object_object_get_ex(root, "error", &error)) {
-		if (!has_id) {
-			rpc_seterr(err, errlen, "error without id");
-			goto fail;
-		}
-		if (id != NULL && rpc_get_id(id, 1, msg) == -1) {
-			rpc_seterr(err, errlen, "invalid response id");
-			goto fail;
-		}
-		if (!json_object_is_type(error, json_type_object)) {
-			rpc_seterr(err, errlen, "error is not an object");
-			goto fail;
-		}
-		if (!json_object_object_get_ex(error, "code", &v) ||
-		    !json_object_is_type(v, json_type_int)) {
-			rpc_seterr(err, errlen, "error.code is not an integer");
-			goto fail;
-		}
-		code = json_object_get_int64(v);
-		if (code < INT_MIN || code > INT_MAX) {
-			rpc_seterr(err, errlen, "error.code out of range");
-			goto fail;
-		}
-		msg->err_code = (int)code;
-		if (json_object_object_get_ex(error, "message", &v)) {
-			if (!json_object_is_type(v, json_type_string)) {
-				rpc_seterr(err, errlen,
-				    "error.message is not a string");
-				goto fail;
-			}
-			msg->err_message = json_object_get_string(v);
-		}
-		if (json_object_object_get_ex(error, "data", &v))
-			msg->err_data = v;
-		msg->kind = RPC_ERROR;
-		return 0;
-	}
-
-	rpc_seterr(err, errlen, "not a JSON-RPC 2.0 message "
-	    "(no method, result or error)");
- fail:
+	rpc_seterr(err, errlen, "%s", why);
 	json_object_put(root);
 	memset(msg, 0, sizeof(*msg));
 	return -1;
