@@ -676,6 +676,7 @@ inst_list_page(struct server_inst *in, const char *cursor)
 	json_object	*params = NULL;
 
 	if (cursor == NULL) {
+		log_debug("%s: %s: listing its tools", __func__, in->label);
 		json_object_put(in->list_acc);
 		in->list_acc = json_object_new_array();
 		in->list_pages = 0;

@@ -19,6 +19,8 @@
  *	--stderr-hello	write one line to stderr at start
  *	--fail-init	exit 2 at start, answering nothing
  *	--slow-start MS	answer initialize MS milliseconds late
+ *	--remote-ref-tool  also list "remote", whose schema a validator
+ *			cannot compile (a $ref to another document)
  *
  * Like every file of the build it gets autoconf.h (and so _GNU_SOURCE)
  * force-included by the compiler command line.
@@ -110,7 +112,8 @@ struct demo_tool {
 	const char		*output_schema;	/* NULL: none */
 	struct json_object	*(*fn)(const struct demo_call *, char *,
 				    size_t);
-	int			 hidden;	/* 1: only while toggled on */
+	int			 hidden;	/* 1: only while toggled on, 2:
+						   only with --remote-ref-tool */
 	struct json_object	*input;		/* parsed at start */
 	struct json_object	*output;
 };
@@ -119,6 +122,7 @@ struct demo_state {
 	int			 page_size;
 	int			 slow_start_ms;
 	int			 extra_enabled;
+	int			 remote_enabled;
 	int			 stdout_dead;
 	int			 stalled;	/* 1: stdin is not read */
 	int64_t			 stall_until;	/* monotonic ms, 0: for good */
@@ -210,6 +214,7 @@ static int64_t	 demo_churn(int64_t, int);
 static int	 demo_tools_init(void);
 static void	 demo_tools_free(void);
 static struct demo_tool *demo_tool_find(const char *);
+static int	 demo_tool_listed(const struct demo_tool *);
 static void	 demo_handle_initialize(struct json_object *,
 		    struct json_object *);
 static void	 demo_handle_tools_list(struct json_object *,
@@ -395,6 +400,13 @@ static struct demo_tool demo_tools[] = {
 		"\"description\":\"also flip the extra tool each time, so the "
 		"list really changes\"}}}",
 		NULL, demo_tool_churn, 0, NULL, NULL
+	}, {
+		"remote",
+		"A tool whose input schema refers to a remote document, which "
+		"a validator cannot load (listed with --remote-ref-tool).",
+		"{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":"
+		"\"https://schemas.example.com/x.json\"}}}",
+		NULL, demo_tool_extra, 2, NULL, NULL
 	}
 };
 
@@ -1561,6 +1573,13 @@ demo_tools_free(void)
 	}
 }
 
+static int
+demo_tool_listed(const struct demo_tool *t)
+{
+	return t->hidden == 0 || (t->hidden == 1 && demo.extra_enabled) ||
+	    (t->hidden == 2 && demo.remote_enabled);
+}
+
 /* A tool that is currently listed, by name. */
 static struct demo_tool *
 demo_tool_find(const char *name)
@@ -1569,7 +1588,7 @@ demo_tool_find(const char *name)
 
 	for (i = 0; i < DEMO_NTOOLS; i++)
 		if (strcmp(demo_tools[i].name, name) == 0 &&
-		    (!demo_tools[i].hidden || demo.extra_enabled))
+		    demo_tool_listed(&demo_tools[i]))
 			return &demo_tools[i];
 	return NULL;
 }
@@ -1666,7 +1685,7 @@ demo_handle_tools_list(struct json_object *id, struct json_object *params)
 	json_object_object_add(result, "tools", list);
 	for (i = 0; i < DEMO_NTOOLS; i++) {
 		t = &demo_tools[i];
-		if (t->hidden && !demo.extra_enabled)
+		if (!demo_tool_listed(t))
 			continue;
 		if (total++ < start)
 			continue;
@@ -2035,7 +2054,8 @@ static void
 demo_usage(void)
 {
 	fprintf(stderr, "usage: %s [--page-size N] [--stderr-hello] "
-	    "[--fail-init] [--slow-start MS]\n", DEMO_NAME);
+	    "[--fail-init] [--slow-start MS] [--remote-ref-tool]\n",
+	    DEMO_NAME);
 }
 
 static int
@@ -2062,6 +2082,7 @@ main(int argc, char *argv[])
 		{ "stderr-hello",	no_argument,	   NULL, 'H' },
 		{ "fail-init",		no_argument,	   NULL, 'F' },
 		{ "slow-start",		required_argument, NULL, 's' },
+		{ "remote-ref-tool",	no_argument,	   NULL, 'R' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL,			0,		   NULL, 0 }
@@ -2086,6 +2107,9 @@ main(int argc, char *argv[])
 		case 's':
 			demo.slow_start_ms = demo_parse_int("--slow-start",
 			    optarg, 0, 600000);
+			break;
+		case 'R':
+			demo.remote_enabled = 1;
 			break;
 		case 'h':
 			demo_usage();

@@ -78,7 +78,7 @@ class Daemon:
     """The real mcp-proxyd started as a process."""
 
     def __init__(self, config=None, args=(), ready_timeout=30.0,
-                 env=None):
+                 env=None, preexec_fn=None):
         self.dir = tempfile.mkdtemp(prefix="mcp-proxyd-test-")
         self.config_path = os.path.join(self.dir, "config.json")
         cfg = {"allowedTools": ["*"],
@@ -93,7 +93,7 @@ class Daemon:
         cmd = [MCP_PROXYD, "-c", self.config_path, "-v"] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=self.log, stdin=subprocess.DEVNULL,
-                                     env=env)
+                                     env=env, preexec_fn=preexec_fn)
         self.ready = self._read_ready(ready_timeout)
         self.port = self.ready["port"]
         self.token = self.ready.get("authToken")
@@ -183,6 +183,22 @@ class Daemon:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def cpu_seconds(self):
+        """User + system CPU time the daemon has used so far."""
+        return cpu_seconds(self.proc.pid)
+
+    def threads(self):
+        """{tid: name} of the daemon's threads (main, worker-N, bulk)."""
+        out = {}
+        for tid in os.listdir("/proc/%d/task" % self.proc.pid):
+            try:
+                with open("/proc/%d/task/%s/comm" % (self.proc.pid,
+                                                     tid)) as f:
+                    out[int(tid)] = f.read().strip()
+            except OSError:
+                pass
+        return out
+
     def stop(self, timeout=30.0):
         """SIGTERM and wait; returns the exit status."""
         if self.proc.poll() is None:
@@ -199,6 +215,15 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def cpu_seconds(pid, tid=None):
+    """utime + stime of a process (or one of its threads) in seconds."""
+    path = "/proc/%d/stat" % pid if tid is None else \
+        "/proc/%d/task/%d/stat" % (pid, tid)
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def group_alive(pgid):
