@@ -452,7 +452,8 @@ pool_thread_init(struct pool_thread *t, int worker, struct event_base *base)
 	memset(t, 0, sizeof(*t));
 	t->worker = worker;
 	t->base = base;
-	if ((t->readbuf = malloc(POOL_READBUF)) == NULL)
+	/* Only workers read pipes. */
+	if (worker >= 0 && (t->readbuf = malloc(POOL_READBUF)) == NULL)
 		return -1;
 	if (worker >= 0)
 		snprintf(name, sizeof(name), "worker-%d", worker % 1000);

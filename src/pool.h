@@ -99,7 +99,7 @@ int		 pool_self(void);
 /* On a worker: a timeval to add a timer of ms with, a libevent common
  * timeout when possible (timers of one duration then cost O(1)). */
 const struct timeval *pool_timeout(int ms, struct timeval *);
-/* On a worker or bulk thread: that thread's read buffer. */
+/* On a worker: that thread's read buffer (NULL elsewhere). */
 char		*pool_readbuf(size_t *len);
 
 /*
