@@ -346,6 +346,28 @@ static int	 c_build_deps(struct cctx *, size_t, struct snode *,
 		    json_object *, const char *, int, int);
 static int	 c_build_number(struct cctx *, size_t, json_object *,
 		    const char *, struct snum *, char **);
+static int	 c_build_exclusive(struct cctx *, size_t, struct snode *,
+		    json_object *, int);
+static int	 c_build_numbers(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_strings(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_items(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_arrays(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_props(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_patprops(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_object_counts(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_objects(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_values(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_applicators(struct cctx *, size_t, struct snode *,
+		    json_object *);
 static int	 c_count(struct cctx *, size_t, json_object *, const char *,
 		    size_t *);
 static int	 c_regex(struct cctx *, const char *, size_t, const char *,
@@ -369,6 +391,17 @@ static int	 v_string(struct vctx *, const struct snode *, const char *,
 static int	 v_name_simple(const struct snode *);
 static int	 v_array(struct vctx *, const struct snode *, json_object *);
 static int	 v_object(struct vctx *, const struct snode *, json_object *);
+static int	 v_object_counts(struct vctx *, const struct snode *,
+		    json_object *);
+static int	 v_member(struct vctx *, const struct snode *, const char *,
+		    json_object *);
+static void	 v_unexpected(struct vctx *, const char *);
+static int	 v_object_member(struct vctx *, const struct snode *,
+		    const char *, json_object *);
+static int	 v_property_name(struct vctx *, const struct snode *,
+		    const char *);
+static int	 v_object_deps(struct vctx *, const struct snode *,
+		    json_object *);
 static int	 v_applicators(struct vctx *, const struct snode *,
 		    json_object *);
 static void	 v_best_branch(struct vctx *, struct snode *const *, size_t,
@@ -2192,42 +2225,41 @@ c_build_deps(struct cctx *cc, size_t idx, struct snode *n, json_object *v,
 	return 0;
 }
 
-/* Fill the node of entry idx from its JSON. */
+/*
+ * exclusiveMinimum (is_max 0) or exclusiveMaximum (1): a number, or the
+ * draft-04 boolean that makes minimum or maximum exclusive.
+ */
 static int
-c_build(struct cctx *cc, size_t idx)
+c_build_exclusive(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *v, int is_max)
 {
-	struct snode	*n = cc->entries[idx].node;
-	json_object	*j = cc->entries[idx].j, *v, *v2;
-	struct lh_entry	*le;
-	size_t		 i, cnt;
-	int		 draft7 = cc->entries[idx].draft7;
-	char		*loc;
+	uint32_t	 bound = is_max ? HAS_MAXIMUM : HAS_MINIMUM;
+	uint32_t	 ex = is_max ? HAS_EXMAX : HAS_EXMIN;
+	struct snum	*exn = is_max ? &n->exmax : &n->exmin;
+	char		**extxt = is_max ? &n->exmax_txt : &n->exmin_txt;
+	char		**txt = is_max ? &n->maximum_txt : &n->minimum_txt;
 
-	if (json_object_get_type(j) == json_type_boolean) {
-		n->kind = json_object_get_boolean(j) ? SN_TRUE : SN_FALSE;
+	if (json_object_get_type(v) == json_type_boolean) {
+		if (json_object_get_boolean(v) && (n->has & bound)) {
+			*exn = is_max ? n->maximum : n->minimum;
+			*extxt = *txt;
+			*txt = NULL;
+			n->has = (n->has & ~bound) | ex;
+		}
 		return 0;
 	}
-	n->kind = SN_SCHEMA;
-	if (c_unsupported(cc, idx, j) == -1)
+	if (c_build_number(cc, idx, v, is_max ? "exclusiveMaximum" :
+	    "exclusiveMinimum", exn, extxt) == -1)
 		return -1;
+	n->has |= ex | HAS_NUMBER_KW;
+	return 0;
+}
 
-	if (json_object_object_get_ex(j, "$ref", &v)) {
-		if (json_object_get_type(v) != json_type_string) {
-			c_err(cc, "%s/$ref: must be a string", cc->entries[idx].loc);
-			return -1;
-		}
-		if ((n->ref = c_resolve_ref(cc, idx, json_object_get_string(v))) ==
-		    NULL)
-			return -1;
-		if (draft7)
-			return 0;	/* siblings of $ref are ignored */
-	}
+static int
+c_build_numbers(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
 
-	if (json_object_object_get_ex(j, "type", &v) &&
-	    c_build_types(cc, idx, n, v) == -1)
-		return -1;
-
-	/* numbers */
 	if (json_object_object_get_ex(j, "minimum", &v)) {
 		if (c_build_number(cc, idx, v, "minimum", &n->minimum,
 		    &n->minimum_txt) == -1)
@@ -2240,41 +2272,12 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_MAXIMUM | HAS_NUMBER_KW;
 	}
-	if (json_object_object_get_ex(j, "exclusiveMinimum", &v)) {
-		if (json_object_get_type(v) == json_type_boolean) {
-			/* draft-04 form: makes minimum exclusive */
-			if (json_object_get_boolean(v) &&
-			    (n->has & HAS_MINIMUM)) {
-				n->exmin = n->minimum;
-				n->exmin_txt = n->minimum_txt;
-				n->minimum_txt = NULL;
-				n->has = (n->has & ~(uint32_t)HAS_MINIMUM) |
-				    HAS_EXMIN;
-			}
-		} else {
-			if (c_build_number(cc, idx, v, "exclusiveMinimum",
-			    &n->exmin, &n->exmin_txt) == -1)
-				return -1;
-			n->has |= HAS_EXMIN | HAS_NUMBER_KW;
-		}
-	}
-	if (json_object_object_get_ex(j, "exclusiveMaximum", &v)) {
-		if (json_object_get_type(v) == json_type_boolean) {
-			if (json_object_get_boolean(v) &&
-			    (n->has & HAS_MAXIMUM)) {
-				n->exmax = n->maximum;
-				n->exmax_txt = n->maximum_txt;
-				n->maximum_txt = NULL;
-				n->has = (n->has & ~(uint32_t)HAS_MAXIMUM) |
-				    HAS_EXMAX;
-			}
-		} else {
-			if (c_build_number(cc, idx, v, "exclusiveMaximum",
-			    &n->exmax, &n->exmax_txt) == -1)
-				return -1;
-			n->has |= HAS_EXMAX | HAS_NUMBER_KW;
-		}
-	}
+	if (json_object_object_get_ex(j, "exclusiveMinimum", &v) &&
+	    c_build_exclusive(cc, idx, n, v, 0) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "exclusiveMaximum", &v) &&
+	    c_build_exclusive(cc, idx, n, v, 1) == -1)
+		return -1;
 	if (json_object_object_get_ex(j, "multipleOf", &v)) {
 		if (c_build_number(cc, idx, v, "multipleOf", &n->multiple,
 		    &n->multiple_txt) == -1)
@@ -2287,8 +2290,16 @@ c_build(struct cctx *cc, size_t idx)
 		}
 		n->has |= HAS_MULTIPLE | HAS_NUMBER_KW;
 	}
+	return 0;
+}
 
-	/* strings */
+static int
+c_build_strings(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
+	char		*loc;
+	int		 rc;
+
 	if (json_object_object_get_ex(j, "minLength", &v)) {
 		if (c_count(cc, idx, v, "minLength", &n->min_len) == -1)
 			return -1;
@@ -2299,24 +2310,29 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_MAXLEN | HAS_STRING_KW;
 	}
-	if (json_object_object_get_ex(j, "pattern", &v)) {
-		if (json_object_get_type(v) != json_type_string) {
-			c_err(cc, "%s/pattern: must be a string", cc->entries[idx].loc);
-			return -1;
-		}
-		if ((loc = c_loc(cc, cc->entries[idx].loc, "pattern")) == NULL)
-			return -1;
-		if (c_regex(cc, json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v), loc,
-		    &n->pattern) == -1) {
-			free(loc);
-			return -1;
-		}
-		free(loc);
-		n->has |= HAS_STRING_KW;
+	if (!json_object_object_get_ex(j, "pattern", &v))
+		return 0;
+	if (json_object_get_type(v) != json_type_string) {
+		c_err(cc, "%s/pattern: must be a string", cc->entries[idx].loc);
+		return -1;
 	}
+	if ((loc = c_loc(cc, cc->entries[idx].loc, "pattern")) == NULL)
+		return -1;
+	rc = c_regex(cc, json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), loc, &n->pattern);
+	free(loc);
+	if (rc == -1)
+		return -1;
+	n->has |= HAS_STRING_KW;
+	return 0;
+}
 
-	/* arrays */
+/* items (both drafts' meanings), prefixItems and additionalItems. */
+static int
+c_build_items(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v, *v2;
+
 	if (json_object_object_get_ex(j, "items", &v) &&
 	    json_object_get_type(v) == json_type_array) {
 		/* draft-07 tuple form, whatever the draft */
@@ -2328,20 +2344,31 @@ c_build(struct cctx *cc, size_t idx)
 		    NULL)) == NULL)
 			return -1;
 		n->has |= HAS_ARRAY_KW;
-	} else {
-		if (!draft7 && json_object_object_get_ex(j, "prefixItems", &v2)) {
-			if ((n->prefix = c_child_array(cc, idx, v2,
-			    "prefixItems", &n->nprefix)) == NULL)
-				return -1;
-			n->has |= HAS_ARRAY_KW;
-		}
-		if (json_object_object_get_ex(j, "items", &v)) {
-			if ((n->items = c_child(cc, idx, v, "items", NULL)) ==
-			    NULL)
-				return -1;
-			n->has |= HAS_ARRAY_KW;
-		}
+		return 0;
 	}
+	if (!cc->entries[idx].draft7 &&
+	    json_object_object_get_ex(j, "prefixItems", &v2)) {
+		if ((n->prefix = c_child_array(cc, idx, v2, "prefixItems",
+		    &n->nprefix)) == NULL)
+			return -1;
+		n->has |= HAS_ARRAY_KW;
+	}
+	if (json_object_object_get_ex(j, "items", &v)) {
+		if ((n->items = c_child(cc, idx, v, "items", NULL)) == NULL)
+			return -1;
+		n->has |= HAS_ARRAY_KW;
+	}
+	return 0;
+}
+
+static int
+c_build_arrays(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v, *v2;
+	int		 draft7 = cc->entries[idx].draft7;
+
+	if (c_build_items(cc, idx, n, j) == -1)
+		return -1;
 	if (json_object_object_get_ex(j, "contains", &v)) {
 		if ((n->contains = c_child(cc, idx, v, "contains", NULL)) ==
 		    NULL)
@@ -2349,11 +2376,9 @@ c_build(struct cctx *cc, size_t idx)
 		n->min_contains = 1;
 		n->has |= HAS_ARRAY_KW | HAS_MINCONTAINS;
 		if (!draft7 && json_object_object_get_ex(j, "minContains",
-		    &v2)) {
-			if (c_count(cc, idx, v2, "minContains",
-			    &n->min_contains) == -1)
-				return -1;
-		}
+		    &v2) && c_count(cc, idx, v2, "minContains",
+		    &n->min_contains) == -1)
+			return -1;
 		if (!draft7 && json_object_object_get_ex(j, "maxContains",
 		    &v2)) {
 			if (c_count(cc, idx, v2, "maxContains",
@@ -2376,71 +2401,82 @@ c_build(struct cctx *cc, size_t idx)
 	    json_object_get_type(v) == json_type_boolean &&
 	    json_object_get_boolean(v))
 		n->has |= HAS_UNIQUE | HAS_ARRAY_KW;
+	return 0;
+}
 
-	/* objects */
-	if (json_object_object_get_ex(j, "properties", &v)) {
-		if (json_object_get_type(v) != json_type_object) {
-			c_err(cc, "%s/properties: must be an object", cc->entries[idx].loc);
-			return -1;
-		}
-		cnt = (size_t)json_object_object_length(v);
-		if ((n->props = c_calloc(cc, cnt, sizeof(*n->props))) == NULL)
-			return -1;
-		for (le = lh_table_head(json_object_get_object(v)); le != NULL;
-		    le = lh_entry_next(le)) {
-			i = n->nprops;
-			if ((n->props[i].name = c_strdup(cc, lh_entry_k(le))) ==
-			    NULL)
-				return -1;
-			n->nprops++;
-			if ((n->props[i].node = c_child(cc, idx, lh_entry_v(le),
-			    "properties", lh_entry_k(le))) == NULL)
-				return -1;
-		}
-		qsort(n->props, n->nprops, sizeof(*n->props), prop_cmp);
-		n->has |= HAS_OBJECT_KW;
+static int
+c_build_props(struct cctx *cc, size_t idx, struct snode *n, json_object *v)
+{
+	struct lh_entry	*le;
+	size_t		 i, cnt;
+
+	if (json_object_get_type(v) != json_type_object) {
+		c_err(cc, "%s/properties: must be an object",
+		    cc->entries[idx].loc);
+		return -1;
 	}
-	if (json_object_object_get_ex(j, "patternProperties", &v)) {
-		if (json_object_get_type(v) != json_type_object) {
-			c_err(cc, "%s/patternProperties: must be an object",
-			    cc->entries[idx].loc);
+	cnt = (size_t)json_object_object_length(v);
+	if ((n->props = c_calloc(cc, cnt, sizeof(*n->props))) == NULL)
+		return -1;
+	for (le = lh_table_head(json_object_get_object(v)); le != NULL;
+	    le = lh_entry_next(le)) {
+		i = n->nprops;
+		if ((n->props[i].name = c_strdup(cc, lh_entry_k(le))) == NULL)
 			return -1;
-		}
-		cnt = (size_t)json_object_object_length(v);
-		if ((n->patprops = c_calloc(cc, cnt, sizeof(*n->patprops))) ==
-		    NULL)
+		n->nprops++;
+		if ((n->props[i].node = c_child(cc, idx, lh_entry_v(le),
+		    "properties", lh_entry_k(le))) == NULL)
 			return -1;
-		for (le = lh_table_head(json_object_get_object(v)); le != NULL;
-		    le = lh_entry_next(le)) {
-			i = n->npatprops++;
-			if ((loc = c_loc(cc, cc->entries[idx].loc, "patternProperties")) ==
-			    NULL)
-				return -1;
-			if (c_regex(cc, lh_entry_k(le), strlen(lh_entry_k(le)),
-			    loc, &n->patprops[i].pat) == -1) {
-				free(loc);
-				return -1;
-			}
-			free(loc);
-			if ((n->patprops[i].node = c_child(cc, idx,
-			    lh_entry_v(le), "patternProperties",
-			    lh_entry_k(le))) == NULL)
-				return -1;
-		}
-		n->has |= HAS_OBJECT_KW;
 	}
-	if (json_object_object_get_ex(j, "additionalProperties", &v)) {
-		if ((n->additional = c_child(cc, idx, v, "additionalProperties",
-		    NULL)) == NULL)
-			return -1;
-		n->has |= HAS_OBJECT_KW;
+	qsort(n->props, n->nprops, sizeof(*n->props), prop_cmp);
+	n->has |= HAS_OBJECT_KW;
+	return 0;
+}
+
+static int
+c_build_patprops(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *v)
+{
+	struct lh_entry	*le;
+	size_t		 i, cnt;
+	char		*loc;
+	int		 rc;
+
+	if (json_object_get_type(v) != json_type_object) {
+		c_err(cc, "%s/patternProperties: must be an object",
+		    cc->entries[idx].loc);
+		return -1;
 	}
-	if (json_object_object_get_ex(j, "propertyNames", &v)) {
-		if ((n->property_names = c_child(cc, idx, v, "propertyNames",
-		    NULL)) == NULL)
+	cnt = (size_t)json_object_object_length(v);
+	if ((n->patprops = c_calloc(cc, cnt, sizeof(*n->patprops))) == NULL)
+		return -1;
+	for (le = lh_table_head(json_object_get_object(v)); le != NULL;
+	    le = lh_entry_next(le)) {
+		i = n->npatprops++;
+		if ((loc = c_loc(cc, cc->entries[idx].loc,
+		    "patternProperties")) == NULL)
 			return -1;
-		n->has |= HAS_OBJECT_KW;
+		rc = c_regex(cc, lh_entry_k(le), strlen(lh_entry_k(le)), loc,
+		    &n->patprops[i].pat);
+		free(loc);
+		if (rc == -1)
+			return -1;
+		if ((n->patprops[i].node = c_child(cc, idx, lh_entry_v(le),
+		    "patternProperties", lh_entry_k(le))) == NULL)
+			return -1;
 	}
+	n->has |= HAS_OBJECT_KW;
+	return 0;
+}
+
+/* required, minProperties, maxProperties and the dependency keywords. */
+static int
+c_build_object_counts(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *j)
+{
+	json_object	*v;
+	int		 draft7 = cc->entries[idx].draft7;
+
 	/* draft-03's boolean "required" is not ours to enforce */
 	if (json_object_object_get_ex(j, "required", &v) &&
 	    json_object_get_type(v) != json_type_boolean) {
@@ -2466,7 +2502,8 @@ c_build(struct cctx *cc, size_t idx)
 		n->has |= HAS_OBJECT_KW;
 	}
 	if (!draft7 && json_object_object_get_ex(j, "dependentRequired", &v)) {
-		if (c_build_deps(cc, idx, n, v, "dependentRequired", 1, 0) == -1)
+		if (c_build_deps(cc, idx, n, v, "dependentRequired", 1,
+		    0) == -1)
 			return -1;
 		n->has |= HAS_OBJECT_KW;
 	}
@@ -2475,10 +2512,46 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_OBJECT_KW;
 	}
-	/* any type */
+	return 0;
+}
+
+static int
+c_build_objects(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
+
+	if (json_object_object_get_ex(j, "properties", &v) &&
+	    c_build_props(cc, idx, n, v) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "patternProperties", &v) &&
+	    c_build_patprops(cc, idx, n, v) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "additionalProperties", &v)) {
+		if ((n->additional = c_child(cc, idx, v, "additionalProperties",
+		    NULL)) == NULL)
+			return -1;
+		n->has |= HAS_OBJECT_KW;
+	}
+	if (json_object_object_get_ex(j, "propertyNames", &v)) {
+		if ((n->property_names = c_child(cc, idx, v, "propertyNames",
+		    NULL)) == NULL)
+			return -1;
+		n->has |= HAS_OBJECT_KW;
+	}
+	return c_build_object_counts(cc, idx, n, j);
+}
+
+/* enum and const, for any type. */
+static int
+c_build_values(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
+	size_t		 i, cnt;
+
 	if (json_object_object_get_ex(j, "enum", &v)) {
 		if (json_object_get_type(v) != json_type_array) {
-			c_err(cc, "%s/enum: must be an array", cc->entries[idx].loc);
+			c_err(cc, "%s/enum: must be an array",
+			    cc->entries[idx].loc);
 			return -1;
 		}
 		cnt = json_object_array_length(v);
@@ -2500,20 +2573,26 @@ c_build(struct cctx *cc, size_t idx)
 		}
 		n->has |= HAS_ENUM;
 	}
-	if (json_object_object_get_ex(j, "const", &v)) {
-		if (sv_from_json(&n->const_val, v, 0) == -1) {
-			c_err(cc, "%s/const: cannot copy value", cc->entries[idx].loc);
-			return -1;
-		}
-		if ((n->const_msg = c_quote_values(&n->const_val, 1, 0)) ==
-		    NULL) {
-			c_err(cc, "out of memory");
-			return -1;
-		}
-		n->has |= HAS_CONST;
+	if (!json_object_object_get_ex(j, "const", &v))
+		return 0;
+	if (sv_from_json(&n->const_val, v, 0) == -1) {
+		c_err(cc, "%s/const: cannot copy value", cc->entries[idx].loc);
+		return -1;
 	}
+	if ((n->const_msg = c_quote_values(&n->const_val, 1, 0)) == NULL) {
+		c_err(cc, "out of memory");
+		return -1;
+	}
+	n->has |= HAS_CONST;
+	return 0;
+}
 
-	/* applicators */
+static int
+c_build_applicators(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *j)
+{
+	json_object	*v, *v2;
+
 	if (json_object_object_get_ex(j, "allOf", &v)) {
 		if ((n->all_of = c_child_array(cc, idx, v, "allOf",
 		    &n->nall_of)) == NULL)
@@ -2537,18 +2616,57 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_APPLICATOR;
 	}
-	if (json_object_object_get_ex(j, "if", &v)) {
-		if ((n->if_ = c_child(cc, idx, v, "if", NULL)) == NULL)
-			return -1;
-		if (json_object_object_get_ex(j, "then", &v2) &&
-		    (n->then_ = c_child(cc, idx, v2, "then", NULL)) == NULL)
-			return -1;
-		if (json_object_object_get_ex(j, "else", &v2) &&
-		    (n->else_ = c_child(cc, idx, v2, "else", NULL)) == NULL)
-			return -1;
-		if (n->then_ != NULL || n->else_ != NULL)
-			n->has |= HAS_APPLICATOR;
+	if (!json_object_object_get_ex(j, "if", &v))
+		return 0;
+	if ((n->if_ = c_child(cc, idx, v, "if", NULL)) == NULL)
+		return -1;
+	if (json_object_object_get_ex(j, "then", &v2) &&
+	    (n->then_ = c_child(cc, idx, v2, "then", NULL)) == NULL)
+		return -1;
+	if (json_object_object_get_ex(j, "else", &v2) &&
+	    (n->else_ = c_child(cc, idx, v2, "else", NULL)) == NULL)
+		return -1;
+	if (n->then_ != NULL || n->else_ != NULL)
+		n->has |= HAS_APPLICATOR;
+	return 0;
+}
+
+/* Fill the node of entry idx from its JSON. */
+static int
+c_build(struct cctx *cc, size_t idx)
+{
+	struct snode	*n = cc->entries[idx].node;
+	json_object	*j = cc->entries[idx].j, *v;
+
+	if (json_object_get_type(j) == json_type_boolean) {
+		n->kind = json_object_get_boolean(j) ? SN_TRUE : SN_FALSE;
+		return 0;
 	}
+	n->kind = SN_SCHEMA;
+	if (c_unsupported(cc, idx, j) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "$ref", &v)) {
+		if (json_object_get_type(v) != json_type_string) {
+			c_err(cc, "%s/$ref: must be a string",
+			    cc->entries[idx].loc);
+			return -1;
+		}
+		if ((n->ref = c_resolve_ref(cc, idx,
+		    json_object_get_string(v))) == NULL)
+			return -1;
+		if (cc->entries[idx].draft7)
+			return 0;	/* siblings of $ref are ignored */
+	}
+	if (json_object_object_get_ex(j, "type", &v) &&
+	    c_build_types(cc, idx, n, v) == -1)
+		return -1;
+	if (c_build_numbers(cc, idx, n, j) == -1 ||
+	    c_build_strings(cc, idx, n, j) == -1 ||
+	    c_build_arrays(cc, idx, n, j) == -1 ||
+	    c_build_objects(cc, idx, n, j) == -1 ||
+	    c_build_values(cc, idx, n, j) == -1 ||
+	    c_build_applicators(cc, idx, n, j) == -1)
+		return -1;
 	return 0;
 }
 
@@ -3187,21 +3305,13 @@ v_array(struct vctx *c, const struct snode *n, json_object *j)
 	return ok;
 }
 
+/* minProperties, maxProperties and required. */
 static int
-v_object(struct vctx *c, const struct snode *n, json_object *j)
+v_object_counts(struct vctx *c, const struct snode *n, json_object *j)
 {
-	struct lh_entry		*e;
-	const struct sprop	*p;
-	struct sprop		 key;
-	const struct sdep	*d;
-	json_object		*v, *name;
-	const char		*k;
-	char			 quoted[SCHEMA_PREVIEW_MAX + 16];
-	struct sbuf		 qb = { 0 };
-	size_t			 i, r, count;
-	int			 ok = 1, matched, m;
+	size_t	 i, count = (size_t)json_object_object_length(j);
+	int	 ok = 1;
 
-	count = (size_t)json_object_object_length(j);
 	if ((n->has & HAS_MINPROPS) && count < n->min_props) {
 		v_error(c, "must have at least %zu propert%s (got %zu)",
 		    n->min_props, n->min_props == 1 ? "y" : "ies", count);
@@ -3224,94 +3334,116 @@ v_object(struct vctx *c, const struct snode *n, json_object *j)
 		if (V_STOP(c))
 			return 0;
 	}
-	if (n->nprops > 0 || n->npatprops > 0 || n->additional != NULL ||
-	    n->property_names != NULL) {
-		for (e = lh_table_head(json_object_get_object(j)); e != NULL;
-		    e = lh_entry_next(e)) {
-			k = lh_entry_k(e);
-			v = lh_entry_v(e);
-			matched = 0;
-			if (n->nprops > 0) {
-				key.name = (char *)(uintptr_t)k;
-				p = bsearch(&key, n->props, n->nprops,
-				    sizeof(*n->props), prop_cmp);
-				if (p != NULL) {
-					matched = 1;
-					if (p->node->kind != SN_TRUE) {
-						if (v_push_key(c, k) == -1)
-							return 0;
-						if (!v_node(c, p->node, v))
-							ok = 0;
-						c->npath--;
-					}
-				}
-			}
-			for (i = 0; i < n->npatprops && (ok || !V_STOP(c));
-			    i++) {
-				if ((m = v_match(&n->patprops[i].pat, k,
-				    strlen(k))) != 1)
-					continue;
-				matched = 1;
-				if (v_push_key(c, k) == -1)
-					return 0;
-				if (!v_node(c, n->patprops[i].node, v))
-					ok = 0;
-				c->npath--;
-			}
-			if (!ok && V_STOP(c))
-				return 0;
-			if (!matched && n->additional != NULL &&
-			    n->additional->kind != SN_TRUE) {
-				if (n->additional->kind == SN_FALSE) {
-					sbuf_json_string(&qb, k, strlen(k));
-					preview_cut(&qb, SCHEMA_PREVIEW_MAX);
-					snprintf(quoted, sizeof(quoted), "%s",
-					    qb.p != NULL ? qb.p : "");
-					free(qb.p);
-					memset(&qb, 0, sizeof(qb));
-					v_error(c, "unexpected property %s",
-					    quoted);
-					ok = 0;
-				} else {
-					if (v_push_key(c, k) == -1)
-						return 0;
-					if (!v_node(c, n->additional, v))
-						ok = 0;
-					c->npath--;
-				}
-				if (!ok && V_STOP(c))
-					return 0;
-			}
-			if (n->property_names != NULL &&
-			    v_name_simple(n->property_names)) {
-				/* only string keywords: no json-c string needed */
-				c->name = k;
-				if (!v_string(c, n->property_names, k, strlen(k)))
-					ok = 0;
-				c->name = NULL;
-				if (!ok && V_STOP(c))
-					return 0;
-			} else if (n->property_names != NULL &&
-			    n->property_names->kind != SN_TRUE) {
-				if ((name = json_object_new_string(k)) == NULL) {
-					v_error(c, "out of memory");
-					return 0;
-				}
-				if (!v_quiet(c, n->property_names, name)) {
-					ok = 0;
-					if (c->res != NULL) {
-						c->name = k;
-						(void)v_node(c,
-						    n->property_names, name);
-						c->name = NULL;
-					}
-				}
-				json_object_put(name);
-				if (!ok && V_STOP(c))
-					return 0;
-			}
+	return ok;
+}
+
+/* The value v of property k against sub, with k on the path. */
+static int
+v_member(struct vctx *c, const struct snode *sub, const char *k,
+    json_object *v)
+{
+	int	 ok;
+
+	if (v_push_key(c, k) == -1)
+		return 0;
+	ok = v_node(c, sub, v);
+	c->npath--;
+	return ok;
+}
+
+static void
+v_unexpected(struct vctx *c, const char *k)
+{
+	struct sbuf	 qb = { 0 };
+
+	sbuf_json_string(&qb, k, strlen(k));
+	preview_cut(&qb, SCHEMA_PREVIEW_MAX);
+	v_error(c, "unexpected property %s", qb.p != NULL && !qb.oom ?
+	    qb.p : "");
+	free(qb.p);
+}
+
+/*
+ * Property k's value v against properties, patternProperties and
+ * additionalProperties.
+ */
+static int
+v_object_member(struct vctx *c, const struct snode *n, const char *k,
+    json_object *v)
+{
+	const struct sprop	*p;
+	struct sprop		 key;
+	size_t			 i;
+	int			 ok = 1, matched = 0;
+
+	if (n->nprops > 0) {
+		key.name = (char *)(uintptr_t)k;
+		p = bsearch(&key, n->props, n->nprops, sizeof(*n->props),
+		    prop_cmp);
+		if (p != NULL) {
+			matched = 1;
+			if (p->node->kind != SN_TRUE &&
+			    !v_member(c, p->node, k, v))
+				ok = 0;
 		}
 	}
+	for (i = 0; i < n->npatprops && (ok || !V_STOP(c)); i++) {
+		if (v_match(&n->patprops[i].pat, k, strlen(k)) != 1)
+			continue;
+		matched = 1;
+		if (!v_member(c, n->patprops[i].node, k, v))
+			ok = 0;
+	}
+	if (!ok && V_STOP(c))
+		return 0;
+	if (matched || n->additional == NULL ||
+	    n->additional->kind == SN_TRUE)
+		return ok;
+	if (n->additional->kind == SN_FALSE) {
+		v_unexpected(c, k);
+		return 0;
+	}
+	return v_member(c, n->additional, k, v) && ok;
+}
+
+/* Property name k against propertyNames pn: 1, 0, or -1 to stop now. */
+static int
+v_property_name(struct vctx *c, const struct snode *pn, const char *k)
+{
+	json_object	*name;
+	int		 ok;
+
+	if (v_name_simple(pn)) {
+		/* only string keywords: no json-c string needed */
+		c->name = k;
+		ok = v_string(c, pn, k, strlen(k));
+		c->name = NULL;
+		return ok;
+	}
+	if (pn->kind == SN_TRUE)
+		return 1;
+	if ((name = json_object_new_string(k)) == NULL) {
+		v_error(c, "out of memory");
+		return -1;
+	}
+	ok = v_quiet(c, pn, name);
+	if (!ok && c->res != NULL) {
+		c->name = k;
+		(void)v_node(c, pn, name);
+		c->name = NULL;
+	}
+	json_object_put(name);
+	return ok;
+}
+
+/* dependentRequired, dependentSchemas, dependencies. */
+static int
+v_object_deps(struct vctx *c, const struct snode *n, json_object *j)
+{
+	const struct sdep	*d;
+	size_t			 i, r;
+	int			 ok = 1;
+
 	for (i = 0; i < n->ndeps; i++) {
 		d = &n->deps[i];
 		if (!json_object_object_get_ex(j, d->name, NULL))
@@ -3332,6 +3464,42 @@ v_object(struct vctx *c, const struct snode *n, json_object *j)
 		}
 	}
 	return ok;
+}
+
+static int
+v_object(struct vctx *c, const struct snode *n, json_object *j)
+{
+	struct lh_entry	*e;
+	int		 ok = 1, r;
+
+	if (!v_object_counts(c, n, j)) {
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
+	}
+	if (n->nprops > 0 || n->npatprops > 0 || n->additional != NULL ||
+	    n->property_names != NULL) {
+		for (e = lh_table_head(json_object_get_object(j)); e != NULL;
+		    e = lh_entry_next(e)) {
+			if (!v_object_member(c, n, lh_entry_k(e),
+			    lh_entry_v(e))) {
+				ok = 0;
+				if (V_STOP(c))
+					return 0;
+			}
+			if (n->property_names == NULL)
+				continue;
+			if ((r = v_property_name(c, n->property_names,
+			    lh_entry_k(e))) == -1)
+				return 0;
+			if (r == 0) {
+				ok = 0;
+				if (V_STOP(c))
+					return 0;
+			}
+		}
+	}
+	return v_object_deps(c, n, j) && ok;
 }
 
 /* A propertyNames schema made only of string keywords (the usual case). */
