@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -44,6 +45,7 @@
 #define SCHEMA_PREVIEW_MAX	40	/* instance previews in messages */
 #define SCHEMA_QUOTE_MAX	200	/* schema values quoted in messages */
 #define SCHEMA_DETAIL_BUDGET	16	/* anyOf/oneOf branch diagnoses */
+#define SCHEMA_CLOCK_PREFIX_NS	50000	/* CPU not counted, at most */
 
 /* Type bits, for "type" and for what an instance is. */
 enum {
@@ -260,11 +262,34 @@ struct vref {
 	json_object		*j;
 };
 
+enum {
+	VCLOCK_IDLE,		/* no check yet */
+	VCLOCK_WALL,		/* wall_ref: the first check */
+	VCLOCK_CPU,		/* cpu0: the budget started; cpu_ref at wall_ref */
+	VCLOCK_OFF		/* no thread CPU clock: steps only */
+};
+
+/* The CPU budget of one validation; see v_clock_ok(). */
+struct vclock {
+	int		 state;		/* VCLOCK_* */
+	uint64_t	 budget_ns;
+	uint64_t	 prefix_ns;	/* wall time before the CPU clock is read */
+	uint64_t	 cpu0;
+	uint64_t	 cpu_ref;
+	uint64_t	 wall_ref;
+};
+
 struct vctx {
 	struct schema_result	*res;	/* NULL: quiet, stop at first error */
 	int			 depth;
 	int			 detail_budget;
-	unsigned long		 steps;
+	unsigned long		 steps;	/* work units charged */
+	unsigned long		 max_steps;
+	unsigned long		 next_check; /* steps when v_check() runs */
+	unsigned long		 match_limit;
+	unsigned long		 cpu_us;
+	struct vclock		 clock;
+	int			 costly; /* SCHEMA_COSTLY_*: a budget ran out */
 	const char		*name;	/* validating this property name */
 	int			 aborted; /* a limit was hit: invalid, stop */
 	char			*abort_path;
@@ -293,11 +318,12 @@ static int	 dbl_is_integral(double);
 static int	 json_is_integer(json_object *);
 static int	 json_is_number(json_object *);
 static unsigned	 json_type_bits(json_object *);
-static int	 json_eq(json_object *, json_object *, int);
+static int	 json_eq(json_object *, json_object *, int, unsigned long *);
 static void	 json_preview(struct sbuf *, json_object *, size_t, int);
 static int	 sv_from_json(struct schema_value *, json_object *, int);
 static void	 sv_free(struct schema_value *);
-static int	 sv_eq(const struct schema_value *, json_object *, int);
+static int	 sv_eq(const struct schema_value *, json_object *, int,
+		    unsigned long *);
 static void	 sv_write(struct sbuf *, const struct schema_value *, size_t);
 static size_t	 utf8_length(const char *, size_t);
 static void	 preview_cut(struct sbuf *, size_t);
@@ -383,7 +409,19 @@ static int	 prop_cmp(const void *, const void *);
 static int	 draft_of(const char *, int);
 
 /* validate */
+static void	 v_init(struct vctx *, struct schema_result *,
+		    const struct schema_limits *);
+static void	 v_finish(struct vctx *, struct schema_result *);
+static uint64_t	 clock_ns(clockid_t);
+static int	 v_charge(struct vctx *, unsigned long);
+static int	 v_check(struct vctx *);
+static int	 v_clock_ok(struct vctx *);
+static void	 v_costly(struct vctx *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 static int	 v_node(struct vctx *, const struct snode *, json_object *);
+static int	 v_ref(struct vctx *, const struct snode *, json_object *);
+static int	 v_values(struct vctx *, const struct snode *, json_object *);
+static int	 v_typed(struct vctx *, const struct snode *, json_object *);
 static int	 v_quiet(struct vctx *, const struct snode *, json_object *);
 static int	 v_number(struct vctx *, const struct snode *, json_object *);
 static int	 v_string(struct vctx *, const struct snode *, const char *,
@@ -418,7 +456,8 @@ static void	 v_describe(json_object *, char *, size_t);
 static void	 v_types(unsigned, char *, size_t);
 static void	 v_type_error(struct vctx *, unsigned, json_object *)
 		    __attribute__((noinline));
-static int	 v_match(const struct spattern *, const char *, size_t);
+static int	 v_match(struct vctx *, const struct spattern *, const char *,
+		    size_t);
 static pcre2_match_data *v_match_data(void);
 static void	 v_match_data_free(void *);
 static void	 v_match_key_init(void);
@@ -701,9 +740,9 @@ json_is_number(json_object *j)
 	return t == json_type_int || t == json_type_double;
 }
 
-/* JSON equality: numbers by value, objects unordered. */
+/* JSON equality: numbers by value, objects unordered; *work: nodes compared. */
 static int
-json_eq(json_object *a, json_object *b, int depth)
+json_eq(json_object *a, json_object *b, int depth, unsigned long *work)
 {
 	json_type	 ta = json_object_get_type(a), tb = json_object_get_type(b);
 	struct snum	 na, nb;
@@ -711,6 +750,7 @@ json_eq(json_object *a, json_object *b, int depth)
 	json_object	*bv;
 	size_t		 i, n;
 
+	(*work)++;
 	if (depth > SCHEMA_EQ_MAX_DEPTH)
 		return 0;
 	if (json_is_number(a) && json_is_number(b)) {
@@ -736,7 +776,7 @@ json_eq(json_object *a, json_object *b, int depth)
 			return 0;
 		for (i = 0; i < n; i++)
 			if (!json_eq(json_object_array_get_idx(a, i),
-			    json_object_array_get_idx(b, i), depth + 1))
+			    json_object_array_get_idx(b, i), depth + 1, work))
 				return 0;
 		return 1;
 	case json_type_object:
@@ -746,7 +786,7 @@ json_eq(json_object *a, json_object *b, int depth)
 		    e = lh_entry_next(e)) {
 			if (!json_object_object_get_ex(b, lh_entry_k(e), &bv))
 				return 0;
-			if (!json_eq(lh_entry_v(e), bv, depth + 1))
+			if (!json_eq(lh_entry_v(e), bv, depth + 1, work))
 				return 0;
 		}
 		return 1;
@@ -910,13 +950,16 @@ sv_free(struct schema_value *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* v equals j (as json_eq); *work: nodes compared. */
 static int
-sv_eq(const struct schema_value *v, json_object *j, int depth)
+sv_eq(const struct schema_value *v, json_object *j, int depth,
+    unsigned long *work)
 {
 	struct snum	 n;
 	json_object	*jv;
 	size_t		 i;
 
+	(*work)++;
 	if (depth > SCHEMA_EQ_MAX_DEPTH)
 		return 0;
 	switch (v->kind) {
@@ -941,7 +984,7 @@ sv_eq(const struct schema_value *v, json_object *j, int depth)
 			return 0;
 		for (i = 0; i < v->u.arr.n; i++)
 			if (!sv_eq(&v->u.arr.v[i],
-			    json_object_array_get_idx(j, i), depth + 1))
+			    json_object_array_get_idx(j, i), depth + 1, work))
 				return 0;
 		return 1;
 	case SV_OBJECT:
@@ -952,7 +995,7 @@ sv_eq(const struct schema_value *v, json_object *j, int depth)
 			if (!json_object_object_get_ex(j, v->u.obj.m[i].key,
 			    &jv))
 				return 0;
-			if (!sv_eq(&v->u.obj.m[i].v, jv, depth + 1))
+			if (!sv_eq(&v->u.obj.m[i].v, jv, depth + 1, work))
 				return 0;
 		}
 		return 1;
@@ -2910,18 +2953,26 @@ v_match_data(void)
 	return md;
 }
 
-/* 1 match, 0 no match, -1 could not run. */
+/*
+ * 1 match, 0 no match, -1 could not run or too costly (then c->aborted).
+ * A match costs a step per 64 bytes of the subject and one more, and the
+ * clock is looked at after every match.
+ */
 static int
-v_match(const struct spattern *p, const char *s, size_t len)
+v_match(struct vctx *c, const struct spattern *p, const char *s, size_t len)
 {
 	pcre2_match_data	*md, *own = NULL;
 	int			 rc;
 
+	if (!v_charge(c, len / 64 + 1))
+		return -1;
 	if ((md = v_match_data()) == NULL &&
 	    (md = own = pcre2_match_data_create(1, NULL)) == NULL)
 		return -1;
 	rc = pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
 	pcre2_match_data_free(own);
+	if (!v_check(c))
+		return -1;
 	if (rc >= 0)
 		return 1;
 	return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
@@ -3010,6 +3061,7 @@ v_abort(struct vctx *c, const char *fmt, ...)
 	if (c->aborted)
 		return;
 	c->aborted = 1;
+	c->next_check = 0;	/* every v_charge() from now on fails */
 	c->abort_path = v_path(c);
 	va_start(ap, fmt);
 	vsnprintf(c->abort_msg, sizeof(c->abort_msg), fmt, ap);
@@ -3111,8 +3163,6 @@ v_quiet(struct vctx *c, const struct snode *n, json_object *j)
 	const char		*name = c->name;
 	int			 ok;
 
-	if (n->kind == SN_TRUE)
-		return 1;
 	c->res = NULL;
 	ok = v_node(c, n, j);
 	c->res = saved;
@@ -3187,6 +3237,8 @@ v_string(struct vctx *c, const struct snode *n, const char *s, size_t len)
 	int		 ok = 1, m;
 
 	if (n->has & (HAS_MINLEN | HAS_MAXLEN)) {
+		if (!v_charge(c, len / 64))
+			return 0;
 		cp = utf8_length(s, len);
 		if ((n->has & HAS_MINLEN) && cp < n->min_len) {
 			v_error(c, "must be at least %zu character%s long "
@@ -3206,7 +3258,7 @@ v_string(struct vctx *c, const struct snode *n, const char *s, size_t len)
 		}
 	}
 	if (n->pattern.code != NULL &&
-	    (m = v_match(&n->pattern, s, len)) != 1) {
+	    (m = v_match(c, &n->pattern, s, len)) != 1) {
 		if (m == 0)
 			v_error(c, "must match pattern \"%s\"", n->pattern.src);
 		else
@@ -3223,7 +3275,8 @@ v_array(struct vctx *c, const struct snode *n, json_object *j)
 	size_t		 len = json_object_array_length(j), i, k, found;
 	const struct snode *sub;
 	json_object	*it;
-	int		 ok = 1;
+	unsigned long	 work;
+	int		 ok = 1, eq;
 
 	if ((n->has & HAS_MINITEMS) && len < n->min_items) {
 		v_error(c, "must have at least %zu item%s (got %zu)",
@@ -3242,7 +3295,8 @@ v_array(struct vctx *c, const struct snode *n, json_object *j)
 	if (n->prefix != NULL || n->items != NULL) {
 		for (i = 0; i < len; i++) {
 			sub = i < n->nprefix ? n->prefix[i] : n->items;
-			if (sub == NULL)
+			if (sub == NULL || (sub->kind == SN_TRUE &&
+			    i >= n->nprefix))
 				break;
 			if (sub->kind == SN_TRUE)
 				continue;
@@ -3290,10 +3344,15 @@ v_array(struct vctx *c, const struct snode *n, json_object *j)
 	if (n->has & HAS_UNIQUE) {
 		for (i = 1; i < len; i++) {
 			it = json_object_array_get_idx(j, i);
-			for (k = 0; k < i; k++)
-				if (json_eq(json_object_array_get_idx(j, k),
-				    it, 0))
+			for (k = 0; k < i; k++) {
+				work = 0;
+				eq = json_eq(json_object_array_get_idx(j, k),
+				    it, 0, &work);
+				if (!v_charge(c, work))
+					return 0;
+				if (eq)
 					break;
+			}
 			if (k < i) {
 				v_error(c, "items must be unique (items %zu "
 				    "and %zu are equal)", k, i);
@@ -3312,6 +3371,8 @@ v_object_counts(struct vctx *c, const struct snode *n, json_object *j)
 	size_t	 i, count = (size_t)json_object_object_length(j);
 	int	 ok = 1;
 
+	if (!v_charge(c, n->nrequired))
+		return 0;
 	if ((n->has & HAS_MINPROPS) && count < n->min_props) {
 		v_error(c, "must have at least %zu propert%s (got %zu)",
 		    n->min_props, n->min_props == 1 ? "y" : "ies", count);
@@ -3388,7 +3449,7 @@ v_object_member(struct vctx *c, const struct snode *n, const char *k,
 		}
 	}
 	for (i = 0; i < n->npatprops && (ok || !V_STOP(c)); i++) {
-		if (v_match(&n->patprops[i].pat, k, strlen(k)) != 1)
+		if (v_match(c, &n->patprops[i].pat, k, strlen(k)) != 1)
 			continue;
 		matched = 1;
 		if (!v_member(c, n->patprops[i].node, k, v))
@@ -3422,6 +3483,8 @@ v_property_name(struct vctx *c, const struct snode *pn, const char *k)
 	}
 	if (pn->kind == SN_TRUE)
 		return 1;
+	if (!v_charge(c, strlen(k) / 64 + 1))
+		return -1;
 	if ((name = json_object_new_string(k)) == NULL) {
 		v_error(c, "out of memory");
 		return -1;
@@ -3446,6 +3509,8 @@ v_object_deps(struct vctx *c, const struct snode *n, json_object *j)
 
 	for (i = 0; i < n->ndeps; i++) {
 		d = &n->deps[i];
+		if (!v_charge(c, 1 + d->nreq))
+			return 0;
 		if (!json_object_object_get_ex(j, d->name, NULL))
 			continue;
 		for (r = 0; r < d->nreq; r++) {
@@ -3481,6 +3546,8 @@ v_object(struct vctx *c, const struct snode *n, json_object *j)
 	    n->property_names != NULL) {
 		for (e = lh_table_head(json_object_get_object(j)); e != NULL;
 		    e = lh_entry_next(e)) {
+			if (!v_charge(c, 1))
+				return 0;
 			if (!v_object_member(c, n, lh_entry_k(e),
 			    lh_entry_v(e))) {
 				ok = 0;
@@ -3667,23 +3734,99 @@ v_type_error(struct vctx *c, unsigned types, json_object *j)
 	v_error(c, "expected %s, got %s", want, got);
 }
 
+/* n's $ref against j. */
+static int
+v_ref(struct vctx *c, const struct snode *n, json_object *j)
+{
+	size_t	 i;
+	int	 r;
+
+	if (!v_charge(c, c->nrefs / 16))
+		return 0;
+	/* the same schema on the same value again: it never ends */
+	for (i = 0; i < c->nrefs; i++)
+		if (c->refs[i].node == n->ref && c->refs[i].j == j)
+			break;
+	if (i < c->nrefs) {
+		v_abort(c, "$ref cycle: the schema refers to itself "
+		    "without going into the value");
+		return 0;
+	}
+	c->refs[c->nrefs].node = n->ref;
+	c->refs[c->nrefs].j = j;
+	c->nrefs++;
+	r = v_node(c, n->ref, j);
+	c->nrefs--;
+	return r;
+}
+
+/* enum and const: a step per node compared. */
+static int
+v_values(struct vctx *c, const struct snode *n, json_object *j)
+{
+	unsigned long	 work;
+	size_t		 i;
+	int		 ok = 1, eq = 0;
+
+	if (n->has & HAS_ENUM) {
+		for (i = 0; i < n->nenums && !eq; i++) {
+			work = 0;
+			eq = sv_eq(&n->enums[i], j, 0, &work);
+			if (!v_charge(c, work))
+				return 0;
+		}
+		if (!eq) {
+			v_error(c, "%s", n->enum_msg);
+			ok = 0;
+			if (V_STOP(c))
+				return 0;
+		}
+	}
+	if (n->has & HAS_CONST) {
+		work = 0;
+		eq = sv_eq(&n->const_val, j, 0, &work);
+		if (!v_charge(c, work))
+			return 0;
+		if (!eq) {
+			v_error(c, "%s", n->const_msg);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
+/* The keywords about the type j is. */
+static int
+v_typed(struct vctx *c, const struct snode *n, json_object *j)
+{
+	switch (json_object_get_type(j)) {
+	case json_type_int:
+	case json_type_double:
+		return !(n->has & HAS_NUMBER_KW) || v_number(c, n, j);
+	case json_type_string:
+		return !(n->has & HAS_STRING_KW) || v_string(c, n,
+		    json_object_get_string(j),
+		    (size_t)json_object_get_string_len(j));
+	case json_type_array:
+		return !(n->has & HAS_ARRAY_KW) || v_array(c, n, j);
+	case json_type_object:
+		return !(n->has & HAS_OBJECT_KW) || v_object(c, n, j);
+	default:
+		return 1;
+	}
+}
+
 static int
 v_node(struct vctx *c, const struct snode *n, json_object *j)
 {
-	size_t		 i;
-	int		 ok = 1, r;
+	int	 ok = 1;
 
-	if (c->aborted)
+	if (!v_charge(c, 1))
 		return 0;
 	if (n->kind == SN_TRUE)
 		return 1;
 	if (n->kind == SN_FALSE) {
 		v_error(c, "no value is allowed here (the schema is false)");
-		return 0;
-	}
-	if (++c->steps > SCHEMA_MAX_STEPS) {
-		v_abort(c, "schema evaluation too costly (more than %d steps)",
-		    SCHEMA_MAX_STEPS);
 		return 0;
 	}
 	if (c->depth >= SCHEMA_MAX_DEPTH) {
@@ -3692,27 +3835,10 @@ v_node(struct vctx *c, const struct snode *n, json_object *j)
 		return 0;
 	}
 	c->depth++;
-	if (n->ref != NULL) {
-		/* the same schema on the same value again: it never ends */
-		for (i = 0; i < c->nrefs; i++)
-			if (c->refs[i].node == n->ref && c->refs[i].j == j)
-				break;
-		if (i < c->nrefs) {
-			v_abort(c, "$ref cycle: the schema refers to itself "
-			    "without going into the value");
-			ok = 0;
+	if (n->ref != NULL && !v_ref(c, n, j)) {
+		ok = 0;
+		if (V_STOP(c))
 			goto done;
-		}
-		c->refs[c->nrefs].node = n->ref;
-		c->refs[c->nrefs].j = j;
-		c->nrefs++;
-		r = v_node(c, n->ref, j);
-		c->nrefs--;
-		if (!r) {
-			ok = 0;
-			if (V_STOP(c))
-				goto done;
-		}
 	}
 	if (n->types != 0 && (n->types & json_type_bits(j)) == 0) {
 		v_type_error(c, n->types, j);
@@ -3722,48 +3848,16 @@ v_node(struct vctx *c, const struct snode *n, json_object *j)
 	}
 	if (n->has == 0)
 		goto done;
-	if (n->has & HAS_ENUM) {
-		for (i = 0; i < n->nenums; i++)
-			if (sv_eq(&n->enums[i], j, 0))
-				break;
-		if (i == n->nenums) {
-			v_error(c, "%s", n->enum_msg);
-			ok = 0;
-			if (V_STOP(c))
-				goto done;
-		}
-	}
-	if ((n->has & HAS_CONST) && !sv_eq(&n->const_val, j, 0)) {
-		v_error(c, "%s", n->const_msg);
+	if ((n->has & (HAS_ENUM | HAS_CONST)) && !v_values(c, n, j)) {
 		ok = 0;
 		if (V_STOP(c))
 			goto done;
 	}
-	switch (json_object_get_type(j)) {
-	case json_type_int:
-	case json_type_double:
-		if ((n->has & HAS_NUMBER_KW) && !v_number(c, n, j))
-			ok = 0;
-		break;
-	case json_type_string:
-		if ((n->has & HAS_STRING_KW) && !v_string(c, n,
-		    json_object_get_string(j),
-		    (size_t)json_object_get_string_len(j)))
-			ok = 0;
-		break;
-	case json_type_array:
-		if ((n->has & HAS_ARRAY_KW) && !v_array(c, n, j))
-			ok = 0;
-		break;
-	case json_type_object:
-		if ((n->has & HAS_OBJECT_KW) && !v_object(c, n, j))
-			ok = 0;
-		break;
-	default:
-		break;
+	if (!v_typed(c, n, j)) {
+		ok = 0;
+		if (V_STOP(c))
+			goto done;
 	}
-	if (!ok && V_STOP(c))
-		goto done;
 	if ((n->has & HAS_APPLICATOR) && !v_applicators(c, n, j))
 		ok = 0;
 done:
@@ -3771,42 +3865,210 @@ done:
 	return c->aborted ? 0 : ok;
 }
 
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(id, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Whether the CPU budget still holds. The thread's CPU clock is a system
+ * call (1.5 us on a small VM) where the monotonic clock is not, and a
+ * thread never gets more CPU time than wall time passes; so the CPU clock
+ * is read only when the wall clock says the budget might be spent. It is
+ * first read prefix_ns of wall time after the first check: what runs
+ * before (two check intervals and prefix_ns at most) is not counted, and a
+ * small validation reads no clock at all.
+ */
+static int
+v_clock_ok(struct vctx *c)
+{
+	struct vclock	*k = &c->clock;
+	uint64_t	 w, cpu;
+
+	if (k->state == VCLOCK_OFF)
+		return 1;
+	if ((w = clock_ns(CLOCK_MONOTONIC)) == 0)
+		goto off;
+	if (k->state == VCLOCK_IDLE) {
+		k->wall_ref = w;
+		k->state = VCLOCK_WALL;
+		return 1;
+	}
+	if (k->state == VCLOCK_WALL && w - k->wall_ref < k->prefix_ns)
+		return 1;
+	if (k->state == VCLOCK_CPU &&
+	    k->cpu_ref - k->cpu0 + (w - k->wall_ref) < k->budget_ns)
+		return 1;
+	if ((cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID)) == 0)
+		goto off;
+	if (k->state == VCLOCK_WALL) {
+		k->cpu0 = cpu;
+		k->state = VCLOCK_CPU;
+	}
+	k->cpu_ref = cpu;
+	k->wall_ref = w;
+	return cpu - k->cpu0 < k->budget_ns;
+off:
+	k->state = VCLOCK_OFF;
+	return 1;
+}
+
+/*
+ * The slow path of v_charge(), also run after every pattern match: the
+ * step budget, then the CPU budget. 0 once the instance is too costly or
+ * another limit stopped the validation.
+ */
+static int
+v_check(struct vctx *c)
+{
+	unsigned long	 us = c->cpu_us;
+
+	if (c->aborted)
+		return 0;
+	if (c->steps > c->max_steps) {
+		v_costly(c, SCHEMA_COSTLY_STEPS, "more than %lu steps",
+		    c->max_steps);
+		return 0;
+	}
+	if (!v_clock_ok(c)) {
+		if (us % 1000 == 0)
+			v_costly(c, SCHEMA_COSTLY_CPU, "more than %lu ms of "
+			    "CPU", us / 1000);
+		else
+			v_costly(c, SCHEMA_COSTLY_CPU, "more than %lu us of "
+			    "CPU", us);
+		return 0;
+	}
+	if (c->max_steps - c->steps >= SCHEMA_CHECK_STEPS)
+		c->next_check = c->steps + SCHEMA_CHECK_STEPS;
+	else if (c->max_steps < ULONG_MAX)
+		c->next_check = c->max_steps + 1;
+	else
+		c->next_check = ULONG_MAX;
+	return 1;
+}
+
+/* Charge n work units: 0 once the instance is too costly (or aborted). */
+static int
+v_charge(struct vctx *c, unsigned long n)
+{
+	c->steps = n > ULONG_MAX - c->steps ? ULONG_MAX : c->steps + n;
+	if (c->steps < c->next_check)
+		return 1;
+	return v_check(c);
+}
+
+/* A budget ran out: the one error says which ("more than ..."). */
+static void
+v_costly(struct vctx *c, int kind, const char *fmt, ...)
+{
+	char	 what[96];
+	va_list	 ap;
+
+	if (c->aborted)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	c->costly = kind;
+	v_abort(c, "the arguments are too costly to validate (%s)", what);
+}
+
+static void
+v_init(struct vctx *c, struct schema_result *res,
+    const struct schema_limits *lim)
+{
+	uint64_t	 us;
+
+	/* not memset: the path and $ref stacks are used as they fill */
+	c->res = res;
+	c->depth = 0;
+	c->detail_budget = SCHEMA_DETAIL_BUDGET;
+	c->steps = 0;
+	c->max_steps = lim != NULL && lim->steps != 0 ? lim->steps :
+	    SCHEMA_DEFAULT_STEPS;
+	c->match_limit = lim != NULL && lim->match_limit != 0 ?
+	    lim->match_limit : SCHEMA_DEFAULT_MATCH_LIMIT;
+	c->cpu_us = lim != NULL && lim->cpu_us != 0 ? lim->cpu_us :
+	    SCHEMA_DEFAULT_CPU_US;
+	c->next_check = c->max_steps < SCHEMA_CHECK_STEPS ?
+	    c->max_steps + 1 : SCHEMA_CHECK_STEPS;
+	memset(&c->clock, 0, sizeof(c->clock));
+	c->clock.state = VCLOCK_IDLE;
+	us = c->cpu_us;
+	c->clock.budget_ns = us > UINT64_MAX / 1000 ? UINT64_MAX : us * 1000;
+	c->clock.prefix_ns = c->clock.budget_ns / 8 < SCHEMA_CLOCK_PREFIX_NS ?
+	    c->clock.budget_ns / 8 : SCHEMA_CLOCK_PREFIX_NS;
+	c->costly = SCHEMA_COSTLY_NO;
+	c->name = NULL;
+	c->aborted = 0;
+	c->abort_path = NULL;
+	c->npath = 0;
+	c->nrefs = 0;
+}
+
+/* Report the limit that stopped the validation, if one did. */
+static void
+v_finish(struct vctx *c, struct schema_result *res)
+{
+	int	 trunc;
+
+	if (!c->aborted)
+		return;
+	if (res == NULL) {
+		free(c->abort_path);
+		return;
+	}
+	if (c->costly != SCHEMA_COSTLY_NO) {
+		/* the only error: the others are what was seen before it */
+		schema_result_free(res);
+		res->too_costly = c->costly;
+		result_add(res, c->abort_path, strdup(c->abort_msg));
+		return;
+	}
+	/* this error must be seen: it takes the last place */
+	trunc = res->truncated;
+	if (res->nerrors >= SCHEMA_MAX_ERRORS) {
+		res->nerrors--;
+		free(res->errors[res->nerrors].path);
+		free(res->errors[res->nerrors].message);
+		trunc = 1;
+	}
+	res->truncated = 0;
+	result_add(res, c->abort_path, strdup(c->abort_msg));
+	res->truncated |= trunc;
+}
+
+int
+schema_validate_limits(const struct schema *s, json_object *instance,
+    struct schema_result *res, const struct schema_limits *lim,
+    struct schema_usage *used)
+{
+	struct vctx	 c;
+	int		 ok;
+
+	v_init(&c, res, lim);
+	ok = v_node(&c, s->root, instance);
+	if (c.aborted)
+		ok = 0;
+	v_finish(&c, res);
+	if (used != NULL) {
+		used->steps = c.steps;
+		used->too_costly = c.costly;
+	}
+	return ok;
+}
+
 int
 schema_validate(const struct schema *s, json_object *instance,
     struct schema_result *res)
 {
-	struct vctx	 c;
-	int		 ok, trunc;
-
-	/* not memset: the path and $ref stacks are used as they fill */
-	c.res = res;
-	c.depth = 0;
-	c.detail_budget = SCHEMA_DETAIL_BUDGET;
-	c.steps = 0;
-	c.name = NULL;
-	c.aborted = 0;
-	c.abort_path = NULL;
-	c.npath = 0;
-	c.nrefs = 0;
-	ok = v_node(&c, s->root, instance);
-	if (c.aborted) {
-		ok = 0;
-		if (res != NULL) {
-			/* this error must be seen: it takes the last place */
-			trunc = res->truncated;
-			if (res->nerrors >= SCHEMA_MAX_ERRORS) {
-				res->nerrors--;
-				free(res->errors[res->nerrors].path);
-				free(res->errors[res->nerrors].message);
-				trunc = 1;
-			}
-			res->truncated = 0;
-			result_add(res, c.abort_path, strdup(c.abort_msg));
-			res->truncated |= trunc;
-		} else
-			free(c.abort_path);
-	}
-	return ok;
+	return schema_validate_limits(s, instance, res, NULL, NULL);
 }
 
 void

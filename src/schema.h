@@ -26,9 +26,35 @@
  * schema_validate() reads the instance only; its errors (JSON Pointer of the
  * instance location and a message in words) go into a struct schema_result
  * that the caller zero-initialises and releases with schema_result_free().
- * Hitting a limit (the depths below, SCHEMA_MAX_STEPS, a $ref that comes
- * back to the same value without going into it) makes the instance invalid
- * with one error that says so.
+ * Hitting a structural limit (the depths below, a $ref that comes back to
+ * the same value without going into it) makes the instance invalid with one
+ * more error that says so.
+ *
+ * Budgets. Every validation runs under a struct schema_limits, so that no
+ * instance (the arguments of one caller) costs much CPU:
+ *
+ *   steps        work units. One unit is charged per subschema evaluation,
+ *                per node compared by enum, const and uniqueItems, per item
+ *                and node hashed by uniqueItems, per property looked at,
+ *                per required name and dependency checked, per 64 bytes of
+ *                a string whose length is counted, and per pattern match
+ *                (one plus one per 64 bytes of the subject). A unit costs
+ *                tens of nanoseconds at most, so steps bound the CPU time
+ *                whatever the schema and the instance.
+ *   match_limit  PCRE2's match limit for each pattern match (backtracking
+ *                steps). Each match is also bounded by a depth limit and a
+ *                heap limit (SCHEMA_REGEX_HEAP_KIB), and by the JIT stack.
+ *   cpu_us       CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID),
+ *                looked at every SCHEMA_CHECK_STEPS steps and after every
+ *                pattern match. The first few tens of microseconds are not
+ *                counted, so that a small validation reads no clock at all.
+ *
+ * When a budget runs out the instance is "too costly": invalid, with
+ * exactly one error (any other errors found so far are dropped) at the
+ * place where it ran out, whose message starts with "the arguments are too
+ * costly to validate" and names the limit, and res->too_costly says which
+ * budget it was. A caller that tries a small budget first can then re-run
+ * the validation with a larger one.
  */
 #ifndef SCHEMA_H
 #define SCHEMA_H
@@ -40,9 +66,36 @@
 #define SCHEMA_MAX_ERRORS	64	/* then res->truncated is set */
 #define SCHEMA_MAX_DEPTH	256	/* nested schema evaluations */
 #define SCHEMA_MAX_INSTANCE_DEPTH 64	/* instance levels walked into */
-#define SCHEMA_MAX_STEPS	4000000	/* subschema evaluations per call */
+
+/* The budget of schema_validate(), and of a zero field of schema_limits. */
+#define SCHEMA_DEFAULT_STEPS	1000000	/* work units */
+#define SCHEMA_DEFAULT_MATCH_LIMIT 100000 /* PCRE2 match limit per match */
+#define SCHEMA_DEFAULT_CPU_US	20000	/* CPU time of the thread, us */
+#define SCHEMA_CHECK_STEPS	1024	/* steps between looks at the clock */
+#define SCHEMA_REGEX_HEAP_KIB	4096	/* PCRE2 heap limit per match, KiB */
 
 struct schema;			/* compiled, immutable, shareable across threads */
+
+/* Limits of one validation; a zero field takes its default. */
+struct schema_limits {
+	unsigned long	steps;		/* work units, default SCHEMA_DEFAULT_STEPS */
+	unsigned long	match_limit;	/* PCRE2 match limit per match, default SCHEMA_DEFAULT_MATCH_LIMIT */
+	unsigned long	cpu_us;		/* CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), default SCHEMA_DEFAULT_CPU_US */
+};
+
+/* Which budget ran out: res->too_costly, used->too_costly. */
+enum schema_costly {
+	SCHEMA_COSTLY_NO = 0,	/* none: the verdict is final */
+	SCHEMA_COSTLY_STEPS,	/* limits->steps */
+	SCHEMA_COSTLY_PATTERN,	/* a pattern match: match, depth or heap limit */
+	SCHEMA_COSTLY_CPU	/* limits->cpu_us */
+};
+
+/* What one validation used. */
+struct schema_usage {
+	unsigned long	steps;		/* work units charged */
+	int		too_costly;	/* SCHEMA_COSTLY_* */
+};
 
 struct schema_error {
 	char	*path;		/* JSON Pointer into the instance */
@@ -54,6 +107,7 @@ struct schema_result {
 	size_t			 nerrors;
 	size_t			 cap;
 	int			 truncated;
+	int			 too_costly;	/* SCHEMA_COSTLY_*: a budget ran out */
 };
 
 enum schema_draft {
@@ -76,9 +130,24 @@ void		 schema_free(struct schema *);
  * 1 valid, 0 invalid (errors in res, which the caller zero-initialises and
  * frees with schema_result_free). instance is borrowed and only read. res may
  * be NULL: then validation stops at the first error and reports none.
+ * Validates under the default budget: schema_validate_limits(s, instance,
+ * res, NULL, NULL).
  */
 int		 schema_validate(const struct schema *, json_object *instance,
 		    struct schema_result *res);
+/*
+ * As schema_validate(), under the budget lim (NULL: the defaults). Returns
+ * 1 valid, 0 invalid, and 0 too when a budget ran out: a too-costly
+ * instance is never taken for a valid one, however the result is tested.
+ * To tell "too costly" from "invalid", read res->too_costly or, with or
+ * without res, used->too_costly. used may be NULL; when not, it gets the
+ * steps charged and which budget ran out, whatever the verdict. With res
+ * NULL the first error ends the validation, and it is final: an instance
+ * found invalid before a budget runs out is invalid, not too costly.
+ */
+int		 schema_validate_limits(const struct schema *,
+		    json_object *instance, struct schema_result *res,
+		    const struct schema_limits *lim, struct schema_usage *used);
 void		 schema_result_free(struct schema_result *);
 
 /*

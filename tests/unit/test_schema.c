@@ -1,7 +1,8 @@
 /*
  * test_schema.c: unit tests for the JSON Schema validator (src/schema.c):
  * verdicts, every error's path and message, the error cap, both drafts,
- * references and cycles, unsupported keywords, and concurrent use of one
+ * references and cycles, unsupported keywords, the validation budgets
+ * (steps, patterns, CPU) and the compile budget, and concurrent use of one
  * compiled schema.
  */
 #include "config.h"
@@ -29,6 +30,10 @@ static void		 expect_error(const struct schema_result *, size_t,
 			    const char *, const char *);
 static void		 expect_only(const struct schema *, const char *,
 			    const char *, const char *);
+static json_object	*int_array(int, int);
+static void		 expect_costly(const struct schema *, json_object *,
+			    const struct schema_limits *, int, const char *,
+			    const char *);
 static void		*thread_main(void *);
 static Suite		*schema_suite(void);
 
@@ -110,6 +115,47 @@ expect_only(const struct schema *s, const char *text, const char *path,
 	expect_error(&res, 0, path, message);
 	ck_assert_int_eq(res.truncated, 0);
 	schema_result_free(&res);
+}
+
+/* [first, first + 1, ..., first + n - 1] */
+static json_object *
+int_array(int first, int n)
+{
+	json_object	*arr = json_object_new_array();
+	int		 i;
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_int(first + i));
+	return arr;
+}
+
+/*
+ * inst is too costly under lim: invalid with exactly one error, at path,
+ * saying message; quietly too, with used telling which budget ran out.
+ */
+static void
+expect_costly(const struct schema *s, json_object *inst,
+    const struct schema_limits *lim, int costly, const char *path,
+    const char *message)
+{
+	struct schema_result	 res;
+	struct schema_usage	 used;
+
+	memset(&res, 0, sizeof(res));
+	memset(&used, 0xff, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, inst, &res, lim, &used), 0);
+	ck_assert_int_eq(res.too_costly, costly);
+	ck_assert_int_eq(used.too_costly, costly);
+	ck_assert_msg(res.nerrors == 1, "%zu errors, first %s: %s",
+	    res.nerrors, res.errors[0].path, res.errors[0].message);
+	expect_error(&res, 0, path, message);
+	ck_assert_int_eq(res.truncated, 0);
+	schema_result_free(&res);
+	ck_assert_int_eq(res.too_costly, 0);
+
+	memset(&used, 0, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, inst, NULL, lim, &used), 0);
+	ck_assert_int_eq(used.too_costly, costly);
 }
 
 static const char *const mcp_schema =
@@ -764,12 +810,104 @@ START_TEST(test_cost_limit)
 	}
 	memset(&res, 0, sizeof(res));
 	ck_assert_int_eq(schema_validate(s, deep, &res), 0);
-	ck_assert_uint_ge(res.nerrors, 1);
-	ck_assert_ptr_nonnull(strstr(res.errors[res.nerrors - 1].message,
-	    "too costly"));
+	ck_assert_uint_eq(res.nerrors, 1);
+	ck_assert_int_ne(res.too_costly, SCHEMA_COSTLY_NO);
+	ck_assert_ptr_nonnull(strstr(res.errors[0].message,
+	    "the arguments are too costly to validate ("));
 	schema_result_free(&res);
 	ck_assert_int_eq(schema_validate(s, deep, NULL), 0);
 	json_object_put(deep);
+	schema_free(s);
+}
+END_TEST
+
+/* The step budget: where it runs out, the one error, the quiet verdict. */
+START_TEST(test_steps_limit)
+{
+	struct schema		*s = compile("{\"items\":{\"type\":\"integer\"}}");
+	struct schema_limits	 lim = { .steps = 50 };
+	struct schema_result	 res;
+	struct schema_usage	 used;
+	json_object		*arr = int_array(0, 100);
+
+	/* a step for the array, then one per item: the 50th item is over */
+	expect_costly(s, arr, &lim, SCHEMA_COSTLY_STEPS, "/49",
+	    "the arguments are too costly to validate (more than 50 steps)");
+	/*
+	 * The errors found before the budget ran out are dropped. Quietly,
+	 * the first error settles it: invalid, whatever the budget.
+	 */
+	json_object_array_put_idx(arr, 3, json_object_new_string("x"));
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(schema_validate_limits(s, arr, &res, &lim, &used), 0);
+	ck_assert_int_eq(res.too_costly, SCHEMA_COSTLY_STEPS);
+	ck_assert_uint_eq(res.nerrors, 1);
+	expect_error(&res, 0, "/49", "the arguments are too costly to "
+	    "validate (more than 50 steps)");
+	schema_result_free(&res);
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 0);
+	ck_assert_int_eq(used.too_costly, SCHEMA_COSTLY_NO);
+	json_object_array_put_idx(arr, 3, json_object_new_int(3));
+
+	/* enough steps: valid, and used says how many it took */
+	lim.steps = 101;
+	memset(&used, 0, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 1);
+	ck_assert_uint_eq(used.steps, 101);
+	ck_assert_int_eq(used.too_costly, SCHEMA_COSTLY_NO);
+	/* NULL limits and zero fields are the defaults */
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, NULL, NULL), 1);
+	memset(&lim, 0, sizeof(lim));
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, NULL), 1);
+	json_object_put(arr);
+	schema_free(s);
+
+	/* enum and const pay per node compared */
+	s = compile("{\"items\":{\"const\":[1,2,3,4,5,6,7,8,9,10]}}");
+	arr = json_tokener_parse("[[1,2,3,4,5,6,7,8,9,10],"
+	    "[1,2,3,4,5,6,7,8,9,10]]");
+	memset(&used, 0, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, NULL, &used), 1);
+	ck_assert_uint_eq(used.steps, 3 + 2 * 11);
+	lim.steps = 20;
+	expect_costly(s, arr, &lim, SCHEMA_COSTLY_STEPS, "/1",
+	    "the arguments are too costly to validate (more than 20 steps)");
+	json_object_put(arr);
+	schema_free(s);
+}
+END_TEST
+
+/* The CPU budget: a microsecond is soon spent. */
+START_TEST(test_cpu_limit)
+{
+	struct schema		*s = compile("{\"items\":{\"enum\":"
+	    "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"]}}");
+	struct schema_limits	 lim = { .cpu_us = 1 };
+	struct schema_result	 res;
+	struct schema_usage	 used;
+	json_object		*arr = json_object_new_array();
+	int			 i;
+
+	for (i = 0; i < 100000; i++)
+		json_object_array_add(arr, json_object_new_string("h"));
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(schema_validate_limits(s, arr, &res, &lim, &used), 0);
+	ck_assert_int_eq(res.too_costly, SCHEMA_COSTLY_CPU);
+	ck_assert_int_eq(used.too_costly, SCHEMA_COSTLY_CPU);
+	ck_assert_uint_eq(res.nerrors, 1);
+	ck_assert_str_eq(res.errors[0].message, "the arguments are too "
+	    "costly to validate (more than 1 us of CPU)");
+	ck_assert_uint_lt(used.steps, 900000);
+	schema_result_free(&res);
+	lim.cpu_us = 2000;
+	memset(&res, 0, sizeof(res));
+	if (schema_validate_limits(s, arr, &res, &lim, &used) == 0)
+		ck_assert_str_eq(res.errors[0].message, "the arguments are "
+		    "too costly to validate (more than 2 ms of CPU)");
+	schema_result_free(&res);
+	/* the default budget is enough for it */
+	ck_assert_int_eq(schema_validate(s, arr, NULL), 1);
+	json_object_put(arr);
 	schema_free(s);
 }
 END_TEST
@@ -1086,6 +1224,8 @@ schema_suite(void)
 	tcase_add_test(tc, test_refs_id);
 	tcase_add_test(tc, test_ref_cycles);
 	tcase_add_test(tc, test_cost_limit);
+	tcase_add_test(tc, test_steps_limit);
+	tcase_add_test(tc, test_cpu_limit);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_compile_messages);
 	tcase_add_test(tc, test_required_optional_lists);
