@@ -24,7 +24,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>		/* isfinite only: no -lm needed */
+#include <math.h>		/* isfinite, isnan only: no -lm needed */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -46,6 +46,7 @@
 #define SCHEMA_QUOTE_MAX	200	/* schema values quoted in messages */
 #define SCHEMA_DETAIL_BUDGET	16	/* anyOf/oneOf branch diagnoses */
 #define SCHEMA_CLOCK_PREFIX_NS	50000	/* CPU not counted, at most */
+#define SCHEMA_UNIQUE_PAIRS	16	/* uniqueItems: every pair up to this */
 
 /* Type bits, for "type" and for what an instance is. */
 enum {
@@ -252,6 +253,19 @@ struct cctx {
 	size_t		  nwork, cwork;
 };
 
+/* uniqueItems: an item's index + 1 (0: empty) and 32 more bits of its hash. */
+struct uslot {
+	uint32_t	 tag;
+	uint32_t	 idx1;
+};
+
+struct utable {
+	struct uslot	*slots;
+	size_t		 mask;		/* slots - 1, a power of two */
+	size_t		*wild;		/* items holding a NaN */
+	size_t		 nwild;
+};
+
 struct vseg {
 	const char	*key;		/* NULL: array index */
 	size_t		 idx;
@@ -319,6 +333,9 @@ static int	 json_is_integer(json_object *);
 static int	 json_is_number(json_object *);
 static unsigned	 json_type_bits(json_object *);
 static int	 json_eq(json_object *, json_object *, int, unsigned long *);
+static uint64_t	 hash_mix(uint64_t);
+static uint64_t	 hash_bytes(const char *, size_t);
+static int	 json_hash(json_object *, int, uint64_t *, unsigned long *);
 static void	 json_preview(struct sbuf *, json_object *, size_t, int);
 static int	 sv_from_json(struct schema_value *, json_object *, int);
 static void	 sv_free(struct schema_value *);
@@ -428,6 +445,15 @@ static int	 v_string(struct vctx *, const struct snode *, const char *,
 		    size_t);
 static int	 v_name_simple(const struct snode *);
 static int	 v_array(struct vctx *, const struct snode *, json_object *);
+static int	 v_items(struct vctx *, const struct snode *, json_object *,
+		    size_t);
+static int	 v_contains(struct vctx *, const struct snode *, json_object *,
+		    size_t);
+static int	 v_item_eq(struct vctx *, json_object *, size_t, size_t);
+static int	 v_unique_pairs(struct vctx *, json_object *, size_t);
+static int	 v_unique_find(struct vctx *, struct utable *, json_object *,
+		    size_t, uint64_t, int, size_t *);
+static int	 v_unique(struct vctx *, json_object *, size_t);
 static int	 v_object(struct vctx *, const struct snode *, json_object *);
 static int	 v_object_counts(struct vctx *, const struct snode *,
 		    json_object *);
@@ -793,6 +819,102 @@ json_eq(json_object *a, json_object *b, int depth, unsigned long *work)
 	default:
 		return 0;
 	}
+}
+
+/* splitmix64's finaliser: every bit of x moves every bit of the result. */
+static uint64_t
+hash_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t
+hash_bytes(const char *s, size_t len)
+{
+	uint64_t	 h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	size_t		 i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = hash_mix(h ^ w);
+	}
+	w = 0;
+	memcpy(&w, s + i, len - i);
+	return hash_mix(h ^ w);
+}
+
+/*
+ * A hash of j consistent with json_eq(): values it finds equal hash alike
+ * (1 and 1.0: numbers hash as their double; objects in any key order:
+ * their members' hashes are added). *work counts the nodes and the 64-byte
+ * blocks of strings. Returns 1 when j holds a NaN, which json_eq() finds
+ * equal to any number: such a value must be compared with every other.
+ */
+static int
+json_hash(json_object *j, int depth, uint64_t *hp, unsigned long *work)
+{
+	struct lh_entry	*e;
+	struct snum	 n;
+	uint64_t	 h = 0, eh;
+	double		 d;
+	size_t		 i, len;
+	int		 wild = 0;
+
+	(*work)++;
+	if (depth > SCHEMA_EQ_MAX_DEPTH) {
+		*hp = 0;	/* json_eq() finds nothing this deep equal */
+		return 0;
+	}
+	switch (json_object_get_type(j)) {
+	case json_type_null:
+		h = 1;
+		break;
+	case json_type_boolean:
+		h = json_object_get_boolean(j) ? 3 : 2;
+		break;
+	case json_type_int:
+	case json_type_double:
+		json_num(j, &n);
+		d = n.is_int ? (double)n.i : n.d;
+		if (isnan(d))
+			wild = 1;
+		if (d == 0)
+			d = 0;	/* -0 == 0 */
+		memcpy(&h, &d, sizeof(h));
+		h = hash_mix(h) ^ 4;
+		break;
+	case json_type_string:
+		len = (size_t)json_object_get_string_len(j);
+		*work += len / 64;
+		h = hash_bytes(json_object_get_string(j), len) ^ 5;
+		break;
+	case json_type_array:
+		len = json_object_array_length(j);
+		h = hash_mix(len ^ 6);
+		for (i = 0; i < len; i++) {
+			wild |= json_hash(json_object_array_get_idx(j, i),
+			    depth + 1, &eh, work);
+			h = hash_mix(h ^ eh);
+		}
+		break;
+	case json_type_object:
+		for (e = lh_table_head(json_object_get_object(j)); e != NULL;
+		    e = lh_entry_next(e)) {
+			wild |= json_hash(lh_entry_v(e), depth + 1, &eh, work);
+			len = strlen(lh_entry_k(e));
+			*work += len / 64;
+			h += hash_mix(hash_bytes(lh_entry_k(e), len) ^ eh);
+		}
+		h = hash_mix(h ^ 7);
+		break;
+	}
+	*hp = h;
+	return wild;
 }
 
 /* Compact JSON text of j, stopping once more than max bytes are written. */
@@ -3269,14 +3391,203 @@ v_string(struct vctx *c, const struct snode *n, const char *s, size_t len)
 	return ok;
 }
 
+/* items and prefixItems. */
+static int
+v_items(struct vctx *c, const struct snode *n, json_object *j, size_t len)
+{
+	const struct snode	*sub;
+	size_t			 i;
+	int			 ok = 1;
+
+	for (i = 0; i < len; i++) {
+		sub = i < n->nprefix ? n->prefix[i] : n->items;
+		if (sub == NULL || (sub->kind == SN_TRUE && i >= n->nprefix))
+			break;
+		if (sub->kind == SN_TRUE)
+			continue;
+		if (v_push_index(c, i) == -1)
+			return 0;
+		if (!v_node(c, sub, json_object_array_get_idx(j, i)))
+			ok = 0;
+		c->npath--;
+		if (!ok && V_STOP(c))
+			return 0;
+	}
+	return ok;
+}
+
+/* contains, minContains, maxContains. */
+static int
+v_contains(struct vctx *c, const struct snode *n, json_object *j,
+    size_t len)
+{
+	size_t	 i, found = 0;
+	int	 ok = 1;
+
+	for (i = 0; i < len; i++) {
+		if (v_push_index(c, i) == -1)
+			return 0;
+		if (v_quiet(c, n->contains, json_object_array_get_idx(j, i)))
+			found++;
+		c->npath--;
+		if (c->aborted)
+			return 0;
+		if (found >= n->min_contains && !(n->has & HAS_MAXCONTAINS))
+			break;
+	}
+	if (found < n->min_contains) {
+		v_error(c, "must contain at least %zu item%s matching the "
+		    "\"contains\" schema (found %zu)", n->min_contains,
+		    n->min_contains == 1 ? "" : "s", found);
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
+	}
+	if ((n->has & HAS_MAXCONTAINS) && found > n->max_contains) {
+		v_error(c, "must contain at most %zu item%s matching the "
+		    "\"contains\" schema (found %zu)", n->max_contains,
+		    n->max_contains == 1 ? "" : "s", found);
+		ok = 0;
+	}
+	return ok;
+}
+
+/* Items a and b of j are equal: 1 or 0, charged per node; -1 too costly. */
+static int
+v_item_eq(struct vctx *c, json_object *j, size_t a, size_t b)
+{
+	unsigned long	 work = 0;
+	int		 eq;
+
+	eq = json_eq(json_object_array_get_idx(j, a),
+	    json_object_array_get_idx(j, b), 0, &work);
+	return v_charge(c, work) ? eq : -1;
+}
+
+/* uniqueItems over a few items: every pair. */
+static int
+v_unique_pairs(struct vctx *c, json_object *j, size_t len)
+{
+	size_t	 i, k;
+	int	 eq;
+
+	for (i = 1; i < len; i++)
+		for (k = 0; k < i; k++) {
+			if ((eq = v_item_eq(c, j, k, i)) == -1)
+				return 0;
+			if (eq) {
+				v_error(c, "items must be unique (items %zu "
+				    "and %zu are equal)", k, i);
+				return 0;
+			}
+		}
+	return 1;
+}
+
+/*
+ * *k: the first item before item i that equals it, or SIZE_MAX (then item
+ * i goes into the table). The items before i are all different, so the
+ * table holds at most one equal to it; wild items (with a NaN) may be
+ * equal to anything, and are compared one by one. -1 when too costly.
+ */
+static int
+v_unique_find(struct vctx *c, struct utable *t, json_object *j, size_t i,
+    uint64_t h, int wild, size_t *k)
+{
+	size_t	 p, m, probes = 0;
+	int	 eq;
+
+	*k = SIZE_MAX;
+	for (m = 0; wild && m < i; m++)
+		if ((eq = v_item_eq(c, j, m, i)) != 0) {
+			*k = m;
+			return eq == -1 ? -1 : 0;
+		}
+	if (wild)
+		return 0;
+	for (p = (size_t)h & t->mask; t->slots[p].idx1 != 0 && *k == SIZE_MAX;
+	    p = (p + 1) & t->mask) {
+		probes++;
+		if (t->slots[p].tag == (uint32_t)(h >> 32) &&
+		    (eq = v_item_eq(c, j, t->slots[p].idx1 - 1, i)) != 0) {
+			if (eq == -1)
+				return -1;
+			*k = t->slots[p].idx1 - 1;
+		}
+	}
+	if (!v_charge(c, probes))
+		return -1;
+	for (m = 0; m < t->nwild && t->wild[m] < *k; m++)
+		if ((eq = v_item_eq(c, j, t->wild[m], i)) != 0) {
+			*k = t->wild[m];
+			return eq == -1 ? -1 : 0;
+		}
+	if (*k == SIZE_MAX) {
+		t->slots[p].tag = (uint32_t)(h >> 32);
+		t->slots[p].idx1 = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+/*
+ * uniqueItems in expected linear time: each item is hashed (a step per
+ * item and per node) and looked up in an open-addressing table of the
+ * items before it; json_eq() runs only when hashes collide.
+ */
+static int
+v_unique(struct vctx *c, json_object *j, size_t len)
+{
+	struct utable	 t;
+	unsigned long	 work;
+	uint64_t	 h;
+	size_t		 i, k, cap;
+	int		 wild, ok = 0;
+
+	if (len <= SCHEMA_UNIQUE_PAIRS)
+		return v_unique_pairs(c, j, len);
+	/* a step per item, before the table is allocated */
+	if (!v_charge(c, len))
+		return 0;
+	if (len >= UINT32_MAX / 2)
+		return v_unique_pairs(c, j, len);	/* steps stop it */
+	memset(&t, 0, sizeof(t));
+	for (cap = 64; cap < len + len / 2; cap *= 2)
+		;
+	t.mask = cap - 1;
+	if ((t.slots = calloc(cap, sizeof(*t.slots))) == NULL)
+		goto oom;
+	for (i = 0; i < len; i++) {
+		work = 0;
+		wild = json_hash(json_object_array_get_idx(j, i), 0, &h, &work);
+		if (!v_charge(c, work) ||
+		    v_unique_find(c, &t, j, i, h, wild, &k) == -1)
+			goto done;
+		if (k != SIZE_MAX) {
+			v_error(c, "items must be unique (items %zu and %zu "
+			    "are equal)", k, i);
+			goto done;
+		}
+		if (wild && t.wild == NULL &&
+		    (t.wild = calloc(len, sizeof(*t.wild))) == NULL)
+			goto oom;
+		if (wild)
+			t.wild[t.nwild++] = i;
+	}
+	ok = 1;
+	goto done;
+oom:
+	v_error(c, "out of memory");
+done:
+	free(t.slots);
+	free(t.wild);
+	return ok;
+}
+
 static int
 v_array(struct vctx *c, const struct snode *n, json_object *j)
 {
-	size_t		 len = json_object_array_length(j), i, k, found;
-	const struct snode *sub;
-	json_object	*it;
-	unsigned long	 work;
-	int		 ok = 1, eq;
+	size_t		 len = json_object_array_length(j);
+	int		 ok = 1;
 
 	if ((n->has & HAS_MINITEMS) && len < n->min_items) {
 		v_error(c, "must have at least %zu item%s (got %zu)",
@@ -3292,75 +3603,19 @@ v_array(struct vctx *c, const struct snode *n, json_object *j)
 		if (V_STOP(c))
 			return 0;
 	}
-	if (n->prefix != NULL || n->items != NULL) {
-		for (i = 0; i < len; i++) {
-			sub = i < n->nprefix ? n->prefix[i] : n->items;
-			if (sub == NULL || (sub->kind == SN_TRUE &&
-			    i >= n->nprefix))
-				break;
-			if (sub->kind == SN_TRUE)
-				continue;
-			if (v_push_index(c, i) == -1)
-				return 0;
-			if (!v_node(c, sub, json_object_array_get_idx(j, i)))
-				ok = 0;
-			c->npath--;
-			if (!ok && V_STOP(c))
-				return 0;
-		}
+	if ((n->prefix != NULL || n->items != NULL) &&
+	    !v_items(c, n, j, len)) {
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
 	}
-	if (n->contains != NULL) {
-		found = 0;
-		for (i = 0; i < len; i++) {
-			if (v_push_index(c, i) == -1)
-				return 0;
-			if (v_quiet(c, n->contains,
-			    json_object_array_get_idx(j, i)))
-				found++;
-			c->npath--;
-			if (found >= n->min_contains &&
-			    !(n->has & HAS_MAXCONTAINS))
-				break;
-		}
-		if (found < n->min_contains) {
-			v_error(c, "must contain at least %zu item%s matching "
-			    "the \"contains\" schema (found %zu)",
-			    n->min_contains, n->min_contains == 1 ? "" : "s",
-			    found);
-			ok = 0;
-			if (V_STOP(c))
-				return 0;
-		}
-		if ((n->has & HAS_MAXCONTAINS) && found > n->max_contains) {
-			v_error(c, "must contain at most %zu item%s matching "
-			    "the \"contains\" schema (found %zu)",
-			    n->max_contains, n->max_contains == 1 ? "" : "s",
-			    found);
-			ok = 0;
-			if (V_STOP(c))
-				return 0;
-		}
+	if (n->contains != NULL && !v_contains(c, n, j, len)) {
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
 	}
-	if (n->has & HAS_UNIQUE) {
-		for (i = 1; i < len; i++) {
-			it = json_object_array_get_idx(j, i);
-			for (k = 0; k < i; k++) {
-				work = 0;
-				eq = json_eq(json_object_array_get_idx(j, k),
-				    it, 0, &work);
-				if (!v_charge(c, work))
-					return 0;
-				if (eq)
-					break;
-			}
-			if (k < i) {
-				v_error(c, "items must be unique (items %zu "
-				    "and %zu are equal)", k, i);
-				ok = 0;
-				break;
-			}
-		}
-	}
+	if ((n->has & HAS_UNIQUE) && !v_unique(c, j, len))
+		ok = 0;
 	return ok;
 }
 

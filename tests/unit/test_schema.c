@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ static void		 expect_error(const struct schema_result *, size_t,
 static void		 expect_only(const struct schema *, const char *,
 			    const char *, const char *);
 static json_object	*int_array(int, int);
+static void		 expect_only_json(const struct schema *, json_object *,
+			    const char *, const char *);
 static void		 expect_costly(const struct schema *, json_object *,
 			    const struct schema_limits *, int, const char *,
 			    const char *);
@@ -127,6 +130,23 @@ int_array(int first, int n)
 	for (i = 0; i < n; i++)
 		json_object_array_add(arr, json_object_new_int(first + i));
 	return arr;
+}
+
+/* As expect_only(), for an instance built in the test. */
+static void
+expect_only_json(const struct schema *s, json_object *inst, const char *path,
+    const char *message)
+{
+	struct schema_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(schema_validate(s, inst, &res), 0);
+	ck_assert_int_eq(schema_validate(s, inst, NULL), 0);
+	ck_assert_msg(res.nerrors == 1, "%zu errors, first %s: %s",
+	    res.nerrors, res.errors[0].path, res.errors[0].message);
+	expect_error(&res, 0, path, message);
+	ck_assert_int_eq(res.truncated, 0);
+	schema_result_free(&res);
 }
 
 /*
@@ -288,6 +308,70 @@ START_TEST(test_unique_items)
 	expect_only(s, "[{\"a\":1,\"b\":2},{\"b\":2,\"a\":1}]", "",
 	    "items must be unique (items 0 and 1 are equal)");
 	ck_assert(valid(s, "[[1,2],[2,1]]"));
+	schema_free(s);
+}
+END_TEST
+
+/* Past a few items uniqueItems hashes: the same verdicts, in linear time. */
+START_TEST(test_unique_items_hashed)
+{
+	struct schema		*s = compile("{\"uniqueItems\":true}");
+	struct schema_limits	 lim = { .steps = 50000 };
+	struct schema_usage	 used;
+	json_object		*arr, *o;
+	unsigned long		 steps3000;
+	int			 i;
+
+	/* 3000 different ints: O(n^2) would take 4.5 million comparisons */
+	arr = int_array(0, 3000);
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 1);
+	steps3000 = used.steps;
+	ck_assert_uint_lt(steps3000, 4 * 3000);
+	json_object_put(arr);
+	arr = int_array(0, 6000);
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 1);
+	ck_assert_uint_lt(used.steps, 2 * steps3000 + 3000);
+	json_object_put(arr);
+
+	/* 1 and 1.0; the first item repeated, and the lower index first */
+	arr = int_array(0, 100);
+	json_object_array_put_idx(arr, 57, json_object_new_double(1.0));
+	json_object_array_put_idx(arr, 80, json_object_new_int(2));
+	expect_only_json(s, arr, "", "items must be unique (items 1 and 57 "
+	    "are equal)");
+	json_object_put(arr);
+
+	/* objects in another key order, nested arrays and numbers */
+	arr = json_object_new_array();
+	for (i = 0; i < 20; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "a", json_object_new_int(i));
+		json_object_object_add(o, "b", int_array(i, 2));
+		json_object_array_add(arr, o);
+	}
+	ck_assert(schema_validate(s, arr, NULL));
+	json_object_array_add(arr, json_tokener_parse("{\"b\":[5,6.0],"
+	    "\"a\":5.0}"));
+	expect_only_json(s, arr, "", "items must be unique (items 5 and 20 "
+	    "are equal)");
+	json_object_put(arr);
+	arr = json_tokener_parse("[[1,[2,[3]]],[1,[2,[4]]],[[1],2],[1,2],"
+	    "[2,1],{\"a\":[1]},{\"a\":[1],\"b\":null},{\"b\":[1]},"
+	    "\"x\",\"x\\u0000\",\"y\",true,false,null,0,-1,0.5,[],{},"
+	    "\"\",[null],[false]]");
+	ck_assert(schema_validate(s, arr, NULL));
+	json_object_array_add(arr, json_tokener_parse("[1,[2.0,[3]]]"));
+	expect_only_json(s, arr, "", "items must be unique (items 0 and 22 "
+	    "are equal)");
+	json_object_put(arr);
+
+	/* a NaN is equal to any number for json_eq(): hashed or not alike */
+	for (i = 8; i <= 40; i += 32) {
+		arr = int_array(1, i);
+		json_object_array_add(arr, json_object_new_double(NAN));
+		ck_assert(!schema_validate(s, arr, NULL));
+		json_object_put(arr);
+	}
 	schema_free(s);
 }
 END_TEST
@@ -1198,6 +1282,7 @@ schema_suite(void)
 	tcase_add_test(tc, test_enum_const_messages);
 	tcase_add_test(tc, test_json_equality);
 	tcase_add_test(tc, test_unique_items);
+	tcase_add_test(tc, test_unique_items_hashed);
 	tcase_add_test(tc, test_number_messages);
 	tcase_add_test(tc, test_pattern);
 	tcase_add_test(tc, test_nested_paths);
