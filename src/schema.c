@@ -12,11 +12,19 @@
  * schema_value, numbers into struct snum, and messages that quote the schema
  * ("must be one of [...]") are formatted once.
  *
+ * Patterns are compiled once, with PCRE2's JIT when it has one.
+ *
  * Validation only reads the compiled tree and the instance; it allocates
- * nothing unless an error is reported (or propertyNames is used). PCRE2
- * match data comes from a per-thread cache. Subschema evaluations that only
- * need a yes/no (anyOf, oneOf, not, if, contains) run "quiet": res is NULL and
- * the evaluation stops at the first failure.
+ * nothing unless an error is reported (or propertyNames or uniqueItems
+ * over more than a few items is used). PCRE2 match data, a match context
+ * and a JIT stack come from a per-thread cache. Subschema evaluations that
+ * only need a yes/no (anyOf, oneOf, not, if, contains) run "quiet": res is
+ * NULL and the evaluation stops at the first failure.
+ *
+ * Every piece of work is charged to the budget of the validation (see
+ * schema.h) through v_charge(), whose slow path v_check() also looks at the
+ * clock; a budget that runs out aborts the validation like the structural
+ * limits do, and marks it too costly.
  */
 #include "config.h"
 
@@ -27,6 +35,7 @@
 #include <math.h>		/* isfinite, isnan only: no -lm needed */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +56,7 @@
 #define SCHEMA_DETAIL_BUDGET	16	/* anyOf/oneOf branch diagnoses */
 #define SCHEMA_CLOCK_PREFIX_NS	50000	/* CPU not counted, at most */
 #define SCHEMA_UNIQUE_PAIRS	16	/* uniqueItems: every pair up to this */
+#define SCHEMA_REGEX_MAX_PATTERN 65536	/* bytes, after the ECMA translation */
 
 /* Type bits, for "type" and for what an instance is. */
 enum {
@@ -241,6 +251,8 @@ struct cctx {
 	char		 *err;
 	size_t		  errlen;
 	int		  failed;
+	pcre2_compile_context *ccx;	/* the pattern length limit */
+	int		  jit;		/* JIT-compile patterns */
 	struct centry	 *entries;
 	size_t		  nentries, centries;
 	size_t		 *map;		/* open addressing: entry index + 1 */
@@ -264,6 +276,13 @@ struct utable {
 	size_t		 mask;		/* slots - 1, a power of two */
 	size_t		*wild;		/* items holding a NaN */
 	size_t		 nwild;
+};
+
+/* A thread's PCRE2 state, kept from one match to the next. */
+struct vthread {
+	pcre2_match_data	*md;
+	pcre2_match_context	*mc;
+	pcre2_jit_stack		*js;
 };
 
 struct vseg {
@@ -432,6 +451,7 @@ static void	 v_finish(struct vctx *, struct schema_result *);
 static uint64_t	 clock_ns(clockid_t);
 static int	 v_charge(struct vctx *, unsigned long);
 static int	 v_check(struct vctx *);
+static void	 v_clock_start(struct vctx *);
 static int	 v_clock_ok(struct vctx *);
 static void	 v_costly(struct vctx *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -484,14 +504,18 @@ static void	 v_type_error(struct vctx *, unsigned, json_object *)
 		    __attribute__((noinline));
 static int	 v_match(struct vctx *, const struct spattern *, const char *,
 		    size_t);
-static pcre2_match_data *v_match_data(void);
-static void	 v_match_data_free(void *);
-static void	 v_match_key_init(void);
+static int	 v_match_costly(struct vctx *, int);
+static void	 v_thread_clear(struct vthread *);
+static void	 v_thread_free(void *);
+static void	 v_thread_key_init(void);
+static int	 v_thread_init(struct vthread *);
+static struct vthread *v_thread(void);
 static void	 result_append(struct schema_result *, struct schema_result *);
 
-static pthread_key_t	 match_key;
-static pthread_once_t	 match_once = PTHREAD_ONCE_INIT;
-static int		 match_key_ok;
+static pthread_key_t	 thread_key;
+static pthread_once_t	 thread_once = PTHREAD_ONCE_INIT;
+static int		 thread_key_ok;
+static atomic_int	 use_jit = 1;
 
 #define V_STOP(c)	((c)->res == NULL || (c)->res->truncated || (c)->aborted)
 
@@ -881,10 +905,8 @@ json_hash(json_object *j, int depth, uint64_t *hp, unsigned long *work)
 	case json_type_double:
 		json_num(j, &n);
 		d = n.is_int ? (double)n.i : n.d;
-		if (isnan(d))
-			wild = 1;
-		if (d == 0)
-			d = 0;	/* -0 == 0 */
+		wild = isnan(d);
+		d = d == 0 ? 0 : d;	/* -0 == 0 */
 		memcpy(&h, &d, sizeof(h));
 		h = hash_mix(h) ^ 4;
 		break;
@@ -2177,15 +2199,18 @@ c_regex(struct cctx *cc, const char *pat, size_t len, const char *where,
 	PCRE2_UCHAR	 msg[256];
 
 	c_regex_ecma(&ecma, pat, len);
-	if (ecma.oom) {
+	if (ecma.oom || (cc->ccx == NULL &&
+	    (cc->ccx = pcre2_compile_context_create(NULL)) == NULL)) {
 		free(ecma.p);
 		c_err(cc, "out of memory");
 		return -1;
 	}
+	/* a giant pattern fails here, cleanly */
+	pcre2_set_max_pattern_length(cc->ccx, SCHEMA_REGEX_MAX_PATTERN);
 	out->code = pcre2_compile((PCRE2_SPTR)(ecma.p != NULL ? ecma.p : ""),
 	    ecma.len, PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS |
 	    PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff,
-	    NULL);
+	    cc->ccx);
 	free(ecma.p);
 	if (out->code == NULL) {
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
@@ -2193,6 +2218,9 @@ c_regex(struct cctx *cc, const char *pat, size_t len, const char *where,
 		    where, (size_t)erroff, (const char *)msg);
 		return -1;
 	}
+	/* without a JIT (or when it fails) the interpreter matches */
+	if (cc->jit)
+		(void)pcre2_jit_compile(out->code, PCRE2_JIT_COMPLETE);
 	if ((out->src = malloc(len + 1)) == NULL) {
 		c_err(cc, "out of memory");
 		return -1;
@@ -2917,6 +2945,7 @@ c_free(struct cctx *cc)
 	free(cc->res);
 	free(cc->anchors);
 	free(cc->work);
+	pcre2_compile_context_free(cc->ccx);
 }
 
 static void
@@ -2972,6 +3001,7 @@ schema_compile_draft(json_object *root, enum schema_draft draft, char *err,
 	memset(&cc, 0, sizeof(cc));
 	cc.err = err;
 	cc.errlen = errlen;
+	cc.jit = atomic_load(&use_jit);
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (json_object_get_type(root) != json_type_object &&
@@ -3028,6 +3058,12 @@ schema_free(struct schema *s)
 	free(s);
 }
 
+int
+schema_set_jit(int enable)
+{
+	return atomic_exchange(&use_jit, enable ? 1 : 0);
+}
+
 const char *const *
 schema_required(const struct schema *s)
 {
@@ -3043,56 +3079,123 @@ schema_optional(const struct schema *s)
 /* ------------------------------------------------------------ validate */
 
 static void
-v_match_data_free(void *p)
+v_thread_clear(struct vthread *t)
 {
-	pcre2_match_data_free(p);
+	pcre2_match_data_free(t->md);
+	pcre2_match_context_free(t->mc);
+	pcre2_jit_stack_free(t->js);
+	memset(t, 0, sizeof(*t));
 }
 
 static void
-v_match_key_init(void)
+v_thread_free(void *p)
 {
-	match_key_ok = pthread_key_create(&match_key, v_match_data_free) == 0;
+	v_thread_clear(p);
+	free(p);
 }
 
-/* This thread's match data, kept for its next match. */
-static pcre2_match_data *
-v_match_data(void)
+static void
+v_thread_key_init(void)
 {
-	pcre2_match_data	*md;
+	thread_key_ok = pthread_key_create(&thread_key, v_thread_free) == 0;
+}
 
-	pthread_once(&match_once, v_match_key_init);
-	if (!match_key_ok)
+/*
+ * Match data (one pair is enough: we only ask whether there is a match),
+ * a match context with the heap limit, and a JIT stack of as much memory.
+ */
+static int
+v_thread_init(struct vthread *t)
+{
+	memset(t, 0, sizeof(*t));
+	if ((t->md = pcre2_match_data_create(1, NULL)) == NULL ||
+	    (t->mc = pcre2_match_context_create(NULL)) == NULL)
+		return -1;
+	pcre2_set_heap_limit(t->mc, SCHEMA_REGEX_HEAP_KIB);
+	/* without a JIT (stack), matches are interpreted or use 32 KiB */
+	if ((t->js = pcre2_jit_stack_create(32 * 1024,
+	    SCHEMA_REGEX_HEAP_KIB * 1024, NULL)) != NULL)
+		pcre2_jit_stack_assign(t->mc, NULL, t->js);
+	return 0;
+}
+
+/* This thread's PCRE2 state, kept from one match to the next. */
+static struct vthread *
+v_thread(void)
+{
+	struct vthread	*t;
+
+	pthread_once(&thread_once, v_thread_key_init);
+	if (!thread_key_ok)
 		return NULL;
-	if ((md = pthread_getspecific(match_key)) != NULL)
-		return md;
-	/* one pair is enough: we only ask whether there is a match */
-	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
+	if ((t = pthread_getspecific(thread_key)) != NULL)
+		return t;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if (pthread_setspecific(match_key, md) != 0) {
-		pcre2_match_data_free(md);
+	if (v_thread_init(t) == -1 ||
+	    pthread_setspecific(thread_key, t) != 0) {
+		v_thread_free(t);
 		return NULL;
 	}
-	return md;
+	return t;
+}
+
+/* A pattern match ran out of a limit: too costly. 0 for other errors. */
+static int
+v_match_costly(struct vctx *c, int rc)
+{
+	switch (rc) {
+	case PCRE2_ERROR_MATCHLIMIT:
+		v_costly(c, SCHEMA_COSTLY_PATTERN, "a pattern needed more "
+		    "than %lu backtracking steps", c->match_limit);
+		return 1;
+	case PCRE2_ERROR_DEPTHLIMIT:
+		v_costly(c, SCHEMA_COSTLY_PATTERN, "a pattern needed more "
+		    "than %lu nested backtracking steps", c->match_limit);
+		return 1;
+	case PCRE2_ERROR_HEAPLIMIT:
+	case PCRE2_ERROR_JIT_STACKLIMIT:
+		v_costly(c, SCHEMA_COSTLY_PATTERN, "a pattern needed more "
+		    "than %d KiB of memory", SCHEMA_REGEX_HEAP_KIB);
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /*
  * 1 match, 0 no match, -1 could not run or too costly (then c->aborted).
  * A match costs a step per 64 bytes of the subject and one more, and the
- * clock is looked at after every match.
+ * clock is looked at after every match. Its match limit is the budget's,
+ * and so is its depth limit (the heap limit is what bounds its memory).
  */
 static int
 v_match(struct vctx *c, const struct spattern *p, const char *s, size_t len)
 {
-	pcre2_match_data	*md, *own = NULL;
-	int			 rc;
+	struct vthread	*t, own;
+	uint32_t	 limit;
+	int		 rc;
 
 	if (!v_charge(c, len / 64 + 1))
 		return -1;
-	if ((md = v_match_data()) == NULL &&
-	    (md = own = pcre2_match_data_create(1, NULL)) == NULL)
+	if ((t = v_thread()) == NULL) {
+		t = &own;
+		if (v_thread_init(&own) == -1) {
+			v_thread_clear(&own);
+			return -1;
+		}
+	}
+	if (c->clock.state == VCLOCK_IDLE)
+		v_clock_start(c);
+	limit = c->match_limit > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)c->match_limit;
+	pcre2_set_match_limit(t->mc, limit);
+	pcre2_set_depth_limit(t->mc, limit);
+	rc = pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, 0, t->md, t->mc);
+	if (t == &own)
+		v_thread_clear(&own);
+	if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && v_match_costly(c, rc))
 		return -1;
-	rc = pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
-	pcre2_match_data_free(own);
 	if (!v_check(c))
 		return -1;
 	if (rc >= 0)
@@ -4130,14 +4233,26 @@ clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The first check, or the first pattern match: the wall clock starts. */
+static void
+v_clock_start(struct vctx *c)
+{
+	if ((c->clock.wall_ref = clock_ns(CLOCK_MONOTONIC)) == 0)
+		c->clock.state = VCLOCK_OFF;
+	else
+		c->clock.state = VCLOCK_WALL;
+}
+
 /*
  * Whether the CPU budget still holds. The thread's CPU clock is a system
  * call (1.5 us on a small VM) where the monotonic clock is not, and a
  * thread never gets more CPU time than wall time passes; so the CPU clock
- * is read only when the wall clock says the budget might be spent. It is
- * first read prefix_ns of wall time after the first check: what runs
- * before (two check intervals and prefix_ns at most) is not counted, and a
- * small validation reads no clock at all.
+ * is read only when the wall clock says the budget might be spent. The
+ * wall clock starts at the first check or before the first pattern match,
+ * whichever comes first, and the CPU clock is first read at the first
+ * check prefix_ns later: what runs before it (SCHEMA_CHECK_STEPS steps,
+ * prefix_ns, and one pattern match at most) is not counted, and a small
+ * validation reads no clock at all.
  */
 static int
 v_clock_ok(struct vctx *c)
@@ -4145,15 +4260,12 @@ v_clock_ok(struct vctx *c)
 	struct vclock	*k = &c->clock;
 	uint64_t	 w, cpu;
 
+	if (k->state == VCLOCK_IDLE)
+		v_clock_start(c);
 	if (k->state == VCLOCK_OFF)
 		return 1;
 	if ((w = clock_ns(CLOCK_MONOTONIC)) == 0)
 		goto off;
-	if (k->state == VCLOCK_IDLE) {
-		k->wall_ref = w;
-		k->state = VCLOCK_WALL;
-		return 1;
-	}
 	if (k->state == VCLOCK_WALL && w - k->wall_ref < k->prefix_ns)
 		return 1;
 	if (k->state == VCLOCK_CPU &&

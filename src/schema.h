@@ -125,6 +125,13 @@ struct schema	*schema_compile(json_object *root, char *err, size_t errlen);
 struct schema	*schema_compile_draft(json_object *root, enum schema_draft,
 		    char *err, size_t errlen);
 void		 schema_free(struct schema *);
+/*
+ * Whether the patterns of schemas compiled from now on are JIT-compiled:
+ * yes by default, when PCRE2 has a JIT for this machine (else, or when JIT
+ * compiling fails, they are interpreted). Returns the previous setting.
+ * For tests, and for systems that forbid executable memory.
+ */
+int		 schema_set_jit(int enable);
 
 /*
  * 1 valid, 0 invalid (errors in res, which the caller zero-initialises and

@@ -426,6 +426,148 @@ START_TEST(test_pattern)
 }
 END_TEST
 
+/* The same verdicts from PCRE2's interpreter as from its JIT. */
+START_TEST(test_pattern_interpreted)
+{
+	struct schema	*s;
+	int		 jit = schema_set_jit(0);
+
+	s = compile(mcp_schema);
+	expect_only(s, "{\"query\":\"q\",\"b\":0,\"slug\":\"Abc\"}", "/slug",
+	    "must match pattern \"^[a-z]+$\"");
+	ck_assert(valid(s, "{\"query\":\"q\",\"b\":0,\"slug\":\"abc\"}"));
+	schema_free(s);
+	s = compile("{\"pattern\":\"^.{2}$\"}");
+	ck_assert(valid(s, "\"\xc3\xa9\xe6\x97\xa5\""));
+	ck_assert(!valid(s, "\"abc\""));
+	schema_free(s);
+	s = compile("{\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}},"
+	    "\"propertyNames\":{\"pattern\":\"^[a-z-]+$\"}}");
+	ck_assert(valid(s, "{\"x-a\":1,\"b\":\"s\"}"));
+	expect_only(s, "{\"x-a\":\"1\"}", "/x-a",
+	    "expected integer, got string \"1\"");
+	ck_assert(!valid(s, "{\"B\":1}"));
+	schema_free(s);
+	ck_assert_int_eq(schema_set_jit(jit), 0);
+}
+END_TEST
+
+/* "^(a|aa)+$" backtracks without end on "aaa...ab": stopped at once. */
+START_TEST(test_pattern_costly)
+{
+	struct schema		*s;
+	struct schema_limits	 lim = { .match_limit = 10000000,
+				    .cpu_us = 1000 };
+	json_object		*inst = json_object_new_object();
+	json_object		*arr = json_object_new_array();
+	json_object		*inst2 = json_object_new_object();
+	json_object		*arr2 = json_object_new_array();
+	char			 str[42];
+	int			 i, jit, saved = schema_set_jit(1);
+
+	memset(str, 'a', 40);
+	str[40] = 'b';
+	str[41] = '\0';
+	for (i = 0; i < 60; i++)
+		json_object_array_add(arr, json_object_new_string(str));
+	json_object_object_add(inst, "xs", arr);
+	/* 26 a's: 1.6 ms with PCRE2's JIT, 22 ms without, on a small VM */
+	str[26] = 'b';
+	str[27] = '\0';
+	for (i = 0; i < 60; i++)
+		json_object_array_add(arr2, json_object_new_string(str));
+	json_object_object_add(inst2, "xs", arr2);
+	for (jit = 1; jit >= 0; jit--) {
+		schema_set_jit(jit);
+		s = compile("{\"type\":\"object\",\"properties\":{\"xs\":"
+		    "{\"items\":{\"type\":\"string\","
+		    "\"pattern\":\"^(a|aa)+$\"}}}}");
+		/* the match limit */
+		expect_costly(s, inst, NULL, SCHEMA_COSTLY_PATTERN, "/xs/0",
+		    "the arguments are too costly to validate (a pattern "
+		    "needed more than 100000 backtracking steps)");
+		schema_free(s);
+		/*
+		 * Matches, but only after much backtracking: under a larger
+		 * match limit the CPU clock, read after each match, stops it
+		 * (the first match is not counted).
+		 */
+		s = compile("{\"type\":\"object\",\"properties\":{\"xs\":"
+		    "{\"items\":{\"pattern\":\"^((a|aa)+$|a)\"}}}}");
+		expect_costly(s, inst2, &lim, SCHEMA_COSTLY_CPU, "/xs/1",
+		    "the arguments are too costly to validate (more than 1 "
+		    "ms of CPU)");
+		schema_free(s);
+	}
+	json_object_put(inst);
+	json_object_put(inst2);
+	schema_set_jit(saved);
+}
+END_TEST
+
+/* Backtracking memory: the heap limit, or the JIT stack. */
+START_TEST(test_pattern_memory)
+{
+	struct schema	*s;
+	json_object	*inst;
+	char		*buf;
+	size_t		 len = 1000000;
+	int		 jit, saved = schema_set_jit(1);
+
+	buf = malloc(len + 1);
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 'a', len);
+	buf[len] = '\0';
+	for (jit = 1; jit >= 0; jit--) {
+		schema_set_jit(jit);
+		s = compile("{\"pattern\":\"^(a|b)*$\"}");
+		/* a long string is fine, only a very long one is not */
+		inst = json_object_new_string_len(buf, 5000);
+		ck_assert(schema_validate(s, inst, NULL));
+		json_object_put(inst);
+		inst = json_object_new_string_len(buf, (int)len);
+		expect_costly(s, inst, NULL, SCHEMA_COSTLY_PATTERN, "",
+		    "the arguments are too costly to validate (a pattern "
+		    "needed more than 4096 KiB of memory)");
+		json_object_put(inst);
+		schema_free(s);
+	}
+	free(buf);
+	schema_set_jit(saved);
+}
+END_TEST
+
+/* A giant pattern fails to compile, with a message. */
+START_TEST(test_pattern_too_long)
+{
+	json_object	*root;
+	struct schema	*s;
+	char		*pat, err[256];
+	int		 i;
+
+	pat = malloc(70001);
+	ck_assert_ptr_nonnull(pat);
+	memset(pat, 'a', 70000);
+	pat[70000] = '\0';
+	root = json_object_new_object();
+	json_object_object_add(root, "pattern", json_object_new_string(pat));
+	s = schema_compile(root, err, sizeof(err));
+	ck_assert_ptr_null(s);
+	ck_assert_str_eq(err, "/pattern: invalid regular expression at offset "
+	    "0: pattern string is longer than the limit set by the "
+	    "application");
+	/* \s grows in translation: the limit is on what PCRE2 compiles */
+	for (i = 0; i < 3000; i++)
+		memcpy(pat + 2 * i, "\\s", 2);
+	pat[6000] = '\0';
+	json_object_object_add(root, "pattern", json_object_new_string(pat));
+	ck_assert_ptr_null(schema_compile(root, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "longer than the limit"));
+	json_object_put(root);
+	free(pat);
+}
+END_TEST
+
 START_TEST(test_nested_paths)
 {
 	struct schema	*s = compile(mcp_schema);
@@ -1285,6 +1427,10 @@ schema_suite(void)
 	tcase_add_test(tc, test_unique_items_hashed);
 	tcase_add_test(tc, test_number_messages);
 	tcase_add_test(tc, test_pattern);
+	tcase_add_test(tc, test_pattern_interpreted);
+	tcase_add_test(tc, test_pattern_costly);
+	tcase_add_test(tc, test_pattern_memory);
+	tcase_add_test(tc, test_pattern_too_long);
 	tcase_add_test(tc, test_nested_paths);
 	tcase_add_test(tc, test_every_error);
 	tcase_add_test(tc, test_additional_properties);
