@@ -57,6 +57,7 @@
 #define SCHEMA_CLOCK_PREFIX_NS	50000	/* CPU not counted, at most */
 #define SCHEMA_UNIQUE_PAIRS	16	/* uniqueItems: every pair up to this */
 #define SCHEMA_REGEX_MAX_PATTERN 65536	/* bytes, after the ECMA translation */
+#define SCHEMA_REGEX_JIT_MAX	512	/* bytes of code: larger, interpreted */
 
 /* Type bits, for "type" and for what an instance is. */
 enum {
@@ -253,6 +254,7 @@ struct cctx {
 	int		  failed;
 	pcre2_compile_context *ccx;	/* the pattern length limit */
 	int		  jit;		/* JIT-compile patterns */
+	unsigned long	 *budget;	/* work units left */
 	struct centry	 *entries;
 	size_t		  nentries, centries;
 	size_t		 *map;		/* open addressing: entry index + 1 */
@@ -356,7 +358,8 @@ static uint64_t	 hash_mix(uint64_t);
 static uint64_t	 hash_bytes(const char *, size_t);
 static int	 json_hash(json_object *, int, uint64_t *, unsigned long *);
 static void	 json_preview(struct sbuf *, json_object *, size_t, int);
-static int	 sv_from_json(struct schema_value *, json_object *, int);
+static int	 sv_from_json(struct schema_value *, json_object *, int,
+		    struct cctx *);
 static void	 sv_free(struct schema_value *);
 static int	 sv_eq(const struct schema_value *, json_object *, int,
 		    unsigned long *);
@@ -390,8 +393,13 @@ static int	 c_add_resource(struct cctx *, const char *, json_object *,
 		    const char *, int);
 static int	 c_add_anchor(struct cctx *, const char *, const char *,
 		    json_object *);
+static int	 c_charge(struct cctx *, unsigned long);
 static int	 c_scan(struct cctx *, json_object *, const char *, int,
 		    const char *, int);
+static int	 c_scan_id(struct cctx *, json_object *, const char *, int,
+		    json_object *, char **);
+static int	 c_scan_children(struct cctx *, json_object *, const char *,
+		    int, const char *, int);
 static int	 c_scan_child(struct cctx *, json_object *, const char *, int,
 		    const char *, const char *, int);
 static struct snode *c_node(struct cctx *, size_t);
@@ -435,10 +443,13 @@ static int	 c_count(struct cctx *, size_t, json_object *, const char *,
 static int	 c_regex(struct cctx *, const char *, size_t, const char *,
 		    struct spattern *);
 static void	 c_regex_ecma(struct sbuf *, const char *, size_t);
+static int	 c_jit(struct cctx *, pcre2_code *);
 static int	 c_string_array(struct cctx *, size_t, json_object *,
 		    const char *, char ***, size_t *);
 static char	*c_quote_values(const struct schema_value *, size_t, int);
 static int	 c_root_lists(struct cctx *);
+static struct schema *c_compile(json_object *, enum schema_draft,
+		    unsigned long *, char *, size_t);
 static void	 c_free(struct cctx *);
 static void	 node_free(struct snode *);
 static int	 prop_cmp(const void *, const void *);
@@ -1001,14 +1012,16 @@ json_preview(struct sbuf *b, json_object *j, size_t max, int depth)
 	}
 }
 
+/* A copy of j, a unit of cc's budget per node and per 64 bytes of text. */
 static int
-sv_from_json(struct schema_value *v, json_object *j, int depth)
+sv_from_json(struct schema_value *v, json_object *j, int depth,
+    struct cctx *cc)
 {
 	struct lh_entry	*e;
 	size_t		 i, n;
 
 	memset(v, 0, sizeof(*v));
-	if (depth > SCHEMA_EQ_MAX_DEPTH)
+	if (depth > SCHEMA_EQ_MAX_DEPTH || c_charge(cc, 1) == -1)
 		return -1;
 	switch (json_object_get_type(j)) {
 	case json_type_null:
@@ -1026,7 +1039,8 @@ sv_from_json(struct schema_value *v, json_object *j, int depth)
 	case json_type_string:
 		v->kind = SV_STRING;
 		v->u.str.len = (size_t)json_object_get_string_len(j);
-		if ((v->u.str.s = malloc(v->u.str.len + 1)) == NULL)
+		if (c_charge(cc, v->u.str.len / 64) == -1 ||
+		    (v->u.str.s = malloc(v->u.str.len + 1)) == NULL)
 			return -1;
 		memcpy(v->u.str.s, json_object_get_string(j), v->u.str.len);
 		v->u.str.s[v->u.str.len] = '\0';
@@ -1041,7 +1055,7 @@ sv_from_json(struct schema_value *v, json_object *j, int depth)
 		for (i = 0; i < n; i++) {
 			v->u.arr.n++;
 			if (sv_from_json(&v->u.arr.v[i],
-			    json_object_array_get_idx(j, i), depth + 1) == -1)
+			    json_object_array_get_idx(j, i), depth + 1, cc) == -1)
 				return -1;
 		}
 		return 0;
@@ -1059,7 +1073,7 @@ sv_from_json(struct schema_value *v, json_object *j, int depth)
 			if ((v->u.obj.m[i].key = strdup(lh_entry_k(e))) == NULL)
 				return -1;
 			if (sv_from_json(&v->u.obj.m[i].v, lh_entry_v(e),
-			    depth + 1) == -1)
+			    depth + 1, cc) == -1)
 				return -1;
 		}
 		return 0;
@@ -1538,6 +1552,19 @@ c_err(struct cctx *cc, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Charge n units of work to the compile budget: -1 once it runs out. */
+static int
+c_charge(struct cctx *cc, unsigned long n)
+{
+	if (n > *cc->budget) {
+		*cc->budget = 0;
+		c_err(cc, "schema too large to compile");
+		return -1;
+	}
+	*cc->budget -= n;
+	return 0;
+}
+
 static void *
 c_calloc(struct cctx *cc, size_t n, size_t size)
 {
@@ -1565,6 +1592,9 @@ c_loc(struct cctx *cc, const char *loc, const char *token)
 	struct sbuf	 b = { 0 };
 	char		*p;
 
+	if (c_charge(cc, 1 + (strlen(loc) + (token != NULL ? strlen(token) :
+	    0)) / 64) == -1)
+		return NULL;
 	sbuf_adds(&b, loc);
 	if (token != NULL)
 		sbuf_pointer_token(&b, token);
@@ -1652,6 +1682,8 @@ c_add_entry(struct cctx *cc, json_object *j, const char *base, int draft7,
 {
 	struct centry	*e;
 
+	if (c_charge(cc, 4 + (strlen(base) + strlen(loc)) / 32) == -1)
+		return -1;
 	if (c_grow(cc, &cc->entries, cc->nentries, &cc->centries,
 	    sizeof(*cc->entries)) == -1)
 		return -1;
@@ -1674,6 +1706,8 @@ c_add_resource(struct cctx *cc, const char *uri, json_object *j,
 	struct cresource	*r;
 	size_t			 i;
 
+	if (c_charge(cc, 1 + cc->nres + strlen(uri) / 64) == -1)
+		return -1;
 	for (i = 0; i < cc->nres; i++)
 		if (strcmp(cc->res[i].uri, uri) == 0)
 			return 0;	/* the first one wins */
@@ -1696,6 +1730,9 @@ c_add_anchor(struct cctx *cc, const char *uri, const char *name,
 	struct canchor	*a;
 	size_t		 i;
 
+	if (c_charge(cc, 1 + cc->nanchors + (strlen(uri) + strlen(name)) /
+	    64) == -1)
+		return -1;
 	for (i = 0; i < cc->nanchors; i++)
 		if (strcmp(cc->anchors[i].uri, uri) == 0 &&
 		    strcmp(cc->anchors[i].name, name) == 0)
@@ -1754,6 +1791,95 @@ c_scan_child(struct cctx *cc, json_object *j, const char *base, int draft7,
 }
 
 /*
+ * The $id of schema j: registers the resource or the anchor it names.
+ * *own gets the new base URI when j starts a resource; the caller frees it.
+ */
+static int
+c_scan_id(struct cctx *cc, json_object *j, const char *base, int draft7,
+    json_object *id, char **own)
+{
+	const char	*s = json_object_get_string(id);
+	char		*abs = NULL, *doc = NULL, *frag;
+	int		 rc = -1;
+
+	*own = NULL;
+	if (c_charge(cc, 1 + (strlen(base) + strlen(s)) / 64) == -1)
+		return -1;
+	if ((abs = uri_resolve(base, s)) == NULL ||
+	    (doc = uri_strip_fragment(abs)) == NULL) {
+		c_err(cc, "out of memory");
+		goto done;
+	}
+	frag = strchr(abs, '#');
+	if (s[0] != '#') {
+		if (c_add_resource(cc, doc, j, doc, draft7) == -1)
+			goto done;
+		*own = doc;
+		doc = NULL;
+		base = *own;
+	}
+	if (frag != NULL && frag[1] != '\0') {
+		percent_decode(frag + 1);
+		if (frag[1] != '/' && c_add_anchor(cc, base, frag + 1, j) == -1)
+			goto done;
+	}
+	rc = 0;
+done:
+	free(abs);
+	free(doc);
+	return rc;
+}
+
+/* Every subschema of j, under the keywords that hold subschemas. */
+static int
+c_scan_children(struct cctx *cc, json_object *j, const char *base,
+    int draft7, const char *loc, int depth)
+{
+	json_object	*v;
+	struct lh_entry	*e;
+	char		*kloc = NULL;
+	size_t		 i, k;
+	char		 idx[32];
+
+	for (k = 0; scan_single[k] != NULL; k++)
+		if (json_object_object_get_ex(j, scan_single[k], &v) &&
+		    c_scan_child(cc, v, base, draft7, loc, scan_single[k],
+		    depth) == -1)
+			return -1;
+	for (k = 0; scan_array[k] != NULL; k++) {
+		if (!json_object_object_get_ex(j, scan_array[k], &v) ||
+		    json_object_get_type(v) != json_type_array)
+			continue;
+		if ((kloc = c_loc(cc, loc, scan_array[k])) == NULL)
+			return -1;
+		for (i = 0; i < json_object_array_length(v); i++) {
+			snprintf(idx, sizeof(idx), "%zu", i);
+			if (c_scan_child(cc, json_object_array_get_idx(v, i),
+			    base, draft7, kloc, idx, depth) == -1)
+				goto fail;
+		}
+		free(kloc);
+	}
+	for (k = 0; scan_map[k] != NULL; k++) {
+		if (!json_object_object_get_ex(j, scan_map[k], &v) ||
+		    json_object_get_type(v) != json_type_object)
+			continue;
+		if ((kloc = c_loc(cc, loc, scan_map[k])) == NULL)
+			return -1;
+		for (e = lh_table_head(json_object_get_object(v)); e != NULL;
+		    e = lh_entry_next(e))
+			if (c_scan_child(cc, lh_entry_v(e), base, draft7, kloc,
+			    lh_entry_k(e), depth) == -1)
+				goto fail;
+		free(kloc);
+	}
+	return 0;
+fail:
+	free(kloc);
+	return -1;
+}
+
+/*
  * Record every schema position under j with its base URI, and every $id and
  * anchor. Positions that are not schemas (a number where a schema should
  * be) are left for the build to report if they are ever used.
@@ -1762,12 +1888,8 @@ static int
 c_scan(struct cctx *cc, json_object *j, const char *base, int draft7,
     const char *loc, int depth)
 {
-	json_object	*v, *kv, *ref;
-	struct lh_entry	*e;
-	const char	*s;
-	char		*abs = NULL, *doc = NULL, *frag, *own = NULL, *kloc = NULL;
-	size_t		 i, k;
-	char		 idx[32];
+	json_object	*v;
+	char		*own = NULL;
 	int		 has_ref;
 
 	if (depth > SCHEMA_SCAN_MAX_DEPTH) {
@@ -1781,36 +1903,23 @@ c_scan(struct cctx *cc, json_object *j, const char *base, int draft7,
 		return c_add_entry(cc, j, base, draft7, loc);
 	if (json_object_get_type(j) != json_type_object)
 		return 0;
-
+	if (c_charge(cc, 1 + (unsigned long)json_object_object_length(j)) ==
+	    -1)
+		return -1;
 	if (json_object_object_get_ex(j, "$schema", &v) &&
 	    json_object_get_type(v) == json_type_string)
 		draft7 = draft_of(json_object_get_string(v), draft7);
-	has_ref = json_object_object_get_ex(j, "$ref", &ref) &&
-	    json_object_get_type(ref) == json_type_string;
+	has_ref = json_object_object_get_ex(j, "$ref", &v) &&
+	    json_object_get_type(v) == json_type_string;
 
 	/* In draft-07 a $ref makes every sibling, $id included, ignored. */
 	if (json_object_object_get_ex(j, "$id", &v) &&
 	    json_object_get_type(v) == json_type_string &&
 	    !(draft7 && has_ref)) {
-		if ((abs = uri_resolve(base, json_object_get_string(v))) == NULL ||
-		    (doc = uri_strip_fragment(abs)) == NULL) {
-			c_err(cc, "out of memory");
+		if (c_scan_id(cc, j, base, draft7, v, &own) == -1)
 			goto fail;
-		}
-		frag = strchr(abs, '#');
-		if (json_object_get_string(v)[0] != '#') {
-			if (c_add_resource(cc, doc, j, doc, draft7) == -1)
-				goto fail;
-			own = doc;
-			doc = NULL;
+		if (own != NULL)
 			base = own;
-		}
-		if (frag != NULL && frag[1] != '\0') {
-			percent_decode(frag + 1);
-			if (frag[1] != '/' &&
-			    c_add_anchor(cc, base, frag + 1, j) == -1)
-				goto fail;
-		}
 	}
 	if (!draft7) {
 		if (json_object_object_get_ex(j, "$anchor", &v) &&
@@ -1822,54 +1931,12 @@ c_scan(struct cctx *cc, json_object *j, const char *base, int draft7,
 		    c_add_anchor(cc, base, json_object_get_string(v), j) == -1)
 			goto fail;
 	}
-	if (c_add_entry(cc, j, base, draft7, loc) == -1)
+	if (c_add_entry(cc, j, base, draft7, loc) == -1 ||
+	    c_scan_children(cc, j, base, draft7, loc, depth) == -1)
 		goto fail;
-
-	for (k = 0; scan_single[k] != NULL; k++)
-		if (json_object_object_get_ex(j, scan_single[k], &v) &&
-		    c_scan_child(cc, v, base, draft7, loc, scan_single[k],
-		    depth) == -1)
-			goto fail;
-	for (k = 0; scan_array[k] != NULL; k++) {
-		if (!json_object_object_get_ex(j, scan_array[k], &v) ||
-		    json_object_get_type(v) != json_type_array)
-			continue;
-		if ((kloc = c_loc(cc, loc, scan_array[k])) == NULL)
-			goto fail;
-		for (i = 0; i < json_object_array_length(v); i++) {
-			snprintf(idx, sizeof(idx), "%zu", i);
-			if (c_scan_child(cc, json_object_array_get_idx(v, i),
-			    base, draft7, kloc, idx, depth) == -1)
-				goto fail;
-		}
-		free(kloc);
-		kloc = NULL;
-	}
-	for (k = 0; scan_map[k] != NULL; k++) {
-		if (!json_object_object_get_ex(j, scan_map[k], &v) ||
-		    json_object_get_type(v) != json_type_object)
-			continue;
-		if ((kloc = c_loc(cc, loc, scan_map[k])) == NULL)
-			goto fail;
-		for (e = lh_table_head(json_object_get_object(v)); e != NULL;
-		    e = lh_entry_next(e)) {
-			kv = lh_entry_v(e);
-			s = lh_entry_k(e);
-			if (c_scan_child(cc, kv, base, draft7, kloc, s,
-			    depth) == -1)
-				goto fail;
-		}
-		free(kloc);
-		kloc = NULL;
-	}
-	free(abs);
-	free(doc);
 	free(own);
 	return 0;
 fail:
-	free(kloc);
-	free(abs);
-	free(doc);
 	free(own);
 	return -1;
 }
@@ -1883,7 +1950,7 @@ c_node(struct cctx *cc, size_t idx)
 
 	if (cc->entries[idx].node != NULL)
 		return cc->entries[idx].node;
-	if ((n = c_calloc(cc, 1, sizeof(*n))) == NULL)
+	if (c_charge(cc, 8) == -1 || (n = c_calloc(cc, 1, sizeof(*n))) == NULL)
 		return NULL;
 	ncap = cc->s->nnodes;
 	if ((ncap & (ncap - 1)) == 0) {	/* 0, 1, 2, 4...: grow */
@@ -1912,6 +1979,8 @@ c_child(struct cctx *cc, size_t parent, json_object *j, const char *kw,
 	size_t	 idx;
 	char	*loc = NULL, *loc2 = NULL;
 
+	if (c_charge(cc, 1) == -1)
+		return NULL;
 	if (json_object_get_type(j) != json_type_object &&
 	    json_object_get_type(j) != json_type_boolean) {
 		if ((loc = c_loc(cc, cc->entries[parent].loc, kw)) != NULL &&
@@ -1979,6 +2048,10 @@ c_resolve_ref(struct cctx *cc, size_t idx, const char *ref)
 	size_t			 i, t;
 	struct snode		*n = NULL;
 
+	/* the resources and anchors are searched, a pointer walked */
+	if (c_charge(cc, 1 + cc->nres + cc->nanchors + strlen(e->base) / 64 +
+	    strlen(ref) / 8) == -1)
+		goto done;
 	if ((abs = uri_resolve(e->base, ref)) == NULL ||
 	    (doc = uri_strip_fragment(abs)) == NULL) {
 		c_err(cc, "out of memory");
@@ -2198,6 +2271,8 @@ c_regex(struct cctx *cc, const char *pat, size_t len, const char *where,
 	PCRE2_SIZE	 erroff;
 	PCRE2_UCHAR	 msg[256];
 
+	if (c_charge(cc, 16 + len) == -1)
+		return -1;
 	c_regex_ecma(&ecma, pat, len);
 	if (ecma.oom || (cc->ccx == NULL &&
 	    (cc->ccx = pcre2_compile_context_create(NULL)) == NULL)) {
@@ -2207,6 +2282,10 @@ c_regex(struct cctx *cc, const char *pat, size_t len, const char *where,
 	}
 	/* a giant pattern fails here, cleanly */
 	pcre2_set_max_pattern_length(cc->ccx, SCHEMA_REGEX_MAX_PATTERN);
+	if (c_charge(cc, ecma.len) == -1) {
+		free(ecma.p);
+		return -1;
+	}
 	out->code = pcre2_compile((PCRE2_SPTR)(ecma.p != NULL ? ecma.p : ""),
 	    ecma.len, PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS |
 	    PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff,
@@ -2218,15 +2297,39 @@ c_regex(struct cctx *cc, const char *pat, size_t len, const char *where,
 		    where, (size_t)erroff, (const char *)msg);
 		return -1;
 	}
-	/* without a JIT (or when it fails) the interpreter matches */
-	if (cc->jit)
-		(void)pcre2_jit_compile(out->code, PCRE2_JIT_COMPLETE);
+	if (c_jit(cc, out->code) == -1)
+		return -1;
 	if ((out->src = malloc(len + 1)) == NULL) {
 		c_err(cc, "out of memory");
 		return -1;
 	}
 	memcpy(out->src, pat, len);
 	out->src[len] = '\0';
+	return 0;
+}
+
+/*
+ * Charge the compiled pattern, and JIT-compile it when its code is small:
+ * JIT compiling takes 3 us at least and time that grows much faster than
+ * the code does ("x*y?" 200 times: 1 KiB of code, 1.8 ms on a small VM),
+ * and is charged so. A larger pattern, or one the JIT cannot take, is
+ * interpreted.
+ */
+static int
+c_jit(struct cctx *cc, pcre2_code *code)
+{
+	size_t	 size;
+
+	if (pcre2_pattern_info(code, PCRE2_INFO_SIZE, &size) != 0)
+		size = SCHEMA_REGEX_MAX_PATTERN;
+	/* compiling took about 5 ns per byte of code */
+	if (c_charge(cc, size / 8) == -1)
+		return -1;
+	if (!cc->jit || size > SCHEMA_REGEX_JIT_MAX)
+		return 0;
+	if (c_charge(cc, 256 + size + size * size / 64) == -1)
+		return -1;
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	return 0;
 }
 
@@ -2253,6 +2356,9 @@ c_string_array(struct cctx *cc, size_t idx, json_object *v, const char *kw,
 			    cc->entries[idx].loc, kw, i);
 			return -1;
 		}
+		if (c_charge(cc, 1 + (size_t)json_object_get_string_len(s) /
+		    64) == -1)
+			return -1;
 		if (((*out)[i] = c_strdup(cc, json_object_get_string(s))) ==
 		    NULL)
 			return -1;
@@ -2351,6 +2457,8 @@ c_build_types(struct cctx *cc, size_t idx, struct snode *n, json_object *v)
 
 	count = json_object_get_type(v) == json_type_array ?
 	    json_object_array_length(v) : 1;
+	if (c_charge(cc, count) == -1)
+		return -1;
 	if (json_object_get_type(v) == json_type_array && count == 0)
 		goto fail;
 	for (i = 0; i < count; i++) {
@@ -2397,6 +2505,8 @@ c_build_deps(struct cctx *cc, size_t idx, struct snode *n, json_object *v,
 	for (e = lh_table_head(json_object_get_object(v)); e != NULL;
 	    e = lh_entry_next(e)) {
 		dv = lh_entry_v(e);
+		if (c_charge(cc, 1) == -1)
+			return -1;
 		d = &n->deps[n->ndeps++];
 		memset(d, 0, sizeof(*d));
 		if ((d->name = c_strdup(cc, lh_entry_k(e))) == NULL)
@@ -2609,6 +2719,9 @@ c_build_props(struct cctx *cc, size_t idx, struct snode *n, json_object *v)
 		return -1;
 	}
 	cnt = (size_t)json_object_object_length(v);
+	for (i = cnt; i > 0; i /= 2)	/* the sort: cnt log cnt */
+		if (c_charge(cc, cnt) == -1)
+			return -1;
 	if ((n->props = c_calloc(cc, cnt, sizeof(*n->props))) == NULL)
 		return -1;
 	for (le = lh_table_head(json_object_get_object(v)); le != NULL;
@@ -2753,7 +2866,7 @@ c_build_values(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
 		for (i = 0; i < cnt; i++) {
 			n->nenums++;
 			if (sv_from_json(&n->enums[i],
-			    json_object_array_get_idx(v, i), 0) == -1) {
+			    json_object_array_get_idx(v, i), 0, cc) == -1) {
 				c_err(cc, "%s/enum: cannot copy value %zu",
 				    cc->entries[idx].loc, i);
 				return -1;
@@ -2768,7 +2881,7 @@ c_build_values(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
 	}
 	if (!json_object_object_get_ex(j, "const", &v))
 		return 0;
-	if (sv_from_json(&n->const_val, v, 0) == -1) {
+	if (sv_from_json(&n->const_val, v, 0, cc) == -1) {
 		c_err(cc, "%s/const: cannot copy value", cc->entries[idx].loc);
 		return -1;
 	}
@@ -2836,7 +2949,8 @@ c_build(struct cctx *cc, size_t idx)
 		return 0;
 	}
 	n->kind = SN_SCHEMA;
-	if (c_unsupported(cc, idx, j) == -1)
+	if (c_charge(cc, 2 + 2 * (unsigned long)json_object_object_length(j)) ==
+	    -1 || c_unsupported(cc, idx, j) == -1)
 		return -1;
 	if (json_object_object_get_ex(j, "$ref", &v)) {
 		if (json_object_get_type(v) != json_type_string) {
@@ -2875,6 +2989,8 @@ c_root_lists(struct cctx *cc)
 	/* follow a root that is only a $ref to the real object schema */
 	for (hops = 0; hops < 16 && n != NULL && n->ref != NULL &&
 	    n->nprops == 0 && n->nrequired == 0; hops++) {
+		if (c_charge(cc, 1 + cc->nentries / 16) == -1)
+			return -1;
 		n = n->ref;
 		for (i = 0; i < cc->nentries; i++)
 			if (cc->entries[i].node == n)
@@ -2895,6 +3011,9 @@ c_root_lists(struct cctx *cc)
 		nreq = json_object_array_length(req);
 	if (props != NULL)
 		nopt = (size_t)json_object_object_length(props);
+	/* each property is looked for among the required names */
+	if (c_charge(cc, nreq + nopt + nopt / 16 * nreq) == -1)
+		return -1;
 	if ((cc->s->required = c_calloc(cc, nreq + 1, sizeof(char *))) == NULL ||
 	    (cc->s->optional = c_calloc(cc, nopt + 1, sizeof(char *))) == NULL)
 		return -1;
@@ -2991,9 +3110,9 @@ node_free(struct snode *n)
 	free(n);
 }
 
-struct schema *
-schema_compile_draft(json_object *root, enum schema_draft draft, char *err,
-    size_t errlen)
+static struct schema *
+c_compile(json_object *root, enum schema_draft draft, unsigned long *budget,
+    char *err, size_t errlen)
 {
 	struct cctx	 cc;
 	size_t		 w;
@@ -3002,6 +3121,9 @@ schema_compile_draft(json_object *root, enum schema_draft draft, char *err,
 	cc.err = err;
 	cc.errlen = errlen;
 	cc.jit = atomic_load(&use_jit);
+	cc.budget = budget;
+	if (c_charge(&cc, 64) == -1)
+		return NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (json_object_get_type(root) != json_type_object &&
@@ -3034,9 +3156,25 @@ fail:
 }
 
 struct schema *
+schema_compile_draft(json_object *root, enum schema_draft draft, char *err,
+    size_t errlen)
+{
+	unsigned long	 budget = SCHEMA_DEFAULT_COMPILE_BUDGET;
+
+	return c_compile(root, draft, &budget, err, errlen);
+}
+
+struct schema *
 schema_compile(json_object *root, char *err, size_t errlen)
 {
 	return schema_compile_draft(root, SCHEMA_DRAFT_AUTO, err, errlen);
+}
+
+struct schema *
+schema_compile_budget(json_object *root, unsigned long *budget, char *err,
+    size_t errlen)
+{
+	return c_compile(root, SCHEMA_DRAFT_AUTO, budget, err, errlen);
 }
 
 void

@@ -49,6 +49,15 @@
  *                pattern match. The first few tens of microseconds are not
  *                counted, so that a small validation reads no clock at all.
  *
+ * Compiling has a budget too, in units of the same size: one per schema
+ * object scanned and built, per keyword, per subschema reference, per $id,
+ * anchor and $ref (and per resource or anchor searched), per property,
+ * required name and dependency, per node of enum and const values copied,
+ * per 64 bytes of names, URIs and strings copied, per byte of pattern,
+ * before and after its translation to PCRE2, and for JIT compiling (which
+ * grows faster than the pattern). schema_compile_budget() takes it from
+ * the caller, so that one budget can cover every schema a server lists.
+ *
  * When a budget runs out the instance is "too costly": invalid, with
  * exactly one error (any other errors found so far are dropped) at the
  * place where it ran out, whose message starts with "the arguments are too
@@ -73,6 +82,7 @@
 #define SCHEMA_DEFAULT_CPU_US	20000	/* CPU time of the thread, us */
 #define SCHEMA_CHECK_STEPS	1024	/* steps between looks at the clock */
 #define SCHEMA_REGEX_HEAP_KIB	4096	/* PCRE2 heap limit per match, KiB */
+#define SCHEMA_DEFAULT_COMPILE_BUDGET 10000000 /* schema_compile(), units */
 
 struct schema;			/* compiled, immutable, shareable across threads */
 
@@ -124,6 +134,15 @@ struct schema	*schema_compile(json_object *root, char *err, size_t errlen);
 /* As schema_compile(), with the draft to assume when $schema is absent. */
 struct schema	*schema_compile_draft(json_object *root, enum schema_draft,
 		    char *err, size_t errlen);
+/*
+ * As schema_compile(), charging its work to *budget (see above), which is
+ * decremented whether compiling succeeds or not: NULL and "schema too large
+ * to compile" once it runs out. schema_compile() and
+ * schema_compile_draft() have a budget of SCHEMA_DEFAULT_COMPILE_BUDGET of
+ * their own.
+ */
+struct schema	*schema_compile_budget(json_object *root,
+		    unsigned long *budget, char *err, size_t errlen);
 void		 schema_free(struct schema *);
 /*
  * Whether the patterns of schemas compiled from now on are JIT-compiled:

@@ -1138,6 +1138,81 @@ START_TEST(test_cpu_limit)
 }
 END_TEST
 
+/* Compiling charges a budget the caller may share between schemas. */
+START_TEST(test_compile_budget)
+{
+	json_object	*root;
+	struct schema	*s;
+	unsigned long	 budget, before, used;
+	char		 err[256];
+	int		 i;
+
+	root = json_tokener_parse(mcp_schema);
+	/* a few units are not enough */
+	budget = 5;
+	memset(err, 0, sizeof(err));
+	ck_assert_ptr_null(schema_compile_budget(root, &budget, err,
+	    sizeof(err)));
+	ck_assert_str_eq(err, "schema too large to compile");
+	ck_assert_uint_eq(budget, 0);
+
+	/* enough: the work is taken off, and the same for the same schema */
+	budget = before = 1000000;
+	s = schema_compile_budget(root, &budget, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	used = before - budget;
+	ck_assert_uint_gt(used, 20);
+	ck_assert_uint_lt(used, 2000);
+	schema_free(s);
+	s = schema_compile_budget(root, &budget, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(before - budget, 2 * used);
+	schema_free(s);
+
+	/* what is left runs out on a later schema */
+	budget = used + used / 2;
+	s = schema_compile_budget(root, &budget, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	schema_free(s);
+	ck_assert_ptr_null(schema_compile_budget(root, &budget, err,
+	    sizeof(err)));
+	ck_assert_str_eq(err, "schema too large to compile");
+	json_object_put(root);
+
+	/* a big enum is charged per value copied */
+	root = json_object_new_object();
+	json_object_object_add(root, "enum", int_array(0, 100000));
+	budget = 50000;
+	ck_assert_ptr_null(schema_compile_budget(root, &budget, err,
+	    sizeof(err)));
+	ck_assert_str_eq(err, "schema too large to compile");
+	s = schema_compile(root, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	schema_free(s);
+	json_object_put(root);
+
+	/* a pattern is charged per byte, and its JIT compiling more */
+	root = json_object_new_object();
+	json_object_object_add(root, "pattern", json_object_new_string(
+	    "^(x*y?){20}$"));
+	for (i = 0; i < 2; i++) {
+		schema_set_jit(i == 0);
+		budget = before;
+		s = schema_compile_budget(root, &budget, err, sizeof(err));
+		ck_assert_ptr_nonnull(s);
+		ck_assert(valid(s, "\"xyxxy\""));
+		ck_assert(!valid(s, "\"xz\""));
+		schema_free(s);
+		if (i == 0)
+			used = before - budget;
+		else
+			ck_assert_uint_lt(before - budget, used);
+	}
+	schema_set_jit(1);
+	json_object_put(root);
+}
+END_TEST
+
 START_TEST(test_unsupported)
 {
 	static const char *const bad[] = {
@@ -1459,6 +1534,7 @@ schema_suite(void)
 	tcase_add_test(tc, test_cpu_limit);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_compile_messages);
+	tcase_add_test(tc, test_compile_budget);
 	tcase_add_test(tc, test_required_optional_lists);
 	suite_add_tcase(s, tc);
 
