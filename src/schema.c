@@ -803,7 +803,10 @@ json_is_number(json_object *j)
 	return t == json_type_int || t == json_type_double;
 }
 
-/* JSON equality: numbers by value, objects unordered; *work: nodes compared. */
+/*
+ * JSON equality: numbers by value, objects unordered. *work counts the
+ * nodes compared and the members looked up.
+ */
 static int
 json_eq(json_object *a, json_object *b, int depth, unsigned long *work)
 {
@@ -847,6 +850,7 @@ json_eq(json_object *a, json_object *b, int depth, unsigned long *work)
 			return 0;
 		for (e = lh_table_head(json_object_get_object(a)); e != NULL;
 		    e = lh_entry_next(e)) {
+			(*work)++;	/* the lookup */
 			if (!json_object_object_get_ex(b, lh_entry_k(e), &bv))
 				return 0;
 			if (!json_eq(lh_entry_v(e), bv, depth + 1, work))
@@ -1110,7 +1114,7 @@ sv_free(struct schema_value *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* v equals j (as json_eq); *work: nodes compared. */
+/* v equals j (as json_eq); *work: nodes compared, members looked up. */
 static int
 sv_eq(const struct schema_value *v, json_object *j, int depth,
     unsigned long *work)
@@ -1152,6 +1156,7 @@ sv_eq(const struct schema_value *v, json_object *j, int depth,
 		    (size_t)json_object_object_length(j) != v->u.obj.n)
 			return 0;
 		for (i = 0; i < v->u.obj.n; i++) {
+			(*work)++;	/* the lookup */
 			if (!json_object_object_get_ex(j, v->u.obj.m[i].key,
 			    &jv))
 				return 0;
