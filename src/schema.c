@@ -56,7 +56,7 @@
 #define SCHEMA_DETAIL_BUDGET	16	/* anyOf/oneOf branch diagnoses */
 #define SCHEMA_CLOCK_PREFIX_NS	50000	/* CPU not counted, at most */
 #define SCHEMA_UNIQUE_PAIRS	16	/* uniqueItems: every pair up to this */
-#define SCHEMA_MATCH_STEPS	4	/* a pattern match, and a step per 16 B */
+#define SCHEMA_MATCH_STEPS	4	/* a match, and a step per 16 bytes */
 #define SCHEMA_ERROR_STEPS	32	/* an error message formatted */
 #define SCHEMA_REGEX_MAX_PATTERN 65536	/* bytes, after the ECMA translation */
 #define SCHEMA_REGEX_JIT_MAX	512	/* bytes of code: larger, interpreted */
@@ -301,8 +301,8 @@ struct vref {
 
 enum {
 	VCLOCK_IDLE,		/* no check yet */
-	VCLOCK_WALL,		/* wall_ref: the first check */
-	VCLOCK_CPU,		/* cpu0: the budget started; cpu_ref at wall_ref */
+	VCLOCK_WALL,		/* wall_ref: the first check or match */
+	VCLOCK_CPU,		/* cpu0 read; cpu_ref read at wall_ref */
 	VCLOCK_OFF		/* no thread CPU clock: steps only */
 };
 
@@ -310,7 +310,7 @@ enum {
 struct vclock {
 	int		 state;		/* VCLOCK_* */
 	uint64_t	 budget_ns;
-	uint64_t	 prefix_ns;	/* wall time before the CPU clock is read */
+	uint64_t	 prefix_ns;	/* wall time before the CPU clock */
 	uint64_t	 cpu0;
 	uint64_t	 cpu_ref;
 	uint64_t	 wall_ref;
@@ -1061,7 +1061,8 @@ sv_from_json(struct schema_value *v, json_object *j, int depth,
 		for (i = 0; i < n; i++) {
 			v->u.arr.n++;
 			if (sv_from_json(&v->u.arr.v[i],
-			    json_object_array_get_idx(j, i), depth + 1, cc) == -1)
+			    json_object_array_get_idx(j, i), depth + 1,
+			    cc) == -1)
 				return -1;
 		}
 		return 0;
@@ -3321,8 +3322,9 @@ v_match_costly(struct vctx *c, int rc)
  * 1 match, 0 no match, -1 could not run or too costly (then c->aborted).
  * A match costs SCHEMA_MATCH_STEPS and a step per 16 bytes of the subject
  * (a JIT scans 64 bytes in 55 ns, the interpreter in 160 ns on a small
- * VM), and the clock is looked at after every match. Its match limit is the budget's,
- * and so is its depth limit (the heap limit is what bounds its memory).
+ * VM), and the clock is looked at after every match. Its match limit is
+ * the budget's, and so is its depth limit (the heap limit is what bounds
+ * its memory).
  */
 static int
 v_match(struct vctx *c, const struct spattern *p, const char *s, size_t len)
@@ -4421,8 +4423,10 @@ v_clock_ok(struct vctx *c)
 	struct vclock	*k = &c->clock;
 	uint64_t	 w, cpu;
 
-	if (k->state == VCLOCK_IDLE)
+	if (k->state == VCLOCK_IDLE) {
 		v_clock_start(c);
+		return 1;
+	}
 	if (k->state == VCLOCK_OFF)
 		return 1;
 	if ((w = clock_ns(CLOCK_MONOTONIC)) == 0)

@@ -121,7 +121,7 @@ struct schema_limits {
 enum schema_costly {
 	SCHEMA_COSTLY_NO = 0,	/* none: the verdict is final */
 	SCHEMA_COSTLY_STEPS,	/* limits->steps */
-	SCHEMA_COSTLY_PATTERN,	/* a pattern match: match, depth or heap limit */
+	SCHEMA_COSTLY_PATTERN,	/* a match: its match, depth or heap limit */
 	SCHEMA_COSTLY_CPU	/* limits->cpu_us */
 };
 
@@ -141,7 +141,7 @@ struct schema_result {
 	size_t			 nerrors;
 	size_t			 cap;
 	int			 truncated;
-	int			 too_costly;	/* SCHEMA_COSTLY_*: a budget ran out */
+	int			 too_costly;	/* SCHEMA_COSTLY_* */
 };
 
 enum schema_draft {

@@ -1050,12 +1050,13 @@ END_TEST
 /* The step budget: where it runs out, the one error, the quiet verdict. */
 START_TEST(test_steps_limit)
 {
-	struct schema		*s = compile("{\"items\":{\"type\":\"integer\"}}");
+	struct schema		*s;
 	struct schema_limits	 lim = { .steps = 50 };
 	struct schema_result	 res;
 	struct schema_usage	 used;
 	json_object		*arr = int_array(0, 100);
 
+	s = compile("{\"items\":{\"type\":\"integer\"}}");
 	/* a step for the array, then one per item: the 50th item is over */
 	expect_costly(s, arr, &lim, SCHEMA_COSTLY_STEPS, "/49",
 	    "the arguments are too costly to validate (more than 50 steps)");
