@@ -12,11 +12,19 @@
  * schema_value, numbers into struct snum, and messages that quote the schema
  * ("must be one of [...]") are formatted once.
  *
+ * Patterns are compiled once, with PCRE2's JIT when it has one.
+ *
  * Validation only reads the compiled tree and the instance; it allocates
- * nothing unless an error is reported (or propertyNames is used). PCRE2
- * match data comes from a per-thread cache. Subschema evaluations that only
- * need a yes/no (anyOf, oneOf, not, if, contains) run "quiet": res is NULL and
- * the evaluation stops at the first failure.
+ * nothing unless an error is reported (or propertyNames or uniqueItems
+ * over more than a few items is used). PCRE2 match data, a match context
+ * and a JIT stack come from a per-thread cache. Subschema evaluations that
+ * only need a yes/no (anyOf, oneOf, not, if, contains) run "quiet": res is
+ * NULL and the evaluation stops at the first failure.
+ *
+ * Every piece of work is charged to the budget of the validation (see
+ * schema.h) through v_charge(), whose slow path v_check() also looks at the
+ * clock; a budget that runs out aborts the validation like the structural
+ * limits do, and marks it too costly.
  */
 #include "config.h"
 
@@ -24,13 +32,15 @@
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>		/* isfinite only: no -lm needed */
+#include <math.h>		/* isfinite, isnan only: no -lm needed */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -44,6 +54,12 @@
 #define SCHEMA_PREVIEW_MAX	40	/* instance previews in messages */
 #define SCHEMA_QUOTE_MAX	200	/* schema values quoted in messages */
 #define SCHEMA_DETAIL_BUDGET	16	/* anyOf/oneOf branch diagnoses */
+#define SCHEMA_CLOCK_PREFIX_NS	50000	/* CPU not counted, at most */
+#define SCHEMA_UNIQUE_PAIRS	16	/* uniqueItems: every pair up to this */
+#define SCHEMA_MATCH_STEPS	4	/* a match, and a step per 16 bytes */
+#define SCHEMA_ERROR_STEPS	32	/* an error message formatted */
+#define SCHEMA_REGEX_MAX_PATTERN 65536	/* bytes, after the ECMA translation */
+#define SCHEMA_REGEX_JIT_MAX	512	/* bytes of code: larger, interpreted */
 
 /* Type bits, for "type" and for what an instance is. */
 enum {
@@ -238,6 +254,9 @@ struct cctx {
 	char		 *err;
 	size_t		  errlen;
 	int		  failed;
+	pcre2_compile_context *ccx;	/* the pattern length limit */
+	int		  jit;		/* JIT-compile patterns */
+	unsigned long	 *budget;	/* work units left */
 	struct centry	 *entries;
 	size_t		  nentries, centries;
 	size_t		 *map;		/* open addressing: entry index + 1 */
@@ -250,6 +269,26 @@ struct cctx {
 	size_t		  nwork, cwork;
 };
 
+/* uniqueItems: an item's index + 1 (0: empty) and 32 more bits of its hash. */
+struct uslot {
+	uint32_t	 tag;
+	uint32_t	 idx1;
+};
+
+struct utable {
+	struct uslot	*slots;
+	size_t		 mask;		/* slots - 1, a power of two */
+	size_t		*wild;		/* items holding a NaN */
+	size_t		 nwild;
+};
+
+/* A thread's PCRE2 state, kept from one match to the next. */
+struct vthread {
+	pcre2_match_data	*md;
+	pcre2_match_context	*mc;
+	pcre2_jit_stack		*js;
+};
+
 struct vseg {
 	const char	*key;		/* NULL: array index */
 	size_t		 idx;
@@ -260,11 +299,34 @@ struct vref {
 	json_object		*j;
 };
 
+enum {
+	VCLOCK_IDLE,		/* no check yet */
+	VCLOCK_WALL,		/* wall_ref: the first check or match */
+	VCLOCK_CPU,		/* cpu0 read; cpu_ref read at wall_ref */
+	VCLOCK_OFF		/* no thread CPU clock: steps only */
+};
+
+/* The CPU budget of one validation; see v_clock_ok(). */
+struct vclock {
+	int		 state;		/* VCLOCK_* */
+	uint64_t	 budget_ns;
+	uint64_t	 prefix_ns;	/* wall time before the CPU clock */
+	uint64_t	 cpu0;
+	uint64_t	 cpu_ref;
+	uint64_t	 wall_ref;
+};
+
 struct vctx {
 	struct schema_result	*res;	/* NULL: quiet, stop at first error */
 	int			 depth;
 	int			 detail_budget;
-	unsigned long		 steps;
+	unsigned long		 steps;	/* work units charged */
+	unsigned long		 max_steps;
+	unsigned long		 next_check; /* steps when v_check() runs */
+	unsigned long		 match_limit;
+	unsigned long		 cpu_us;
+	struct vclock		 clock;
+	int			 costly; /* SCHEMA_COSTLY_*: a budget ran out */
 	const char		*name;	/* validating this property name */
 	int			 aborted; /* a limit was hit: invalid, stop */
 	char			*abort_path;
@@ -293,11 +355,16 @@ static int	 dbl_is_integral(double);
 static int	 json_is_integer(json_object *);
 static int	 json_is_number(json_object *);
 static unsigned	 json_type_bits(json_object *);
-static int	 json_eq(json_object *, json_object *, int);
+static int	 json_eq(json_object *, json_object *, int, unsigned long *);
+static uint64_t	 hash_mix(uint64_t);
+static uint64_t	 hash_bytes(const char *, size_t);
+static int	 json_hash(json_object *, int, uint64_t *, unsigned long *);
 static void	 json_preview(struct sbuf *, json_object *, size_t, int);
-static int	 sv_from_json(struct schema_value *, json_object *, int);
+static int	 sv_from_json(struct schema_value *, json_object *, int,
+		    struct cctx *);
 static void	 sv_free(struct schema_value *);
-static int	 sv_eq(const struct schema_value *, json_object *, int);
+static int	 sv_eq(const struct schema_value *, json_object *, int,
+		    unsigned long *);
 static void	 sv_write(struct sbuf *, const struct schema_value *, size_t);
 static size_t	 utf8_length(const char *, size_t);
 static void	 preview_cut(struct sbuf *, size_t);
@@ -328,8 +395,13 @@ static int	 c_add_resource(struct cctx *, const char *, json_object *,
 		    const char *, int);
 static int	 c_add_anchor(struct cctx *, const char *, const char *,
 		    json_object *);
+static int	 c_charge(struct cctx *, unsigned long);
 static int	 c_scan(struct cctx *, json_object *, const char *, int,
 		    const char *, int);
+static int	 c_scan_id(struct cctx *, json_object *, const char *, int,
+		    json_object *, char **);
+static int	 c_scan_children(struct cctx *, json_object *, const char *,
+		    int, const char *, int);
 static int	 c_scan_child(struct cctx *, json_object *, const char *, int,
 		    const char *, const char *, int);
 static struct snode *c_node(struct cctx *, size_t);
@@ -346,29 +418,87 @@ static int	 c_build_deps(struct cctx *, size_t, struct snode *,
 		    json_object *, const char *, int, int);
 static int	 c_build_number(struct cctx *, size_t, json_object *,
 		    const char *, struct snum *, char **);
+static int	 c_build_exclusive(struct cctx *, size_t, struct snode *,
+		    json_object *, int);
+static int	 c_build_numbers(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_strings(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_items(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_arrays(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_props(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_patprops(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_object_counts(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_objects(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_values(struct cctx *, size_t, struct snode *,
+		    json_object *);
+static int	 c_build_applicators(struct cctx *, size_t, struct snode *,
+		    json_object *);
 static int	 c_count(struct cctx *, size_t, json_object *, const char *,
 		    size_t *);
 static int	 c_regex(struct cctx *, const char *, size_t, const char *,
 		    struct spattern *);
 static void	 c_regex_ecma(struct sbuf *, const char *, size_t);
+static int	 c_jit(struct cctx *, pcre2_code *);
 static int	 c_string_array(struct cctx *, size_t, json_object *,
 		    const char *, char ***, size_t *);
 static char	*c_quote_values(const struct schema_value *, size_t, int);
 static int	 c_root_lists(struct cctx *);
+static struct schema *c_compile(json_object *, enum schema_draft,
+		    unsigned long *, char *, size_t);
 static void	 c_free(struct cctx *);
 static void	 node_free(struct snode *);
 static int	 prop_cmp(const void *, const void *);
 static int	 draft_of(const char *, int);
 
 /* validate */
+static void	 v_init(struct vctx *, struct schema_result *,
+		    const struct schema_limits *);
+static void	 v_finish(struct vctx *, struct schema_result *);
+static uint64_t	 clock_ns(clockid_t);
+static int	 v_charge(struct vctx *, unsigned long);
+static int	 v_check(struct vctx *);
+static void	 v_clock_start(struct vctx *);
+static int	 v_clock_ok(struct vctx *);
+static void	 v_costly(struct vctx *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 static int	 v_node(struct vctx *, const struct snode *, json_object *);
+static int	 v_ref(struct vctx *, const struct snode *, json_object *);
+static int	 v_values(struct vctx *, const struct snode *, json_object *);
+static int	 v_typed(struct vctx *, const struct snode *, json_object *);
 static int	 v_quiet(struct vctx *, const struct snode *, json_object *);
 static int	 v_number(struct vctx *, const struct snode *, json_object *);
 static int	 v_string(struct vctx *, const struct snode *, const char *,
 		    size_t);
 static int	 v_name_simple(const struct snode *);
 static int	 v_array(struct vctx *, const struct snode *, json_object *);
+static int	 v_items(struct vctx *, const struct snode *, json_object *,
+		    size_t);
+static int	 v_contains(struct vctx *, const struct snode *, json_object *,
+		    size_t);
+static int	 v_item_eq(struct vctx *, json_object *, size_t, size_t);
+static int	 v_unique_pairs(struct vctx *, json_object *, size_t);
+static int	 v_unique_find(struct vctx *, struct utable *, json_object *,
+		    size_t, uint64_t, int, size_t *);
+static int	 v_unique(struct vctx *, json_object *, size_t);
 static int	 v_object(struct vctx *, const struct snode *, json_object *);
+static int	 v_object_counts(struct vctx *, const struct snode *,
+		    json_object *);
+static int	 v_member(struct vctx *, const struct snode *, const char *,
+		    json_object *);
+static void	 v_unexpected(struct vctx *, const char *);
+static int	 v_object_member(struct vctx *, const struct snode *,
+		    const char *, json_object *);
+static int	 v_property_name(struct vctx *, const struct snode *,
+		    const char *);
+static int	 v_object_deps(struct vctx *, const struct snode *,
+		    json_object *);
 static int	 v_applicators(struct vctx *, const struct snode *,
 		    json_object *);
 static void	 v_best_branch(struct vctx *, struct snode *const *, size_t,
@@ -385,15 +515,20 @@ static void	 v_describe(json_object *, char *, size_t);
 static void	 v_types(unsigned, char *, size_t);
 static void	 v_type_error(struct vctx *, unsigned, json_object *)
 		    __attribute__((noinline));
-static int	 v_match(const struct spattern *, const char *, size_t);
-static pcre2_match_data *v_match_data(void);
-static void	 v_match_data_free(void *);
-static void	 v_match_key_init(void);
+static int	 v_match(struct vctx *, const struct spattern *, const char *,
+		    size_t);
+static int	 v_match_costly(struct vctx *, int);
+static void	 v_thread_clear(struct vthread *);
+static void	 v_thread_free(void *);
+static void	 v_thread_key_init(void);
+static int	 v_thread_init(struct vthread *);
+static struct vthread *v_thread(void);
 static void	 result_append(struct schema_result *, struct schema_result *);
 
-static pthread_key_t	 match_key;
-static pthread_once_t	 match_once = PTHREAD_ONCE_INIT;
-static int		 match_key_ok;
+static pthread_key_t	 thread_key;
+static pthread_once_t	 thread_once = PTHREAD_ONCE_INIT;
+static int		 thread_key_ok;
+static atomic_int	 use_jit = 1;
 
 #define V_STOP(c)	((c)->res == NULL || (c)->res->truncated || (c)->aborted)
 
@@ -668,9 +803,12 @@ json_is_number(json_object *j)
 	return t == json_type_int || t == json_type_double;
 }
 
-/* JSON equality: numbers by value, objects unordered. */
+/*
+ * JSON equality: numbers by value, objects unordered. *work counts the
+ * nodes compared and the members looked up.
+ */
 static int
-json_eq(json_object *a, json_object *b, int depth)
+json_eq(json_object *a, json_object *b, int depth, unsigned long *work)
 {
 	json_type	 ta = json_object_get_type(a), tb = json_object_get_type(b);
 	struct snum	 na, nb;
@@ -678,6 +816,7 @@ json_eq(json_object *a, json_object *b, int depth)
 	json_object	*bv;
 	size_t		 i, n;
 
+	(*work)++;
 	if (depth > SCHEMA_EQ_MAX_DEPTH)
 		return 0;
 	if (json_is_number(a) && json_is_number(b)) {
@@ -703,7 +842,7 @@ json_eq(json_object *a, json_object *b, int depth)
 			return 0;
 		for (i = 0; i < n; i++)
 			if (!json_eq(json_object_array_get_idx(a, i),
-			    json_object_array_get_idx(b, i), depth + 1))
+			    json_object_array_get_idx(b, i), depth + 1, work))
 				return 0;
 		return 1;
 	case json_type_object:
@@ -711,15 +850,110 @@ json_eq(json_object *a, json_object *b, int depth)
 			return 0;
 		for (e = lh_table_head(json_object_get_object(a)); e != NULL;
 		    e = lh_entry_next(e)) {
+			(*work)++;	/* the lookup */
 			if (!json_object_object_get_ex(b, lh_entry_k(e), &bv))
 				return 0;
-			if (!json_eq(lh_entry_v(e), bv, depth + 1))
+			if (!json_eq(lh_entry_v(e), bv, depth + 1, work))
 				return 0;
 		}
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+/* splitmix64's finaliser: every bit of x moves every bit of the result. */
+static uint64_t
+hash_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t
+hash_bytes(const char *s, size_t len)
+{
+	uint64_t	 h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	size_t		 i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = hash_mix(h ^ w);
+	}
+	w = 0;
+	memcpy(&w, s + i, len - i);
+	return hash_mix(h ^ w);
+}
+
+/*
+ * A hash of j consistent with json_eq(): values it finds equal hash alike
+ * (1 and 1.0: numbers hash as their double; objects in any key order:
+ * their members' hashes are added). *work counts the nodes and the 64-byte
+ * blocks of strings. Returns 1 when j holds a NaN, which json_eq() finds
+ * equal to any number: such a value must be compared with every other.
+ */
+static int
+json_hash(json_object *j, int depth, uint64_t *hp, unsigned long *work)
+{
+	struct lh_entry	*e;
+	struct snum	 n;
+	uint64_t	 h = 0, eh;
+	double		 d;
+	size_t		 i, len;
+	int		 wild = 0;
+
+	(*work)++;
+	if (depth > SCHEMA_EQ_MAX_DEPTH) {
+		*hp = 0;	/* json_eq() finds nothing this deep equal */
+		return 0;
+	}
+	switch (json_object_get_type(j)) {
+	case json_type_null:
+		h = 1;
+		break;
+	case json_type_boolean:
+		h = json_object_get_boolean(j) ? 3 : 2;
+		break;
+	case json_type_int:
+	case json_type_double:
+		json_num(j, &n);
+		d = n.is_int ? (double)n.i : n.d;
+		wild = isnan(d);
+		d = d == 0 ? 0 : d;	/* -0 == 0 */
+		memcpy(&h, &d, sizeof(h));
+		h = hash_mix(h) ^ 4;
+		break;
+	case json_type_string:
+		len = (size_t)json_object_get_string_len(j);
+		*work += len / 64;
+		h = hash_bytes(json_object_get_string(j), len) ^ 5;
+		break;
+	case json_type_array:
+		len = json_object_array_length(j);
+		h = hash_mix(len ^ 6);
+		for (i = 0; i < len; i++) {
+			wild |= json_hash(json_object_array_get_idx(j, i),
+			    depth + 1, &eh, work);
+			h = hash_mix(h ^ eh);
+		}
+		break;
+	case json_type_object:
+		for (e = lh_table_head(json_object_get_object(j)); e != NULL;
+		    e = lh_entry_next(e)) {
+			wild |= json_hash(lh_entry_v(e), depth + 1, &eh, work);
+			len = strlen(lh_entry_k(e));
+			*work += len / 64;
+			h += hash_mix(hash_bytes(lh_entry_k(e), len) ^ eh);
+		}
+		h = hash_mix(h ^ 7);
+		break;
+	}
+	*hp = h;
+	return wild;
 }
 
 /* Compact JSON text of j, stopping once more than max bytes are written. */
@@ -784,14 +1018,16 @@ json_preview(struct sbuf *b, json_object *j, size_t max, int depth)
 	}
 }
 
+/* A copy of j, a unit of cc's budget per node and per 64 bytes of text. */
 static int
-sv_from_json(struct schema_value *v, json_object *j, int depth)
+sv_from_json(struct schema_value *v, json_object *j, int depth,
+    struct cctx *cc)
 {
 	struct lh_entry	*e;
 	size_t		 i, n;
 
 	memset(v, 0, sizeof(*v));
-	if (depth > SCHEMA_EQ_MAX_DEPTH)
+	if (depth > SCHEMA_EQ_MAX_DEPTH || c_charge(cc, 1) == -1)
 		return -1;
 	switch (json_object_get_type(j)) {
 	case json_type_null:
@@ -809,7 +1045,8 @@ sv_from_json(struct schema_value *v, json_object *j, int depth)
 	case json_type_string:
 		v->kind = SV_STRING;
 		v->u.str.len = (size_t)json_object_get_string_len(j);
-		if ((v->u.str.s = malloc(v->u.str.len + 1)) == NULL)
+		if (c_charge(cc, v->u.str.len / 64) == -1 ||
+		    (v->u.str.s = malloc(v->u.str.len + 1)) == NULL)
 			return -1;
 		memcpy(v->u.str.s, json_object_get_string(j), v->u.str.len);
 		v->u.str.s[v->u.str.len] = '\0';
@@ -824,7 +1061,8 @@ sv_from_json(struct schema_value *v, json_object *j, int depth)
 		for (i = 0; i < n; i++) {
 			v->u.arr.n++;
 			if (sv_from_json(&v->u.arr.v[i],
-			    json_object_array_get_idx(j, i), depth + 1) == -1)
+			    json_object_array_get_idx(j, i), depth + 1,
+			    cc) == -1)
 				return -1;
 		}
 		return 0;
@@ -842,7 +1080,7 @@ sv_from_json(struct schema_value *v, json_object *j, int depth)
 			if ((v->u.obj.m[i].key = strdup(lh_entry_k(e))) == NULL)
 				return -1;
 			if (sv_from_json(&v->u.obj.m[i].v, lh_entry_v(e),
-			    depth + 1) == -1)
+			    depth + 1, cc) == -1)
 				return -1;
 		}
 		return 0;
@@ -877,13 +1115,16 @@ sv_free(struct schema_value *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* v equals j (as json_eq); *work: nodes compared, members looked up. */
 static int
-sv_eq(const struct schema_value *v, json_object *j, int depth)
+sv_eq(const struct schema_value *v, json_object *j, int depth,
+    unsigned long *work)
 {
 	struct snum	 n;
 	json_object	*jv;
 	size_t		 i;
 
+	(*work)++;
 	if (depth > SCHEMA_EQ_MAX_DEPTH)
 		return 0;
 	switch (v->kind) {
@@ -908,7 +1149,7 @@ sv_eq(const struct schema_value *v, json_object *j, int depth)
 			return 0;
 		for (i = 0; i < v->u.arr.n; i++)
 			if (!sv_eq(&v->u.arr.v[i],
-			    json_object_array_get_idx(j, i), depth + 1))
+			    json_object_array_get_idx(j, i), depth + 1, work))
 				return 0;
 		return 1;
 	case SV_OBJECT:
@@ -916,10 +1157,11 @@ sv_eq(const struct schema_value *v, json_object *j, int depth)
 		    (size_t)json_object_object_length(j) != v->u.obj.n)
 			return 0;
 		for (i = 0; i < v->u.obj.n; i++) {
+			(*work)++;	/* the lookup */
 			if (!json_object_object_get_ex(j, v->u.obj.m[i].key,
 			    &jv))
 				return 0;
-			if (!sv_eq(&v->u.obj.m[i].v, jv, depth + 1))
+			if (!sv_eq(&v->u.obj.m[i].v, jv, depth + 1, work))
 				return 0;
 		}
 		return 1;
@@ -973,13 +1215,22 @@ sv_write(struct sbuf *b, const struct schema_value *v, size_t max)
 	}
 }
 
-/* Unicode code points of UTF-8 text: bytes that do not continue one. */
+/*
+ * Unicode code points of UTF-8 text: bytes that do not continue one
+ * (10xxxxxx), eight at a time.
+ */
 static size_t
 utf8_length(const char *s, size_t len)
 {
-	size_t	 i, n = 0;
+	const uint64_t	 high = 0x8080808080808080ULL;
+	uint64_t	 w;
+	size_t		 i, n = 0;
 
-	for (i = 0; i < len; i++)
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		n += 8 - (size_t)__builtin_popcountll(w & ~(w << 1) & high);
+	}
+	for (; i < len; i++)
 		if (((unsigned char)s[i] & 0xc0) != 0x80)
 			n++;
 	return n;
@@ -1318,6 +1569,19 @@ c_err(struct cctx *cc, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Charge n units of work to the compile budget: -1 once it runs out. */
+static int
+c_charge(struct cctx *cc, unsigned long n)
+{
+	if (n > *cc->budget) {
+		*cc->budget = 0;
+		c_err(cc, "schema too large to compile");
+		return -1;
+	}
+	*cc->budget -= n;
+	return 0;
+}
+
 static void *
 c_calloc(struct cctx *cc, size_t n, size_t size)
 {
@@ -1345,6 +1609,9 @@ c_loc(struct cctx *cc, const char *loc, const char *token)
 	struct sbuf	 b = { 0 };
 	char		*p;
 
+	if (c_charge(cc, 1 + (strlen(loc) + (token != NULL ? strlen(token) :
+	    0)) / 64) == -1)
+		return NULL;
 	sbuf_adds(&b, loc);
 	if (token != NULL)
 		sbuf_pointer_token(&b, token);
@@ -1432,6 +1699,8 @@ c_add_entry(struct cctx *cc, json_object *j, const char *base, int draft7,
 {
 	struct centry	*e;
 
+	if (c_charge(cc, 4 + (strlen(base) + strlen(loc)) / 32) == -1)
+		return -1;
 	if (c_grow(cc, &cc->entries, cc->nentries, &cc->centries,
 	    sizeof(*cc->entries)) == -1)
 		return -1;
@@ -1454,6 +1723,8 @@ c_add_resource(struct cctx *cc, const char *uri, json_object *j,
 	struct cresource	*r;
 	size_t			 i;
 
+	if (c_charge(cc, 1 + cc->nres + strlen(uri) / 64) == -1)
+		return -1;
 	for (i = 0; i < cc->nres; i++)
 		if (strcmp(cc->res[i].uri, uri) == 0)
 			return 0;	/* the first one wins */
@@ -1476,6 +1747,9 @@ c_add_anchor(struct cctx *cc, const char *uri, const char *name,
 	struct canchor	*a;
 	size_t		 i;
 
+	if (c_charge(cc, 1 + cc->nanchors + (strlen(uri) + strlen(name)) /
+	    64) == -1)
+		return -1;
 	for (i = 0; i < cc->nanchors; i++)
 		if (strcmp(cc->anchors[i].uri, uri) == 0 &&
 		    strcmp(cc->anchors[i].name, name) == 0)
@@ -1534,6 +1808,95 @@ c_scan_child(struct cctx *cc, json_object *j, const char *base, int draft7,
 }
 
 /*
+ * The $id of schema j: registers the resource or the anchor it names.
+ * *own gets the new base URI when j starts a resource; the caller frees it.
+ */
+static int
+c_scan_id(struct cctx *cc, json_object *j, const char *base, int draft7,
+    json_object *id, char **own)
+{
+	const char	*s = json_object_get_string(id);
+	char		*abs = NULL, *doc = NULL, *frag;
+	int		 rc = -1;
+
+	*own = NULL;
+	if (c_charge(cc, 1 + (strlen(base) + strlen(s)) / 64) == -1)
+		return -1;
+	if ((abs = uri_resolve(base, s)) == NULL ||
+	    (doc = uri_strip_fragment(abs)) == NULL) {
+		c_err(cc, "out of memory");
+		goto done;
+	}
+	frag = strchr(abs, '#');
+	if (s[0] != '#') {
+		if (c_add_resource(cc, doc, j, doc, draft7) == -1)
+			goto done;
+		*own = doc;
+		doc = NULL;
+		base = *own;
+	}
+	if (frag != NULL && frag[1] != '\0') {
+		percent_decode(frag + 1);
+		if (frag[1] != '/' && c_add_anchor(cc, base, frag + 1, j) == -1)
+			goto done;
+	}
+	rc = 0;
+done:
+	free(abs);
+	free(doc);
+	return rc;
+}
+
+/* Every subschema of j, under the keywords that hold subschemas. */
+static int
+c_scan_children(struct cctx *cc, json_object *j, const char *base,
+    int draft7, const char *loc, int depth)
+{
+	json_object	*v;
+	struct lh_entry	*e;
+	char		*kloc = NULL;
+	size_t		 i, k;
+	char		 idx[32];
+
+	for (k = 0; scan_single[k] != NULL; k++)
+		if (json_object_object_get_ex(j, scan_single[k], &v) &&
+		    c_scan_child(cc, v, base, draft7, loc, scan_single[k],
+		    depth) == -1)
+			return -1;
+	for (k = 0; scan_array[k] != NULL; k++) {
+		if (!json_object_object_get_ex(j, scan_array[k], &v) ||
+		    json_object_get_type(v) != json_type_array)
+			continue;
+		if ((kloc = c_loc(cc, loc, scan_array[k])) == NULL)
+			return -1;
+		for (i = 0; i < json_object_array_length(v); i++) {
+			snprintf(idx, sizeof(idx), "%zu", i);
+			if (c_scan_child(cc, json_object_array_get_idx(v, i),
+			    base, draft7, kloc, idx, depth) == -1)
+				goto fail;
+		}
+		free(kloc);
+	}
+	for (k = 0; scan_map[k] != NULL; k++) {
+		if (!json_object_object_get_ex(j, scan_map[k], &v) ||
+		    json_object_get_type(v) != json_type_object)
+			continue;
+		if ((kloc = c_loc(cc, loc, scan_map[k])) == NULL)
+			return -1;
+		for (e = lh_table_head(json_object_get_object(v)); e != NULL;
+		    e = lh_entry_next(e))
+			if (c_scan_child(cc, lh_entry_v(e), base, draft7, kloc,
+			    lh_entry_k(e), depth) == -1)
+				goto fail;
+		free(kloc);
+	}
+	return 0;
+fail:
+	free(kloc);
+	return -1;
+}
+
+/*
  * Record every schema position under j with its base URI, and every $id and
  * anchor. Positions that are not schemas (a number where a schema should
  * be) are left for the build to report if they are ever used.
@@ -1542,12 +1905,8 @@ static int
 c_scan(struct cctx *cc, json_object *j, const char *base, int draft7,
     const char *loc, int depth)
 {
-	json_object	*v, *kv, *ref;
-	struct lh_entry	*e;
-	const char	*s;
-	char		*abs = NULL, *doc = NULL, *frag, *own = NULL, *kloc = NULL;
-	size_t		 i, k;
-	char		 idx[32];
+	json_object	*v;
+	char		*own = NULL;
 	int		 has_ref;
 
 	if (depth > SCHEMA_SCAN_MAX_DEPTH) {
@@ -1561,36 +1920,23 @@ c_scan(struct cctx *cc, json_object *j, const char *base, int draft7,
 		return c_add_entry(cc, j, base, draft7, loc);
 	if (json_object_get_type(j) != json_type_object)
 		return 0;
-
+	if (c_charge(cc, 1 + (unsigned long)json_object_object_length(j)) ==
+	    -1)
+		return -1;
 	if (json_object_object_get_ex(j, "$schema", &v) &&
 	    json_object_get_type(v) == json_type_string)
 		draft7 = draft_of(json_object_get_string(v), draft7);
-	has_ref = json_object_object_get_ex(j, "$ref", &ref) &&
-	    json_object_get_type(ref) == json_type_string;
+	has_ref = json_object_object_get_ex(j, "$ref", &v) &&
+	    json_object_get_type(v) == json_type_string;
 
 	/* In draft-07 a $ref makes every sibling, $id included, ignored. */
 	if (json_object_object_get_ex(j, "$id", &v) &&
 	    json_object_get_type(v) == json_type_string &&
 	    !(draft7 && has_ref)) {
-		if ((abs = uri_resolve(base, json_object_get_string(v))) == NULL ||
-		    (doc = uri_strip_fragment(abs)) == NULL) {
-			c_err(cc, "out of memory");
+		if (c_scan_id(cc, j, base, draft7, v, &own) == -1)
 			goto fail;
-		}
-		frag = strchr(abs, '#');
-		if (json_object_get_string(v)[0] != '#') {
-			if (c_add_resource(cc, doc, j, doc, draft7) == -1)
-				goto fail;
-			own = doc;
-			doc = NULL;
+		if (own != NULL)
 			base = own;
-		}
-		if (frag != NULL && frag[1] != '\0') {
-			percent_decode(frag + 1);
-			if (frag[1] != '/' &&
-			    c_add_anchor(cc, base, frag + 1, j) == -1)
-				goto fail;
-		}
 	}
 	if (!draft7) {
 		if (json_object_object_get_ex(j, "$anchor", &v) &&
@@ -1602,54 +1948,12 @@ c_scan(struct cctx *cc, json_object *j, const char *base, int draft7,
 		    c_add_anchor(cc, base, json_object_get_string(v), j) == -1)
 			goto fail;
 	}
-	if (c_add_entry(cc, j, base, draft7, loc) == -1)
+	if (c_add_entry(cc, j, base, draft7, loc) == -1 ||
+	    c_scan_children(cc, j, base, draft7, loc, depth) == -1)
 		goto fail;
-
-	for (k = 0; scan_single[k] != NULL; k++)
-		if (json_object_object_get_ex(j, scan_single[k], &v) &&
-		    c_scan_child(cc, v, base, draft7, loc, scan_single[k],
-		    depth) == -1)
-			goto fail;
-	for (k = 0; scan_array[k] != NULL; k++) {
-		if (!json_object_object_get_ex(j, scan_array[k], &v) ||
-		    json_object_get_type(v) != json_type_array)
-			continue;
-		if ((kloc = c_loc(cc, loc, scan_array[k])) == NULL)
-			goto fail;
-		for (i = 0; i < json_object_array_length(v); i++) {
-			snprintf(idx, sizeof(idx), "%zu", i);
-			if (c_scan_child(cc, json_object_array_get_idx(v, i),
-			    base, draft7, kloc, idx, depth) == -1)
-				goto fail;
-		}
-		free(kloc);
-		kloc = NULL;
-	}
-	for (k = 0; scan_map[k] != NULL; k++) {
-		if (!json_object_object_get_ex(j, scan_map[k], &v) ||
-		    json_object_get_type(v) != json_type_object)
-			continue;
-		if ((kloc = c_loc(cc, loc, scan_map[k])) == NULL)
-			goto fail;
-		for (e = lh_table_head(json_object_get_object(v)); e != NULL;
-		    e = lh_entry_next(e)) {
-			kv = lh_entry_v(e);
-			s = lh_entry_k(e);
-			if (c_scan_child(cc, kv, base, draft7, kloc, s,
-			    depth) == -1)
-				goto fail;
-		}
-		free(kloc);
-		kloc = NULL;
-	}
-	free(abs);
-	free(doc);
 	free(own);
 	return 0;
 fail:
-	free(kloc);
-	free(abs);
-	free(doc);
 	free(own);
 	return -1;
 }
@@ -1663,7 +1967,7 @@ c_node(struct cctx *cc, size_t idx)
 
 	if (cc->entries[idx].node != NULL)
 		return cc->entries[idx].node;
-	if ((n = c_calloc(cc, 1, sizeof(*n))) == NULL)
+	if (c_charge(cc, 8) == -1 || (n = c_calloc(cc, 1, sizeof(*n))) == NULL)
 		return NULL;
 	ncap = cc->s->nnodes;
 	if ((ncap & (ncap - 1)) == 0) {	/* 0, 1, 2, 4...: grow */
@@ -1692,6 +1996,8 @@ c_child(struct cctx *cc, size_t parent, json_object *j, const char *kw,
 	size_t	 idx;
 	char	*loc = NULL, *loc2 = NULL;
 
+	if (c_charge(cc, 1) == -1)
+		return NULL;
 	if (json_object_get_type(j) != json_type_object &&
 	    json_object_get_type(j) != json_type_boolean) {
 		if ((loc = c_loc(cc, cc->entries[parent].loc, kw)) != NULL &&
@@ -1759,6 +2065,10 @@ c_resolve_ref(struct cctx *cc, size_t idx, const char *ref)
 	size_t			 i, t;
 	struct snode		*n = NULL;
 
+	/* the resources and anchors are searched, a pointer walked */
+	if (c_charge(cc, 1 + cc->nres + cc->nanchors + strlen(e->base) / 64 +
+	    strlen(ref) / 8) == -1)
+		goto done;
 	if ((abs = uri_resolve(e->base, ref)) == NULL ||
 	    (doc = uri_strip_fragment(abs)) == NULL) {
 		c_err(cc, "out of memory");
@@ -1978,16 +2288,25 @@ c_regex(struct cctx *cc, const char *pat, size_t len, const char *where,
 	PCRE2_SIZE	 erroff;
 	PCRE2_UCHAR	 msg[256];
 
+	if (c_charge(cc, 16 + len) == -1)
+		return -1;
 	c_regex_ecma(&ecma, pat, len);
-	if (ecma.oom) {
+	if (ecma.oom || (cc->ccx == NULL &&
+	    (cc->ccx = pcre2_compile_context_create(NULL)) == NULL)) {
 		free(ecma.p);
 		c_err(cc, "out of memory");
+		return -1;
+	}
+	/* a giant pattern fails here, cleanly */
+	pcre2_set_max_pattern_length(cc->ccx, SCHEMA_REGEX_MAX_PATTERN);
+	if (c_charge(cc, ecma.len) == -1) {
+		free(ecma.p);
 		return -1;
 	}
 	out->code = pcre2_compile((PCRE2_SPTR)(ecma.p != NULL ? ecma.p : ""),
 	    ecma.len, PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS |
 	    PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff,
-	    NULL);
+	    cc->ccx);
 	free(ecma.p);
 	if (out->code == NULL) {
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
@@ -1995,12 +2314,39 @@ c_regex(struct cctx *cc, const char *pat, size_t len, const char *where,
 		    where, (size_t)erroff, (const char *)msg);
 		return -1;
 	}
+	if (c_jit(cc, out->code) == -1)
+		return -1;
 	if ((out->src = malloc(len + 1)) == NULL) {
 		c_err(cc, "out of memory");
 		return -1;
 	}
 	memcpy(out->src, pat, len);
 	out->src[len] = '\0';
+	return 0;
+}
+
+/*
+ * Charge the compiled pattern, and JIT-compile it when its code is small:
+ * JIT compiling takes 3 us at least and time that grows much faster than
+ * the code does ("x*y?" 200 times: 1 KiB of code, 1.8 ms on a small VM),
+ * and is charged so. A larger pattern, or one the JIT cannot take, is
+ * interpreted.
+ */
+static int
+c_jit(struct cctx *cc, pcre2_code *code)
+{
+	size_t	 size;
+
+	if (pcre2_pattern_info(code, PCRE2_INFO_SIZE, &size) != 0)
+		size = SCHEMA_REGEX_MAX_PATTERN;
+	/* compiling took about 5 ns per byte of code */
+	if (c_charge(cc, size / 8) == -1)
+		return -1;
+	if (!cc->jit || size > SCHEMA_REGEX_JIT_MAX)
+		return 0;
+	if (c_charge(cc, 256 + size + size * size / 64) == -1)
+		return -1;
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	return 0;
 }
 
@@ -2027,6 +2373,9 @@ c_string_array(struct cctx *cc, size_t idx, json_object *v, const char *kw,
 			    cc->entries[idx].loc, kw, i);
 			return -1;
 		}
+		if (c_charge(cc, 1 + (size_t)json_object_get_string_len(s) /
+		    64) == -1)
+			return -1;
 		if (((*out)[i] = c_strdup(cc, json_object_get_string(s))) ==
 		    NULL)
 			return -1;
@@ -2125,6 +2474,8 @@ c_build_types(struct cctx *cc, size_t idx, struct snode *n, json_object *v)
 
 	count = json_object_get_type(v) == json_type_array ?
 	    json_object_array_length(v) : 1;
+	if (c_charge(cc, count) == -1)
+		return -1;
 	if (json_object_get_type(v) == json_type_array && count == 0)
 		goto fail;
 	for (i = 0; i < count; i++) {
@@ -2171,6 +2522,8 @@ c_build_deps(struct cctx *cc, size_t idx, struct snode *n, json_object *v,
 	for (e = lh_table_head(json_object_get_object(v)); e != NULL;
 	    e = lh_entry_next(e)) {
 		dv = lh_entry_v(e);
+		if (c_charge(cc, 1) == -1)
+			return -1;
 		d = &n->deps[n->ndeps++];
 		memset(d, 0, sizeof(*d));
 		if ((d->name = c_strdup(cc, lh_entry_k(e))) == NULL)
@@ -2192,42 +2545,41 @@ c_build_deps(struct cctx *cc, size_t idx, struct snode *n, json_object *v,
 	return 0;
 }
 
-/* Fill the node of entry idx from its JSON. */
+/*
+ * exclusiveMinimum (is_max 0) or exclusiveMaximum (1): a number, or the
+ * draft-04 boolean that makes minimum or maximum exclusive.
+ */
 static int
-c_build(struct cctx *cc, size_t idx)
+c_build_exclusive(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *v, int is_max)
 {
-	struct snode	*n = cc->entries[idx].node;
-	json_object	*j = cc->entries[idx].j, *v, *v2;
-	struct lh_entry	*le;
-	size_t		 i, cnt;
-	int		 draft7 = cc->entries[idx].draft7;
-	char		*loc;
+	uint32_t	 bound = is_max ? HAS_MAXIMUM : HAS_MINIMUM;
+	uint32_t	 ex = is_max ? HAS_EXMAX : HAS_EXMIN;
+	struct snum	*exn = is_max ? &n->exmax : &n->exmin;
+	char		**extxt = is_max ? &n->exmax_txt : &n->exmin_txt;
+	char		**txt = is_max ? &n->maximum_txt : &n->minimum_txt;
 
-	if (json_object_get_type(j) == json_type_boolean) {
-		n->kind = json_object_get_boolean(j) ? SN_TRUE : SN_FALSE;
+	if (json_object_get_type(v) == json_type_boolean) {
+		if (json_object_get_boolean(v) && (n->has & bound)) {
+			*exn = is_max ? n->maximum : n->minimum;
+			*extxt = *txt;
+			*txt = NULL;
+			n->has = (n->has & ~bound) | ex;
+		}
 		return 0;
 	}
-	n->kind = SN_SCHEMA;
-	if (c_unsupported(cc, idx, j) == -1)
+	if (c_build_number(cc, idx, v, is_max ? "exclusiveMaximum" :
+	    "exclusiveMinimum", exn, extxt) == -1)
 		return -1;
+	n->has |= ex | HAS_NUMBER_KW;
+	return 0;
+}
 
-	if (json_object_object_get_ex(j, "$ref", &v)) {
-		if (json_object_get_type(v) != json_type_string) {
-			c_err(cc, "%s/$ref: must be a string", cc->entries[idx].loc);
-			return -1;
-		}
-		if ((n->ref = c_resolve_ref(cc, idx, json_object_get_string(v))) ==
-		    NULL)
-			return -1;
-		if (draft7)
-			return 0;	/* siblings of $ref are ignored */
-	}
+static int
+c_build_numbers(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
 
-	if (json_object_object_get_ex(j, "type", &v) &&
-	    c_build_types(cc, idx, n, v) == -1)
-		return -1;
-
-	/* numbers */
 	if (json_object_object_get_ex(j, "minimum", &v)) {
 		if (c_build_number(cc, idx, v, "minimum", &n->minimum,
 		    &n->minimum_txt) == -1)
@@ -2240,41 +2592,12 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_MAXIMUM | HAS_NUMBER_KW;
 	}
-	if (json_object_object_get_ex(j, "exclusiveMinimum", &v)) {
-		if (json_object_get_type(v) == json_type_boolean) {
-			/* draft-04 form: makes minimum exclusive */
-			if (json_object_get_boolean(v) &&
-			    (n->has & HAS_MINIMUM)) {
-				n->exmin = n->minimum;
-				n->exmin_txt = n->minimum_txt;
-				n->minimum_txt = NULL;
-				n->has = (n->has & ~(uint32_t)HAS_MINIMUM) |
-				    HAS_EXMIN;
-			}
-		} else {
-			if (c_build_number(cc, idx, v, "exclusiveMinimum",
-			    &n->exmin, &n->exmin_txt) == -1)
-				return -1;
-			n->has |= HAS_EXMIN | HAS_NUMBER_KW;
-		}
-	}
-	if (json_object_object_get_ex(j, "exclusiveMaximum", &v)) {
-		if (json_object_get_type(v) == json_type_boolean) {
-			if (json_object_get_boolean(v) &&
-			    (n->has & HAS_MAXIMUM)) {
-				n->exmax = n->maximum;
-				n->exmax_txt = n->maximum_txt;
-				n->maximum_txt = NULL;
-				n->has = (n->has & ~(uint32_t)HAS_MAXIMUM) |
-				    HAS_EXMAX;
-			}
-		} else {
-			if (c_build_number(cc, idx, v, "exclusiveMaximum",
-			    &n->exmax, &n->exmax_txt) == -1)
-				return -1;
-			n->has |= HAS_EXMAX | HAS_NUMBER_KW;
-		}
-	}
+	if (json_object_object_get_ex(j, "exclusiveMinimum", &v) &&
+	    c_build_exclusive(cc, idx, n, v, 0) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "exclusiveMaximum", &v) &&
+	    c_build_exclusive(cc, idx, n, v, 1) == -1)
+		return -1;
 	if (json_object_object_get_ex(j, "multipleOf", &v)) {
 		if (c_build_number(cc, idx, v, "multipleOf", &n->multiple,
 		    &n->multiple_txt) == -1)
@@ -2287,8 +2610,16 @@ c_build(struct cctx *cc, size_t idx)
 		}
 		n->has |= HAS_MULTIPLE | HAS_NUMBER_KW;
 	}
+	return 0;
+}
 
-	/* strings */
+static int
+c_build_strings(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
+	char		*loc;
+	int		 rc;
+
 	if (json_object_object_get_ex(j, "minLength", &v)) {
 		if (c_count(cc, idx, v, "minLength", &n->min_len) == -1)
 			return -1;
@@ -2299,24 +2630,29 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_MAXLEN | HAS_STRING_KW;
 	}
-	if (json_object_object_get_ex(j, "pattern", &v)) {
-		if (json_object_get_type(v) != json_type_string) {
-			c_err(cc, "%s/pattern: must be a string", cc->entries[idx].loc);
-			return -1;
-		}
-		if ((loc = c_loc(cc, cc->entries[idx].loc, "pattern")) == NULL)
-			return -1;
-		if (c_regex(cc, json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v), loc,
-		    &n->pattern) == -1) {
-			free(loc);
-			return -1;
-		}
-		free(loc);
-		n->has |= HAS_STRING_KW;
+	if (!json_object_object_get_ex(j, "pattern", &v))
+		return 0;
+	if (json_object_get_type(v) != json_type_string) {
+		c_err(cc, "%s/pattern: must be a string", cc->entries[idx].loc);
+		return -1;
 	}
+	if ((loc = c_loc(cc, cc->entries[idx].loc, "pattern")) == NULL)
+		return -1;
+	rc = c_regex(cc, json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), loc, &n->pattern);
+	free(loc);
+	if (rc == -1)
+		return -1;
+	n->has |= HAS_STRING_KW;
+	return 0;
+}
 
-	/* arrays */
+/* items (both drafts' meanings), prefixItems and additionalItems. */
+static int
+c_build_items(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v, *v2;
+
 	if (json_object_object_get_ex(j, "items", &v) &&
 	    json_object_get_type(v) == json_type_array) {
 		/* draft-07 tuple form, whatever the draft */
@@ -2328,20 +2664,31 @@ c_build(struct cctx *cc, size_t idx)
 		    NULL)) == NULL)
 			return -1;
 		n->has |= HAS_ARRAY_KW;
-	} else {
-		if (!draft7 && json_object_object_get_ex(j, "prefixItems", &v2)) {
-			if ((n->prefix = c_child_array(cc, idx, v2,
-			    "prefixItems", &n->nprefix)) == NULL)
-				return -1;
-			n->has |= HAS_ARRAY_KW;
-		}
-		if (json_object_object_get_ex(j, "items", &v)) {
-			if ((n->items = c_child(cc, idx, v, "items", NULL)) ==
-			    NULL)
-				return -1;
-			n->has |= HAS_ARRAY_KW;
-		}
+		return 0;
 	}
+	if (!cc->entries[idx].draft7 &&
+	    json_object_object_get_ex(j, "prefixItems", &v2)) {
+		if ((n->prefix = c_child_array(cc, idx, v2, "prefixItems",
+		    &n->nprefix)) == NULL)
+			return -1;
+		n->has |= HAS_ARRAY_KW;
+	}
+	if (json_object_object_get_ex(j, "items", &v)) {
+		if ((n->items = c_child(cc, idx, v, "items", NULL)) == NULL)
+			return -1;
+		n->has |= HAS_ARRAY_KW;
+	}
+	return 0;
+}
+
+static int
+c_build_arrays(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v, *v2;
+	int		 draft7 = cc->entries[idx].draft7;
+
+	if (c_build_items(cc, idx, n, j) == -1)
+		return -1;
 	if (json_object_object_get_ex(j, "contains", &v)) {
 		if ((n->contains = c_child(cc, idx, v, "contains", NULL)) ==
 		    NULL)
@@ -2349,11 +2696,9 @@ c_build(struct cctx *cc, size_t idx)
 		n->min_contains = 1;
 		n->has |= HAS_ARRAY_KW | HAS_MINCONTAINS;
 		if (!draft7 && json_object_object_get_ex(j, "minContains",
-		    &v2)) {
-			if (c_count(cc, idx, v2, "minContains",
-			    &n->min_contains) == -1)
-				return -1;
-		}
+		    &v2) && c_count(cc, idx, v2, "minContains",
+		    &n->min_contains) == -1)
+			return -1;
 		if (!draft7 && json_object_object_get_ex(j, "maxContains",
 		    &v2)) {
 			if (c_count(cc, idx, v2, "maxContains",
@@ -2376,71 +2721,85 @@ c_build(struct cctx *cc, size_t idx)
 	    json_object_get_type(v) == json_type_boolean &&
 	    json_object_get_boolean(v))
 		n->has |= HAS_UNIQUE | HAS_ARRAY_KW;
+	return 0;
+}
 
-	/* objects */
-	if (json_object_object_get_ex(j, "properties", &v)) {
-		if (json_object_get_type(v) != json_type_object) {
-			c_err(cc, "%s/properties: must be an object", cc->entries[idx].loc);
-			return -1;
-		}
-		cnt = (size_t)json_object_object_length(v);
-		if ((n->props = c_calloc(cc, cnt, sizeof(*n->props))) == NULL)
-			return -1;
-		for (le = lh_table_head(json_object_get_object(v)); le != NULL;
-		    le = lh_entry_next(le)) {
-			i = n->nprops;
-			if ((n->props[i].name = c_strdup(cc, lh_entry_k(le))) ==
-			    NULL)
-				return -1;
-			n->nprops++;
-			if ((n->props[i].node = c_child(cc, idx, lh_entry_v(le),
-			    "properties", lh_entry_k(le))) == NULL)
-				return -1;
-		}
-		qsort(n->props, n->nprops, sizeof(*n->props), prop_cmp);
-		n->has |= HAS_OBJECT_KW;
+static int
+c_build_props(struct cctx *cc, size_t idx, struct snode *n, json_object *v)
+{
+	struct lh_entry	*le;
+	size_t		 i, cnt;
+
+	if (json_object_get_type(v) != json_type_object) {
+		c_err(cc, "%s/properties: must be an object",
+		    cc->entries[idx].loc);
+		return -1;
 	}
-	if (json_object_object_get_ex(j, "patternProperties", &v)) {
-		if (json_object_get_type(v) != json_type_object) {
-			c_err(cc, "%s/patternProperties: must be an object",
-			    cc->entries[idx].loc);
+	cnt = (size_t)json_object_object_length(v);
+	for (i = cnt; i > 0; i /= 2)	/* the sort: cnt log cnt */
+		if (c_charge(cc, cnt) == -1)
 			return -1;
-		}
-		cnt = (size_t)json_object_object_length(v);
-		if ((n->patprops = c_calloc(cc, cnt, sizeof(*n->patprops))) ==
-		    NULL)
+	if ((n->props = c_calloc(cc, cnt, sizeof(*n->props))) == NULL)
+		return -1;
+	for (le = lh_table_head(json_object_get_object(v)); le != NULL;
+	    le = lh_entry_next(le)) {
+		i = n->nprops;
+		if ((n->props[i].name = c_strdup(cc, lh_entry_k(le))) == NULL)
 			return -1;
-		for (le = lh_table_head(json_object_get_object(v)); le != NULL;
-		    le = lh_entry_next(le)) {
-			i = n->npatprops++;
-			if ((loc = c_loc(cc, cc->entries[idx].loc, "patternProperties")) ==
-			    NULL)
-				return -1;
-			if (c_regex(cc, lh_entry_k(le), strlen(lh_entry_k(le)),
-			    loc, &n->patprops[i].pat) == -1) {
-				free(loc);
-				return -1;
-			}
-			free(loc);
-			if ((n->patprops[i].node = c_child(cc, idx,
-			    lh_entry_v(le), "patternProperties",
-			    lh_entry_k(le))) == NULL)
-				return -1;
-		}
-		n->has |= HAS_OBJECT_KW;
+		n->nprops++;
+		if ((n->props[i].node = c_child(cc, idx, lh_entry_v(le),
+		    "properties", lh_entry_k(le))) == NULL)
+			return -1;
 	}
-	if (json_object_object_get_ex(j, "additionalProperties", &v)) {
-		if ((n->additional = c_child(cc, idx, v, "additionalProperties",
-		    NULL)) == NULL)
-			return -1;
-		n->has |= HAS_OBJECT_KW;
+	qsort(n->props, n->nprops, sizeof(*n->props), prop_cmp);
+	n->has |= HAS_OBJECT_KW;
+	return 0;
+}
+
+static int
+c_build_patprops(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *v)
+{
+	struct lh_entry	*le;
+	size_t		 i, cnt;
+	char		*loc;
+	int		 rc;
+
+	if (json_object_get_type(v) != json_type_object) {
+		c_err(cc, "%s/patternProperties: must be an object",
+		    cc->entries[idx].loc);
+		return -1;
 	}
-	if (json_object_object_get_ex(j, "propertyNames", &v)) {
-		if ((n->property_names = c_child(cc, idx, v, "propertyNames",
-		    NULL)) == NULL)
+	cnt = (size_t)json_object_object_length(v);
+	if ((n->patprops = c_calloc(cc, cnt, sizeof(*n->patprops))) == NULL)
+		return -1;
+	for (le = lh_table_head(json_object_get_object(v)); le != NULL;
+	    le = lh_entry_next(le)) {
+		i = n->npatprops++;
+		if ((loc = c_loc(cc, cc->entries[idx].loc,
+		    "patternProperties")) == NULL)
 			return -1;
-		n->has |= HAS_OBJECT_KW;
+		rc = c_regex(cc, lh_entry_k(le), strlen(lh_entry_k(le)), loc,
+		    &n->patprops[i].pat);
+		free(loc);
+		if (rc == -1)
+			return -1;
+		if ((n->patprops[i].node = c_child(cc, idx, lh_entry_v(le),
+		    "patternProperties", lh_entry_k(le))) == NULL)
+			return -1;
 	}
+	n->has |= HAS_OBJECT_KW;
+	return 0;
+}
+
+/* required, minProperties, maxProperties and the dependency keywords. */
+static int
+c_build_object_counts(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *j)
+{
+	json_object	*v;
+	int		 draft7 = cc->entries[idx].draft7;
+
 	/* draft-03's boolean "required" is not ours to enforce */
 	if (json_object_object_get_ex(j, "required", &v) &&
 	    json_object_get_type(v) != json_type_boolean) {
@@ -2466,7 +2825,8 @@ c_build(struct cctx *cc, size_t idx)
 		n->has |= HAS_OBJECT_KW;
 	}
 	if (!draft7 && json_object_object_get_ex(j, "dependentRequired", &v)) {
-		if (c_build_deps(cc, idx, n, v, "dependentRequired", 1, 0) == -1)
+		if (c_build_deps(cc, idx, n, v, "dependentRequired", 1,
+		    0) == -1)
 			return -1;
 		n->has |= HAS_OBJECT_KW;
 	}
@@ -2475,10 +2835,46 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_OBJECT_KW;
 	}
-	/* any type */
+	return 0;
+}
+
+static int
+c_build_objects(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
+
+	if (json_object_object_get_ex(j, "properties", &v) &&
+	    c_build_props(cc, idx, n, v) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "patternProperties", &v) &&
+	    c_build_patprops(cc, idx, n, v) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "additionalProperties", &v)) {
+		if ((n->additional = c_child(cc, idx, v, "additionalProperties",
+		    NULL)) == NULL)
+			return -1;
+		n->has |= HAS_OBJECT_KW;
+	}
+	if (json_object_object_get_ex(j, "propertyNames", &v)) {
+		if ((n->property_names = c_child(cc, idx, v, "propertyNames",
+		    NULL)) == NULL)
+			return -1;
+		n->has |= HAS_OBJECT_KW;
+	}
+	return c_build_object_counts(cc, idx, n, j);
+}
+
+/* enum and const, for any type. */
+static int
+c_build_values(struct cctx *cc, size_t idx, struct snode *n, json_object *j)
+{
+	json_object	*v;
+	size_t		 i, cnt;
+
 	if (json_object_object_get_ex(j, "enum", &v)) {
 		if (json_object_get_type(v) != json_type_array) {
-			c_err(cc, "%s/enum: must be an array", cc->entries[idx].loc);
+			c_err(cc, "%s/enum: must be an array",
+			    cc->entries[idx].loc);
 			return -1;
 		}
 		cnt = json_object_array_length(v);
@@ -2487,7 +2883,7 @@ c_build(struct cctx *cc, size_t idx)
 		for (i = 0; i < cnt; i++) {
 			n->nenums++;
 			if (sv_from_json(&n->enums[i],
-			    json_object_array_get_idx(v, i), 0) == -1) {
+			    json_object_array_get_idx(v, i), 0, cc) == -1) {
 				c_err(cc, "%s/enum: cannot copy value %zu",
 				    cc->entries[idx].loc, i);
 				return -1;
@@ -2500,20 +2896,26 @@ c_build(struct cctx *cc, size_t idx)
 		}
 		n->has |= HAS_ENUM;
 	}
-	if (json_object_object_get_ex(j, "const", &v)) {
-		if (sv_from_json(&n->const_val, v, 0) == -1) {
-			c_err(cc, "%s/const: cannot copy value", cc->entries[idx].loc);
-			return -1;
-		}
-		if ((n->const_msg = c_quote_values(&n->const_val, 1, 0)) ==
-		    NULL) {
-			c_err(cc, "out of memory");
-			return -1;
-		}
-		n->has |= HAS_CONST;
+	if (!json_object_object_get_ex(j, "const", &v))
+		return 0;
+	if (sv_from_json(&n->const_val, v, 0, cc) == -1) {
+		c_err(cc, "%s/const: cannot copy value", cc->entries[idx].loc);
+		return -1;
 	}
+	if ((n->const_msg = c_quote_values(&n->const_val, 1, 0)) == NULL) {
+		c_err(cc, "out of memory");
+		return -1;
+	}
+	n->has |= HAS_CONST;
+	return 0;
+}
 
-	/* applicators */
+static int
+c_build_applicators(struct cctx *cc, size_t idx, struct snode *n,
+    json_object *j)
+{
+	json_object	*v, *v2;
+
 	if (json_object_object_get_ex(j, "allOf", &v)) {
 		if ((n->all_of = c_child_array(cc, idx, v, "allOf",
 		    &n->nall_of)) == NULL)
@@ -2537,18 +2939,58 @@ c_build(struct cctx *cc, size_t idx)
 			return -1;
 		n->has |= HAS_APPLICATOR;
 	}
-	if (json_object_object_get_ex(j, "if", &v)) {
-		if ((n->if_ = c_child(cc, idx, v, "if", NULL)) == NULL)
-			return -1;
-		if (json_object_object_get_ex(j, "then", &v2) &&
-		    (n->then_ = c_child(cc, idx, v2, "then", NULL)) == NULL)
-			return -1;
-		if (json_object_object_get_ex(j, "else", &v2) &&
-		    (n->else_ = c_child(cc, idx, v2, "else", NULL)) == NULL)
-			return -1;
-		if (n->then_ != NULL || n->else_ != NULL)
-			n->has |= HAS_APPLICATOR;
+	if (!json_object_object_get_ex(j, "if", &v))
+		return 0;
+	if ((n->if_ = c_child(cc, idx, v, "if", NULL)) == NULL)
+		return -1;
+	if (json_object_object_get_ex(j, "then", &v2) &&
+	    (n->then_ = c_child(cc, idx, v2, "then", NULL)) == NULL)
+		return -1;
+	if (json_object_object_get_ex(j, "else", &v2) &&
+	    (n->else_ = c_child(cc, idx, v2, "else", NULL)) == NULL)
+		return -1;
+	if (n->then_ != NULL || n->else_ != NULL)
+		n->has |= HAS_APPLICATOR;
+	return 0;
+}
+
+/* Fill the node of entry idx from its JSON. */
+static int
+c_build(struct cctx *cc, size_t idx)
+{
+	struct snode	*n = cc->entries[idx].node;
+	json_object	*j = cc->entries[idx].j, *v;
+
+	if (json_object_get_type(j) == json_type_boolean) {
+		n->kind = json_object_get_boolean(j) ? SN_TRUE : SN_FALSE;
+		return 0;
 	}
+	n->kind = SN_SCHEMA;
+	if (c_charge(cc, 2 + 2 * (unsigned long)json_object_object_length(j)) ==
+	    -1 || c_unsupported(cc, idx, j) == -1)
+		return -1;
+	if (json_object_object_get_ex(j, "$ref", &v)) {
+		if (json_object_get_type(v) != json_type_string) {
+			c_err(cc, "%s/$ref: must be a string",
+			    cc->entries[idx].loc);
+			return -1;
+		}
+		if ((n->ref = c_resolve_ref(cc, idx,
+		    json_object_get_string(v))) == NULL)
+			return -1;
+		if (cc->entries[idx].draft7)
+			return 0;	/* siblings of $ref are ignored */
+	}
+	if (json_object_object_get_ex(j, "type", &v) &&
+	    c_build_types(cc, idx, n, v) == -1)
+		return -1;
+	if (c_build_numbers(cc, idx, n, j) == -1 ||
+	    c_build_strings(cc, idx, n, j) == -1 ||
+	    c_build_arrays(cc, idx, n, j) == -1 ||
+	    c_build_objects(cc, idx, n, j) == -1 ||
+	    c_build_values(cc, idx, n, j) == -1 ||
+	    c_build_applicators(cc, idx, n, j) == -1)
+		return -1;
 	return 0;
 }
 
@@ -2564,6 +3006,8 @@ c_root_lists(struct cctx *cc)
 	/* follow a root that is only a $ref to the real object schema */
 	for (hops = 0; hops < 16 && n != NULL && n->ref != NULL &&
 	    n->nprops == 0 && n->nrequired == 0; hops++) {
+		if (c_charge(cc, 1 + cc->nentries / 16) == -1)
+			return -1;
 		n = n->ref;
 		for (i = 0; i < cc->nentries; i++)
 			if (cc->entries[i].node == n)
@@ -2584,6 +3028,9 @@ c_root_lists(struct cctx *cc)
 		nreq = json_object_array_length(req);
 	if (props != NULL)
 		nopt = (size_t)json_object_object_length(props);
+	/* each property is looked for among the required names */
+	if (c_charge(cc, nreq + nopt + nopt / 16 * nreq) == -1)
+		return -1;
 	if ((cc->s->required = c_calloc(cc, nreq + 1, sizeof(char *))) == NULL ||
 	    (cc->s->optional = c_calloc(cc, nopt + 1, sizeof(char *))) == NULL)
 		return -1;
@@ -2634,6 +3081,7 @@ c_free(struct cctx *cc)
 	free(cc->res);
 	free(cc->anchors);
 	free(cc->work);
+	pcre2_compile_context_free(cc->ccx);
 }
 
 static void
@@ -2679,9 +3127,9 @@ node_free(struct snode *n)
 	free(n);
 }
 
-struct schema *
-schema_compile_draft(json_object *root, enum schema_draft draft, char *err,
-    size_t errlen)
+static struct schema *
+c_compile(json_object *root, enum schema_draft draft, unsigned long *budget,
+    char *err, size_t errlen)
 {
 	struct cctx	 cc;
 	size_t		 w;
@@ -2689,6 +3137,10 @@ schema_compile_draft(json_object *root, enum schema_draft draft, char *err,
 	memset(&cc, 0, sizeof(cc));
 	cc.err = err;
 	cc.errlen = errlen;
+	cc.jit = atomic_load(&use_jit);
+	cc.budget = budget;
+	if (c_charge(&cc, 64) == -1)
+		return NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (json_object_get_type(root) != json_type_object &&
@@ -2721,25 +3173,25 @@ fail:
 }
 
 struct schema *
+schema_compile_draft(json_object *root, enum schema_draft draft, char *err,
+    size_t errlen)
+{
+	unsigned long	 budget = SCHEMA_DEFAULT_COMPILE_BUDGET;
+
+	return c_compile(root, draft, &budget, err, errlen);
+}
+
+struct schema *
 schema_compile(json_object *root, char *err, size_t errlen)
 {
 	return schema_compile_draft(root, SCHEMA_DRAFT_AUTO, err, errlen);
-}
-
-int
-schema_validate_limits(const struct schema *s, json_object *instance,
-    struct schema_result *res, const struct schema_limits *lim)
-{
-	(void)lim;
-	return schema_validate(s, instance, res);
 }
 
 struct schema *
 schema_compile_budget(json_object *root, unsigned long *budget, char *err,
     size_t errlen)
 {
-	(void)budget;
-	return schema_compile(root, err, errlen);
+	return c_compile(root, SCHEMA_DRAFT_AUTO, budget, err, errlen);
 }
 
 void
@@ -2761,6 +3213,12 @@ schema_free(struct schema *s)
 	free(s);
 }
 
+int
+schema_set_jit(int enable)
+{
+	return atomic_exchange(&use_jit, enable ? 1 : 0);
+}
+
 const char *const *
 schema_required(const struct schema *s)
 {
@@ -2776,50 +3234,127 @@ schema_optional(const struct schema *s)
 /* ------------------------------------------------------------ validate */
 
 static void
-v_match_data_free(void *p)
+v_thread_clear(struct vthread *t)
 {
-	pcre2_match_data_free(p);
+	pcre2_match_data_free(t->md);
+	pcre2_match_context_free(t->mc);
+	pcre2_jit_stack_free(t->js);
+	memset(t, 0, sizeof(*t));
 }
 
 static void
-v_match_key_init(void)
+v_thread_free(void *p)
 {
-	match_key_ok = pthread_key_create(&match_key, v_match_data_free) == 0;
+	v_thread_clear(p);
+	free(p);
 }
 
-/* This thread's match data, kept for its next match. */
-static pcre2_match_data *
-v_match_data(void)
+static void
+v_thread_key_init(void)
 {
-	pcre2_match_data	*md;
+	thread_key_ok = pthread_key_create(&thread_key, v_thread_free) == 0;
+}
 
-	pthread_once(&match_once, v_match_key_init);
-	if (!match_key_ok)
+/*
+ * Match data (one pair is enough: we only ask whether there is a match),
+ * a match context with the heap limit, and a JIT stack of as much memory.
+ */
+static int
+v_thread_init(struct vthread *t)
+{
+	memset(t, 0, sizeof(*t));
+	if ((t->md = pcre2_match_data_create(1, NULL)) == NULL ||
+	    (t->mc = pcre2_match_context_create(NULL)) == NULL)
+		return -1;
+	pcre2_set_heap_limit(t->mc, SCHEMA_REGEX_HEAP_KIB);
+	/* without a JIT (stack), matches are interpreted or use 32 KiB */
+	if ((t->js = pcre2_jit_stack_create(32 * 1024,
+	    SCHEMA_REGEX_HEAP_KIB * 1024, NULL)) != NULL)
+		pcre2_jit_stack_assign(t->mc, NULL, t->js);
+	return 0;
+}
+
+/* This thread's PCRE2 state, kept from one match to the next. */
+static struct vthread *
+v_thread(void)
+{
+	struct vthread	*t;
+
+	pthread_once(&thread_once, v_thread_key_init);
+	if (!thread_key_ok)
 		return NULL;
-	if ((md = pthread_getspecific(match_key)) != NULL)
-		return md;
-	/* one pair is enough: we only ask whether there is a match */
-	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
+	if ((t = pthread_getspecific(thread_key)) != NULL)
+		return t;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if (pthread_setspecific(match_key, md) != 0) {
-		pcre2_match_data_free(md);
+	if (v_thread_init(t) == -1 ||
+	    pthread_setspecific(thread_key, t) != 0) {
+		v_thread_free(t);
 		return NULL;
 	}
-	return md;
+	return t;
 }
 
-/* 1 match, 0 no match, -1 could not run. */
+/* A pattern match ran out of a limit: too costly. 0 for other errors. */
 static int
-v_match(const struct spattern *p, const char *s, size_t len)
+v_match_costly(struct vctx *c, int rc)
 {
-	pcre2_match_data	*md, *own = NULL;
-	int			 rc;
+	switch (rc) {
+	case PCRE2_ERROR_MATCHLIMIT:
+		v_costly(c, SCHEMA_COSTLY_PATTERN, "a pattern needed more "
+		    "than %lu backtracking steps", c->match_limit);
+		return 1;
+	case PCRE2_ERROR_DEPTHLIMIT:
+		v_costly(c, SCHEMA_COSTLY_PATTERN, "a pattern needed more "
+		    "than %lu nested backtracking steps", c->match_limit);
+		return 1;
+	case PCRE2_ERROR_HEAPLIMIT:
+	case PCRE2_ERROR_JIT_STACKLIMIT:
+		v_costly(c, SCHEMA_COSTLY_PATTERN, "a pattern needed more "
+		    "than %d KiB of memory", SCHEMA_REGEX_HEAP_KIB);
+		return 1;
+	default:
+		return 0;
+	}
+}
 
-	if ((md = v_match_data()) == NULL &&
-	    (md = own = pcre2_match_data_create(1, NULL)) == NULL)
+/*
+ * 1 match, 0 no match, -1 could not run or too costly (then c->aborted).
+ * A match costs SCHEMA_MATCH_STEPS and a step per 16 bytes of the subject
+ * (a JIT scans 64 bytes in 55 ns, the interpreter in 160 ns on a small
+ * VM), and the clock is looked at after every match. Its match limit is
+ * the budget's, and so is its depth limit (the heap limit is what bounds
+ * its memory).
+ */
+static int
+v_match(struct vctx *c, const struct spattern *p, const char *s, size_t len)
+{
+	struct vthread	*t, own;
+	uint32_t	 limit;
+	int		 rc;
+
+	if (!v_charge(c, SCHEMA_MATCH_STEPS + len / 16))
 		return -1;
-	rc = pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
-	pcre2_match_data_free(own);
+	if ((t = v_thread()) == NULL) {
+		t = &own;
+		if (v_thread_init(&own) == -1) {
+			v_thread_clear(&own);
+			return -1;
+		}
+	}
+	if (c->clock.state == VCLOCK_IDLE)
+		v_clock_start(c);
+	limit = c->match_limit > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)c->match_limit;
+	pcre2_set_match_limit(t->mc, limit);
+	pcre2_set_depth_limit(t->mc, limit);
+	rc = pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, 0, t->md, t->mc);
+	if (t == &own)
+		v_thread_clear(&own);
+	if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && v_match_costly(c, rc))
+		return -1;
+	if (!v_check(c))
+		return -1;
 	if (rc >= 0)
 		return 1;
 	return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
@@ -2856,6 +3391,8 @@ v_error(struct vctx *c, const char *fmt, ...)
 		r->truncated = 1;
 		return;
 	}
+	if (!v_charge(c, SCHEMA_ERROR_STEPS))
+		return;
 	if (c->name != NULL) {
 		sbuf_adds(&b, "property name ");
 		sbuf_json_string(&b, c->name, strlen(c->name));
@@ -2908,6 +3445,7 @@ v_abort(struct vctx *c, const char *fmt, ...)
 	if (c->aborted)
 		return;
 	c->aborted = 1;
+	c->next_check = 0;	/* every v_charge() from now on fails */
 	c->abort_path = v_path(c);
 	va_start(ap, fmt);
 	vsnprintf(c->abort_msg, sizeof(c->abort_msg), fmt, ap);
@@ -3009,8 +3547,6 @@ v_quiet(struct vctx *c, const struct snode *n, json_object *j)
 	const char		*name = c->name;
 	int			 ok;
 
-	if (n->kind == SN_TRUE)
-		return 1;
 	c->res = NULL;
 	ok = v_node(c, n, j);
 	c->res = saved;
@@ -3085,6 +3621,8 @@ v_string(struct vctx *c, const struct snode *n, const char *s, size_t len)
 	int		 ok = 1, m;
 
 	if (n->has & (HAS_MINLEN | HAS_MAXLEN)) {
+		if (!v_charge(c, len / 64))
+			return 0;
 		cp = utf8_length(s, len);
 		if ((n->has & HAS_MINLEN) && cp < n->min_len) {
 			v_error(c, "must be at least %zu character%s long "
@@ -3104,7 +3642,7 @@ v_string(struct vctx *c, const struct snode *n, const char *s, size_t len)
 		}
 	}
 	if (n->pattern.code != NULL &&
-	    (m = v_match(&n->pattern, s, len)) != 1) {
+	    (m = v_match(c, &n->pattern, s, len)) != 1) {
 		if (m == 0)
 			v_error(c, "must match pattern \"%s\"", n->pattern.src);
 		else
@@ -3115,12 +3653,202 @@ v_string(struct vctx *c, const struct snode *n, const char *s, size_t len)
 	return ok;
 }
 
+/* items and prefixItems. */
+static int
+v_items(struct vctx *c, const struct snode *n, json_object *j, size_t len)
+{
+	const struct snode	*sub;
+	size_t			 i;
+	int			 ok = 1;
+
+	for (i = 0; i < len; i++) {
+		sub = i < n->nprefix ? n->prefix[i] : n->items;
+		if (sub == NULL || (sub->kind == SN_TRUE && i >= n->nprefix))
+			break;
+		if (sub->kind == SN_TRUE)
+			continue;
+		if (v_push_index(c, i) == -1)
+			return 0;
+		if (!v_node(c, sub, json_object_array_get_idx(j, i)))
+			ok = 0;
+		c->npath--;
+		if (!ok && V_STOP(c))
+			return 0;
+	}
+	return ok;
+}
+
+/* contains, minContains, maxContains. */
+static int
+v_contains(struct vctx *c, const struct snode *n, json_object *j,
+    size_t len)
+{
+	size_t	 i, found = 0;
+	int	 ok = 1;
+
+	for (i = 0; i < len; i++) {
+		if (v_push_index(c, i) == -1)
+			return 0;
+		if (v_quiet(c, n->contains, json_object_array_get_idx(j, i)))
+			found++;
+		c->npath--;
+		if (c->aborted)
+			return 0;
+		if (found >= n->min_contains && !(n->has & HAS_MAXCONTAINS))
+			break;
+	}
+	if (found < n->min_contains) {
+		v_error(c, "must contain at least %zu item%s matching the "
+		    "\"contains\" schema (found %zu)", n->min_contains,
+		    n->min_contains == 1 ? "" : "s", found);
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
+	}
+	if ((n->has & HAS_MAXCONTAINS) && found > n->max_contains) {
+		v_error(c, "must contain at most %zu item%s matching the "
+		    "\"contains\" schema (found %zu)", n->max_contains,
+		    n->max_contains == 1 ? "" : "s", found);
+		ok = 0;
+	}
+	return ok;
+}
+
+/* Items a and b of j are equal: 1 or 0, charged per node; -1 too costly. */
+static int
+v_item_eq(struct vctx *c, json_object *j, size_t a, size_t b)
+{
+	unsigned long	 work = 0;
+	int		 eq;
+
+	eq = json_eq(json_object_array_get_idx(j, a),
+	    json_object_array_get_idx(j, b), 0, &work);
+	return v_charge(c, work) ? eq : -1;
+}
+
+/* uniqueItems over a few items: every pair. */
+static int
+v_unique_pairs(struct vctx *c, json_object *j, size_t len)
+{
+	size_t	 i, k;
+	int	 eq;
+
+	for (i = 1; i < len; i++)
+		for (k = 0; k < i; k++) {
+			if ((eq = v_item_eq(c, j, k, i)) == -1)
+				return 0;
+			if (eq) {
+				v_error(c, "items must be unique (items %zu "
+				    "and %zu are equal)", k, i);
+				return 0;
+			}
+		}
+	return 1;
+}
+
+/*
+ * *k: the first item before item i that equals it, or SIZE_MAX (then item
+ * i goes into the table). The items before i are all different, so the
+ * table holds at most one equal to it; wild items (with a NaN) may be
+ * equal to anything, and are compared one by one. -1 when too costly.
+ */
+static int
+v_unique_find(struct vctx *c, struct utable *t, json_object *j, size_t i,
+    uint64_t h, int wild, size_t *k)
+{
+	size_t	 p, m, probes = 0;
+	int	 eq;
+
+	*k = SIZE_MAX;
+	for (m = 0; wild && m < i; m++)
+		if ((eq = v_item_eq(c, j, m, i)) != 0) {
+			*k = m;
+			return eq == -1 ? -1 : 0;
+		}
+	if (wild)
+		return 0;
+	for (p = (size_t)h & t->mask; t->slots[p].idx1 != 0 && *k == SIZE_MAX;
+	    p = (p + 1) & t->mask) {
+		probes++;
+		if (t->slots[p].tag == (uint32_t)(h >> 32) &&
+		    (eq = v_item_eq(c, j, t->slots[p].idx1 - 1, i)) != 0) {
+			if (eq == -1)
+				return -1;
+			*k = t->slots[p].idx1 - 1;
+		}
+	}
+	if (!v_charge(c, probes))
+		return -1;
+	for (m = 0; m < t->nwild && t->wild[m] < *k; m++)
+		if ((eq = v_item_eq(c, j, t->wild[m], i)) != 0) {
+			*k = t->wild[m];
+			return eq == -1 ? -1 : 0;
+		}
+	if (*k == SIZE_MAX) {
+		t->slots[p].tag = (uint32_t)(h >> 32);
+		t->slots[p].idx1 = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+/*
+ * uniqueItems in expected linear time: each item is hashed (a step per
+ * item and per node) and looked up in an open-addressing table of the
+ * items before it; json_eq() runs only when hashes collide.
+ */
+static int
+v_unique(struct vctx *c, json_object *j, size_t len)
+{
+	struct utable	 t;
+	unsigned long	 work;
+	uint64_t	 h;
+	size_t		 i, k, cap;
+	int		 wild, ok = 0;
+
+	if (len <= SCHEMA_UNIQUE_PAIRS)
+		return v_unique_pairs(c, j, len);
+	/* a step per item, before the table is allocated */
+	if (!v_charge(c, len))
+		return 0;
+	if (len >= UINT32_MAX / 2)
+		return v_unique_pairs(c, j, len);	/* steps stop it */
+	memset(&t, 0, sizeof(t));
+	for (cap = 64; cap < len + len / 2; cap *= 2)
+		;
+	t.mask = cap - 1;
+	if ((t.slots = calloc(cap, sizeof(*t.slots))) == NULL)
+		goto oom;
+	for (i = 0; i < len; i++) {
+		work = 0;
+		wild = json_hash(json_object_array_get_idx(j, i), 0, &h, &work);
+		if (!v_charge(c, work) ||
+		    v_unique_find(c, &t, j, i, h, wild, &k) == -1)
+			goto done;
+		if (k != SIZE_MAX) {
+			v_error(c, "items must be unique (items %zu and %zu "
+			    "are equal)", k, i);
+			goto done;
+		}
+		if (wild && t.wild == NULL &&
+		    (t.wild = calloc(len, sizeof(*t.wild))) == NULL)
+			goto oom;
+		if (wild)
+			t.wild[t.nwild++] = i;
+	}
+	ok = 1;
+	goto done;
+oom:
+	v_error(c, "out of memory");
+done:
+	free(t.slots);
+	free(t.wild);
+	return ok;
+}
+
 static int
 v_array(struct vctx *c, const struct snode *n, json_object *j)
 {
-	size_t		 len = json_object_array_length(j), i, k, found;
-	const struct snode *sub;
-	json_object	*it;
+	size_t		 len = json_object_array_length(j);
 	int		 ok = 1;
 
 	if ((n->has & HAS_MINITEMS) && len < n->min_items) {
@@ -3137,87 +3865,31 @@ v_array(struct vctx *c, const struct snode *n, json_object *j)
 		if (V_STOP(c))
 			return 0;
 	}
-	if (n->prefix != NULL || n->items != NULL) {
-		for (i = 0; i < len; i++) {
-			sub = i < n->nprefix ? n->prefix[i] : n->items;
-			if (sub == NULL)
-				break;
-			if (sub->kind == SN_TRUE)
-				continue;
-			if (v_push_index(c, i) == -1)
-				return 0;
-			if (!v_node(c, sub, json_object_array_get_idx(j, i)))
-				ok = 0;
-			c->npath--;
-			if (!ok && V_STOP(c))
-				return 0;
-		}
+	if ((n->prefix != NULL || n->items != NULL) &&
+	    !v_items(c, n, j, len)) {
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
 	}
-	if (n->contains != NULL) {
-		found = 0;
-		for (i = 0; i < len; i++) {
-			if (v_push_index(c, i) == -1)
-				return 0;
-			if (v_quiet(c, n->contains,
-			    json_object_array_get_idx(j, i)))
-				found++;
-			c->npath--;
-			if (found >= n->min_contains &&
-			    !(n->has & HAS_MAXCONTAINS))
-				break;
-		}
-		if (found < n->min_contains) {
-			v_error(c, "must contain at least %zu item%s matching "
-			    "the \"contains\" schema (found %zu)",
-			    n->min_contains, n->min_contains == 1 ? "" : "s",
-			    found);
-			ok = 0;
-			if (V_STOP(c))
-				return 0;
-		}
-		if ((n->has & HAS_MAXCONTAINS) && found > n->max_contains) {
-			v_error(c, "must contain at most %zu item%s matching "
-			    "the \"contains\" schema (found %zu)",
-			    n->max_contains, n->max_contains == 1 ? "" : "s",
-			    found);
-			ok = 0;
-			if (V_STOP(c))
-				return 0;
-		}
+	if (n->contains != NULL && !v_contains(c, n, j, len)) {
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
 	}
-	if (n->has & HAS_UNIQUE) {
-		for (i = 1; i < len; i++) {
-			it = json_object_array_get_idx(j, i);
-			for (k = 0; k < i; k++)
-				if (json_eq(json_object_array_get_idx(j, k),
-				    it, 0))
-					break;
-			if (k < i) {
-				v_error(c, "items must be unique (items %zu "
-				    "and %zu are equal)", k, i);
-				ok = 0;
-				break;
-			}
-		}
-	}
+	if ((n->has & HAS_UNIQUE) && !v_unique(c, j, len))
+		ok = 0;
 	return ok;
 }
 
+/* minProperties, maxProperties and required. */
 static int
-v_object(struct vctx *c, const struct snode *n, json_object *j)
+v_object_counts(struct vctx *c, const struct snode *n, json_object *j)
 {
-	struct lh_entry		*e;
-	const struct sprop	*p;
-	struct sprop		 key;
-	const struct sdep	*d;
-	json_object		*v, *name;
-	const char		*k;
-	char			 quoted[SCHEMA_PREVIEW_MAX + 16];
-	struct sbuf		 qb = { 0 };
-	size_t			 i, r, count;
-	int			 ok = 1, matched, m;
+	size_t	 i, count = (size_t)json_object_object_length(j);
+	int	 ok = 1;
 
-	count = (size_t)json_object_object_length(j);
+	if (!v_charge(c, n->nrequired))
+		return 0;
 	if ((n->has & HAS_MINPROPS) && count < n->min_props) {
 		v_error(c, "must have at least %zu propert%s (got %zu)",
 		    n->min_props, n->min_props == 1 ? "y" : "ies", count);
@@ -3240,96 +3912,124 @@ v_object(struct vctx *c, const struct snode *n, json_object *j)
 		if (V_STOP(c))
 			return 0;
 	}
-	if (n->nprops > 0 || n->npatprops > 0 || n->additional != NULL ||
-	    n->property_names != NULL) {
-		for (e = lh_table_head(json_object_get_object(j)); e != NULL;
-		    e = lh_entry_next(e)) {
-			k = lh_entry_k(e);
-			v = lh_entry_v(e);
-			matched = 0;
-			if (n->nprops > 0) {
-				key.name = (char *)(uintptr_t)k;
-				p = bsearch(&key, n->props, n->nprops,
-				    sizeof(*n->props), prop_cmp);
-				if (p != NULL) {
-					matched = 1;
-					if (p->node->kind != SN_TRUE) {
-						if (v_push_key(c, k) == -1)
-							return 0;
-						if (!v_node(c, p->node, v))
-							ok = 0;
-						c->npath--;
-					}
-				}
-			}
-			for (i = 0; i < n->npatprops && (ok || !V_STOP(c));
-			    i++) {
-				if ((m = v_match(&n->patprops[i].pat, k,
-				    strlen(k))) != 1)
-					continue;
-				matched = 1;
-				if (v_push_key(c, k) == -1)
-					return 0;
-				if (!v_node(c, n->patprops[i].node, v))
-					ok = 0;
-				c->npath--;
-			}
-			if (!ok && V_STOP(c))
-				return 0;
-			if (!matched && n->additional != NULL &&
-			    n->additional->kind != SN_TRUE) {
-				if (n->additional->kind == SN_FALSE) {
-					sbuf_json_string(&qb, k, strlen(k));
-					preview_cut(&qb, SCHEMA_PREVIEW_MAX);
-					snprintf(quoted, sizeof(quoted), "%s",
-					    qb.p != NULL ? qb.p : "");
-					free(qb.p);
-					memset(&qb, 0, sizeof(qb));
-					v_error(c, "unexpected property %s",
-					    quoted);
-					ok = 0;
-				} else {
-					if (v_push_key(c, k) == -1)
-						return 0;
-					if (!v_node(c, n->additional, v))
-						ok = 0;
-					c->npath--;
-				}
-				if (!ok && V_STOP(c))
-					return 0;
-			}
-			if (n->property_names != NULL &&
-			    v_name_simple(n->property_names)) {
-				/* only string keywords: no json-c string needed */
-				c->name = k;
-				if (!v_string(c, n->property_names, k, strlen(k)))
-					ok = 0;
-				c->name = NULL;
-				if (!ok && V_STOP(c))
-					return 0;
-			} else if (n->property_names != NULL &&
-			    n->property_names->kind != SN_TRUE) {
-				if ((name = json_object_new_string(k)) == NULL) {
-					v_error(c, "out of memory");
-					return 0;
-				}
-				if (!v_quiet(c, n->property_names, name)) {
-					ok = 0;
-					if (c->res != NULL) {
-						c->name = k;
-						(void)v_node(c,
-						    n->property_names, name);
-						c->name = NULL;
-					}
-				}
-				json_object_put(name);
-				if (!ok && V_STOP(c))
-					return 0;
-			}
+	return ok;
+}
+
+/* The value v of property k against sub, with k on the path. */
+static int
+v_member(struct vctx *c, const struct snode *sub, const char *k,
+    json_object *v)
+{
+	int	 ok;
+
+	if (v_push_key(c, k) == -1)
+		return 0;
+	ok = v_node(c, sub, v);
+	c->npath--;
+	return ok;
+}
+
+static void
+v_unexpected(struct vctx *c, const char *k)
+{
+	struct sbuf	 qb = { 0 };
+
+	if (V_STOP(c))
+		return;		/* no message is wanted */
+	sbuf_json_string(&qb, k, strlen(k));
+	preview_cut(&qb, SCHEMA_PREVIEW_MAX);
+	v_error(c, "unexpected property %s", qb.p != NULL && !qb.oom ?
+	    qb.p : "");
+	free(qb.p);
+}
+
+/*
+ * Property k's value v against properties, patternProperties and
+ * additionalProperties.
+ */
+static int
+v_object_member(struct vctx *c, const struct snode *n, const char *k,
+    json_object *v)
+{
+	const struct sprop	*p;
+	struct sprop		 key;
+	size_t			 i;
+	int			 ok = 1, matched = 0;
+
+	if (n->nprops > 0) {
+		key.name = (char *)(uintptr_t)k;
+		p = bsearch(&key, n->props, n->nprops, sizeof(*n->props),
+		    prop_cmp);
+		if (p != NULL) {
+			matched = 1;
+			if (p->node->kind != SN_TRUE &&
+			    !v_member(c, p->node, k, v))
+				ok = 0;
 		}
 	}
+	for (i = 0; i < n->npatprops && (ok || !V_STOP(c)); i++) {
+		if (v_match(c, &n->patprops[i].pat, k, strlen(k)) != 1)
+			continue;
+		matched = 1;
+		if (!v_member(c, n->patprops[i].node, k, v))
+			ok = 0;
+	}
+	if (!ok && V_STOP(c))
+		return 0;
+	if (matched || n->additional == NULL ||
+	    n->additional->kind == SN_TRUE)
+		return ok;
+	if (n->additional->kind == SN_FALSE) {
+		v_unexpected(c, k);
+		return 0;
+	}
+	return v_member(c, n->additional, k, v) && ok;
+}
+
+/* Property name k against propertyNames pn: 1, 0, or -1 to stop now. */
+static int
+v_property_name(struct vctx *c, const struct snode *pn, const char *k)
+{
+	json_object	*name;
+	int		 ok;
+
+	if (v_name_simple(pn)) {
+		/* only string keywords: no json-c string needed */
+		c->name = k;
+		ok = v_string(c, pn, k, strlen(k));
+		c->name = NULL;
+		return ok;
+	}
+	if (pn->kind == SN_TRUE)
+		return 1;
+	if (!v_charge(c, strlen(k) / 64 + 1))
+		return -1;
+	if ((name = json_object_new_string(k)) == NULL) {
+		v_error(c, "out of memory");
+		return -1;
+	}
+	ok = v_quiet(c, pn, name);
+	if (!ok && c->res != NULL) {
+		c->name = k;
+		(void)v_node(c, pn, name);
+		c->name = NULL;
+	}
+	json_object_put(name);
+	return ok;
+}
+
+/* dependentRequired, dependentSchemas, dependencies. */
+static int
+v_object_deps(struct vctx *c, const struct snode *n, json_object *j)
+{
+	const struct sdep	*d;
+	size_t			 i, r;
+	int			 ok = 1;
+
 	for (i = 0; i < n->ndeps; i++) {
 		d = &n->deps[i];
+		if (!v_charge(c, 1 + d->nreq))
+			return 0;
 		if (!json_object_object_get_ex(j, d->name, NULL))
 			continue;
 		for (r = 0; r < d->nreq; r++) {
@@ -3348,6 +4048,44 @@ v_object(struct vctx *c, const struct snode *n, json_object *j)
 		}
 	}
 	return ok;
+}
+
+static int
+v_object(struct vctx *c, const struct snode *n, json_object *j)
+{
+	struct lh_entry	*e;
+	int		 ok = 1, r;
+
+	if (!v_object_counts(c, n, j)) {
+		ok = 0;
+		if (V_STOP(c))
+			return 0;
+	}
+	if (n->nprops > 0 || n->npatprops > 0 || n->additional != NULL ||
+	    n->property_names != NULL) {
+		for (e = lh_table_head(json_object_get_object(j)); e != NULL;
+		    e = lh_entry_next(e)) {
+			if (!v_charge(c, 1))
+				return 0;
+			if (!v_object_member(c, n, lh_entry_k(e),
+			    lh_entry_v(e))) {
+				ok = 0;
+				if (V_STOP(c))
+					return 0;
+			}
+			if (n->property_names == NULL)
+				continue;
+			if ((r = v_property_name(c, n->property_names,
+			    lh_entry_k(e))) == -1)
+				return 0;
+			if (r == 0) {
+				ok = 0;
+				if (V_STOP(c))
+					return 0;
+			}
+		}
+	}
+	return v_object_deps(c, n, j) && ok;
 }
 
 /* A propertyNames schema made only of string keywords (the usual case). */
@@ -3510,28 +4248,106 @@ v_type_error(struct vctx *c, unsigned types, json_object *j)
 {
 	char	 want[96], got[SCHEMA_PREVIEW_MAX + 32];
 
+	if (V_STOP(c))
+		return;		/* no message is wanted */
 	v_types(types, want, sizeof(want));
 	v_describe(j, got, sizeof(got));
 	v_error(c, "expected %s, got %s", want, got);
 }
 
+/* n's $ref against j. */
+static int
+v_ref(struct vctx *c, const struct snode *n, json_object *j)
+{
+	size_t	 i;
+	int	 r;
+
+	if (!v_charge(c, c->nrefs / 16))
+		return 0;
+	/* the same schema on the same value again: it never ends */
+	for (i = 0; i < c->nrefs; i++)
+		if (c->refs[i].node == n->ref && c->refs[i].j == j)
+			break;
+	if (i < c->nrefs) {
+		v_abort(c, "$ref cycle: the schema refers to itself "
+		    "without going into the value");
+		return 0;
+	}
+	c->refs[c->nrefs].node = n->ref;
+	c->refs[c->nrefs].j = j;
+	c->nrefs++;
+	r = v_node(c, n->ref, j);
+	c->nrefs--;
+	return r;
+}
+
+/* enum and const: a step per node compared. */
+static int
+v_values(struct vctx *c, const struct snode *n, json_object *j)
+{
+	unsigned long	 work;
+	size_t		 i;
+	int		 ok = 1, eq = 0;
+
+	if (n->has & HAS_ENUM) {
+		for (i = 0; i < n->nenums && !eq; i++) {
+			work = 0;
+			eq = sv_eq(&n->enums[i], j, 0, &work);
+			if (!v_charge(c, work))
+				return 0;
+		}
+		if (!eq) {
+			v_error(c, "%s", n->enum_msg);
+			ok = 0;
+			if (V_STOP(c))
+				return 0;
+		}
+	}
+	if (n->has & HAS_CONST) {
+		work = 0;
+		eq = sv_eq(&n->const_val, j, 0, &work);
+		if (!v_charge(c, work))
+			return 0;
+		if (!eq) {
+			v_error(c, "%s", n->const_msg);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
+/* The keywords about the type j is. */
+static int
+v_typed(struct vctx *c, const struct snode *n, json_object *j)
+{
+	switch (json_object_get_type(j)) {
+	case json_type_int:
+	case json_type_double:
+		return !(n->has & HAS_NUMBER_KW) || v_number(c, n, j);
+	case json_type_string:
+		return !(n->has & HAS_STRING_KW) || v_string(c, n,
+		    json_object_get_string(j),
+		    (size_t)json_object_get_string_len(j));
+	case json_type_array:
+		return !(n->has & HAS_ARRAY_KW) || v_array(c, n, j);
+	case json_type_object:
+		return !(n->has & HAS_OBJECT_KW) || v_object(c, n, j);
+	default:
+		return 1;
+	}
+}
+
 static int
 v_node(struct vctx *c, const struct snode *n, json_object *j)
 {
-	size_t		 i;
-	int		 ok = 1, r;
+	int	 ok = 1;
 
-	if (c->aborted)
+	if (!v_charge(c, 1))
 		return 0;
 	if (n->kind == SN_TRUE)
 		return 1;
 	if (n->kind == SN_FALSE) {
 		v_error(c, "no value is allowed here (the schema is false)");
-		return 0;
-	}
-	if (++c->steps > SCHEMA_MAX_STEPS) {
-		v_abort(c, "schema evaluation too costly (more than %d steps)",
-		    SCHEMA_MAX_STEPS);
 		return 0;
 	}
 	if (c->depth >= SCHEMA_MAX_DEPTH) {
@@ -3540,27 +4356,10 @@ v_node(struct vctx *c, const struct snode *n, json_object *j)
 		return 0;
 	}
 	c->depth++;
-	if (n->ref != NULL) {
-		/* the same schema on the same value again: it never ends */
-		for (i = 0; i < c->nrefs; i++)
-			if (c->refs[i].node == n->ref && c->refs[i].j == j)
-				break;
-		if (i < c->nrefs) {
-			v_abort(c, "$ref cycle: the schema refers to itself "
-			    "without going into the value");
-			ok = 0;
+	if (n->ref != NULL && !v_ref(c, n, j)) {
+		ok = 0;
+		if (V_STOP(c))
 			goto done;
-		}
-		c->refs[c->nrefs].node = n->ref;
-		c->refs[c->nrefs].j = j;
-		c->nrefs++;
-		r = v_node(c, n->ref, j);
-		c->nrefs--;
-		if (!r) {
-			ok = 0;
-			if (V_STOP(c))
-				goto done;
-		}
 	}
 	if (n->types != 0 && (n->types & json_type_bits(j)) == 0) {
 		v_type_error(c, n->types, j);
@@ -3570,48 +4369,16 @@ v_node(struct vctx *c, const struct snode *n, json_object *j)
 	}
 	if (n->has == 0)
 		goto done;
-	if (n->has & HAS_ENUM) {
-		for (i = 0; i < n->nenums; i++)
-			if (sv_eq(&n->enums[i], j, 0))
-				break;
-		if (i == n->nenums) {
-			v_error(c, "%s", n->enum_msg);
-			ok = 0;
-			if (V_STOP(c))
-				goto done;
-		}
-	}
-	if ((n->has & HAS_CONST) && !sv_eq(&n->const_val, j, 0)) {
-		v_error(c, "%s", n->const_msg);
+	if ((n->has & (HAS_ENUM | HAS_CONST)) && !v_values(c, n, j)) {
 		ok = 0;
 		if (V_STOP(c))
 			goto done;
 	}
-	switch (json_object_get_type(j)) {
-	case json_type_int:
-	case json_type_double:
-		if ((n->has & HAS_NUMBER_KW) && !v_number(c, n, j))
-			ok = 0;
-		break;
-	case json_type_string:
-		if ((n->has & HAS_STRING_KW) && !v_string(c, n,
-		    json_object_get_string(j),
-		    (size_t)json_object_get_string_len(j)))
-			ok = 0;
-		break;
-	case json_type_array:
-		if ((n->has & HAS_ARRAY_KW) && !v_array(c, n, j))
-			ok = 0;
-		break;
-	case json_type_object:
-		if ((n->has & HAS_OBJECT_KW) && !v_object(c, n, j))
-			ok = 0;
-		break;
-	default:
-		break;
+	if (!v_typed(c, n, j)) {
+		ok = 0;
+		if (V_STOP(c))
+			goto done;
 	}
-	if (!ok && V_STOP(c))
-		goto done;
 	if ((n->has & HAS_APPLICATOR) && !v_applicators(c, n, j))
 		ok = 0;
 done:
@@ -3619,42 +4386,221 @@ done:
 	return c->aborted ? 0 : ok;
 }
 
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(id, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The first check, or the first pattern match: the wall clock starts. */
+static void
+v_clock_start(struct vctx *c)
+{
+	if ((c->clock.wall_ref = clock_ns(CLOCK_MONOTONIC)) == 0)
+		c->clock.state = VCLOCK_OFF;
+	else
+		c->clock.state = VCLOCK_WALL;
+}
+
+/*
+ * Whether the CPU budget still holds. The thread's CPU clock is a system
+ * call (1.5 us on a small VM) where the monotonic clock is not, and a
+ * thread never gets more CPU time than wall time passes; so the CPU clock
+ * is read only when the wall clock says the budget might be spent. The
+ * wall clock starts at the first check or before the first pattern match,
+ * whichever comes first, and the CPU clock is first read at the first
+ * check prefix_ns later: what runs before it (SCHEMA_CHECK_STEPS steps,
+ * prefix_ns, and one pattern match at most) is not counted, and a small
+ * validation reads no clock at all.
+ */
+static int
+v_clock_ok(struct vctx *c)
+{
+	struct vclock	*k = &c->clock;
+	uint64_t	 w, cpu;
+
+	if (k->state == VCLOCK_IDLE) {
+		v_clock_start(c);
+		return 1;
+	}
+	if (k->state == VCLOCK_OFF)
+		return 1;
+	if ((w = clock_ns(CLOCK_MONOTONIC)) == 0)
+		goto off;
+	if (k->state == VCLOCK_WALL && w - k->wall_ref < k->prefix_ns)
+		return 1;
+	if (k->state == VCLOCK_CPU &&
+	    k->cpu_ref - k->cpu0 + (w - k->wall_ref) < k->budget_ns)
+		return 1;
+	if ((cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID)) == 0)
+		goto off;
+	if (k->state == VCLOCK_WALL) {
+		k->cpu0 = cpu;
+		k->state = VCLOCK_CPU;
+	}
+	k->cpu_ref = cpu;
+	k->wall_ref = w;
+	return cpu - k->cpu0 < k->budget_ns;
+off:
+	k->state = VCLOCK_OFF;
+	return 1;
+}
+
+/*
+ * The slow path of v_charge(), also run after every pattern match: the
+ * step budget, then the CPU budget. 0 once the instance is too costly or
+ * another limit stopped the validation.
+ */
+static int
+v_check(struct vctx *c)
+{
+	unsigned long	 us = c->cpu_us;
+
+	if (c->aborted)
+		return 0;
+	if (c->steps > c->max_steps) {
+		v_costly(c, SCHEMA_COSTLY_STEPS, "more than %lu steps",
+		    c->max_steps);
+		return 0;
+	}
+	if (!v_clock_ok(c)) {
+		if (us % 1000 == 0)
+			v_costly(c, SCHEMA_COSTLY_CPU, "more than %lu ms of "
+			    "CPU", us / 1000);
+		else
+			v_costly(c, SCHEMA_COSTLY_CPU, "more than %lu us of "
+			    "CPU", us);
+		return 0;
+	}
+	if (c->max_steps - c->steps >= SCHEMA_CHECK_STEPS)
+		c->next_check = c->steps + SCHEMA_CHECK_STEPS;
+	else if (c->max_steps < ULONG_MAX)
+		c->next_check = c->max_steps + 1;
+	else
+		c->next_check = ULONG_MAX;
+	return 1;
+}
+
+/* Charge n work units: 0 once the instance is too costly (or aborted). */
+static int
+v_charge(struct vctx *c, unsigned long n)
+{
+	c->steps = n > ULONG_MAX - c->steps ? ULONG_MAX : c->steps + n;
+	if (c->steps < c->next_check)
+		return 1;
+	return v_check(c);
+}
+
+/* A budget ran out: the one error says which ("more than ..."). */
+static void
+v_costly(struct vctx *c, int kind, const char *fmt, ...)
+{
+	char	 what[96];
+	va_list	 ap;
+
+	if (c->aborted)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	c->costly = kind;
+	v_abort(c, "the arguments are too costly to validate (%s)", what);
+}
+
+static void
+v_init(struct vctx *c, struct schema_result *res,
+    const struct schema_limits *lim)
+{
+	uint64_t	 us;
+
+	/* not memset: the path and $ref stacks are used as they fill */
+	c->res = res;
+	c->depth = 0;
+	c->detail_budget = SCHEMA_DETAIL_BUDGET;
+	c->steps = 0;
+	c->max_steps = lim != NULL && lim->steps != 0 ? lim->steps :
+	    SCHEMA_DEFAULT_STEPS;
+	c->match_limit = lim != NULL && lim->match_limit != 0 ?
+	    lim->match_limit : SCHEMA_DEFAULT_MATCH_LIMIT;
+	c->cpu_us = lim != NULL && lim->cpu_us != 0 ? lim->cpu_us :
+	    SCHEMA_DEFAULT_CPU_US;
+	c->next_check = c->max_steps < SCHEMA_CHECK_STEPS ?
+	    c->max_steps + 1 : SCHEMA_CHECK_STEPS;
+	memset(&c->clock, 0, sizeof(c->clock));
+	c->clock.state = VCLOCK_IDLE;
+	us = c->cpu_us;
+	c->clock.budget_ns = us > UINT64_MAX / 1000 ? UINT64_MAX : us * 1000;
+	c->clock.prefix_ns = c->clock.budget_ns / 8 < SCHEMA_CLOCK_PREFIX_NS ?
+	    c->clock.budget_ns / 8 : SCHEMA_CLOCK_PREFIX_NS;
+	c->costly = SCHEMA_COSTLY_NO;
+	c->name = NULL;
+	c->aborted = 0;
+	c->abort_path = NULL;
+	c->npath = 0;
+	c->nrefs = 0;
+}
+
+/* Report the limit that stopped the validation, if one did. */
+static void
+v_finish(struct vctx *c, struct schema_result *res)
+{
+	int	 trunc;
+
+	if (!c->aborted)
+		return;
+	if (res == NULL) {
+		free(c->abort_path);
+		return;
+	}
+	if (c->costly != SCHEMA_COSTLY_NO) {
+		/* the only error: the others are what was seen before it */
+		schema_result_free(res);
+		res->too_costly = c->costly;
+		result_add(res, c->abort_path, strdup(c->abort_msg));
+		return;
+	}
+	/* this error must be seen: it takes the last place */
+	trunc = res->truncated;
+	if (res->nerrors >= SCHEMA_MAX_ERRORS) {
+		res->nerrors--;
+		free(res->errors[res->nerrors].path);
+		free(res->errors[res->nerrors].message);
+		trunc = 1;
+	}
+	res->truncated = 0;
+	result_add(res, c->abort_path, strdup(c->abort_msg));
+	res->truncated |= trunc;
+}
+
+int
+schema_validate_limits(const struct schema *s, json_object *instance,
+    struct schema_result *res, const struct schema_limits *lim,
+    struct schema_usage *used)
+{
+	struct vctx	 c;
+	int		 ok;
+
+	v_init(&c, res, lim);
+	ok = v_node(&c, s->root, instance);
+	if (c.aborted)
+		ok = 0;
+	v_finish(&c, res);
+	if (used != NULL) {
+		used->steps = c.steps;
+		used->too_costly = c.costly;
+	}
+	return ok;
+}
+
 int
 schema_validate(const struct schema *s, json_object *instance,
     struct schema_result *res)
 {
-	struct vctx	 c;
-	int		 ok, trunc;
-
-	/* not memset: the path and $ref stacks are used as they fill */
-	c.res = res;
-	c.depth = 0;
-	c.detail_budget = SCHEMA_DETAIL_BUDGET;
-	c.steps = 0;
-	c.name = NULL;
-	c.aborted = 0;
-	c.abort_path = NULL;
-	c.npath = 0;
-	c.nrefs = 0;
-	ok = v_node(&c, s->root, instance);
-	if (c.aborted) {
-		ok = 0;
-		if (res != NULL) {
-			/* this error must be seen: it takes the last place */
-			trunc = res->truncated;
-			if (res->nerrors >= SCHEMA_MAX_ERRORS) {
-				res->nerrors--;
-				free(res->errors[res->nerrors].path);
-				free(res->errors[res->nerrors].message);
-				trunc = 1;
-			}
-			res->truncated = 0;
-			result_add(res, c.abort_path, strdup(c.abort_msg));
-			res->truncated |= trunc;
-		} else
-			free(c.abort_path);
-	}
-	return ok;
+	return schema_validate_limits(s, instance, res, NULL, NULL);
 }
 
 void

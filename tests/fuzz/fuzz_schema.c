@@ -13,8 +13,14 @@
  * The instance is validated once quietly (res NULL) and once collecting
  * errors. The two verdicts must agree, an invalid verdict must come with
  * errors and a valid one without, and the required and optional name lists
- * must be disjoint. Any broken property aborts; crashes, leaks and slow
- * inputs (run.sh uses -timeout=10) are libFuzzer's to catch.
+ * must be disjoint. It is validated again under small limits
+ * (schema_validate_limits()): a too-costly verdict must be invalid with
+ * exactly one error saying so, and any other verdict must be the one of
+ * the default budget (when that is not too costly either). The schema is
+ * compiled again under a small budget (schema_compile_budget()), which
+ * may only fail for a schema that compiles when it runs out. Any broken
+ * property aborts; crashes, leaks and slow inputs (run.sh uses
+ * -timeout=10) are libFuzzer's to catch.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +34,8 @@
 #define FUZZ_SCHEMA_DEPTH	64	/* as rpc.c parses tools/list */
 #define FUZZ_SCHEMA_MAX_INPUT	(256 * 1024)
 #define FUZZ_SCHEMA_MAX_NAMES	256	/* required x optional check */
+#define FUZZ_SCHEMA_COMPILE_BUDGET 3000	/* units, for the small compile */
+#define FUZZ_SCHEMA_COSTLY	"the arguments are too costly to validate ("
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -36,8 +44,12 @@ static void		 fuzz_schema_fail(const char *)
 static int		 fuzz_schema_parse(const uint8_t *, size_t,
 			    json_object **);
 static void		 fuzz_schema_names(const struct schema *);
-static void		 fuzz_schema_check(const struct schema *,
+static int		 fuzz_schema_check(const struct schema *,
 			    json_object *);
+static void		 fuzz_schema_costly(const struct schema *,
+			    json_object *, int);
+static void		 fuzz_schema_small(json_object *,
+			    const struct schema *);
 static void		 fuzz_schema_run(json_object *, enum schema_draft,
 			    json_object *);
 
@@ -97,19 +109,32 @@ fuzz_schema_names(const struct schema *s)
 				    "optional");
 }
 
-static void
+/*
+ * The verdict of the default budget, or -1 when that was too costly. Its
+ * CPU time may run out in one run and not in the other: verdicts are
+ * compared when neither did.
+ */
+static int
 fuzz_schema_check(const struct schema *s, json_object *inst)
 {
 	struct schema_result	 res;
+	struct schema_usage	 used;
 	size_t			 i;
-	int			 quiet, full;
+	int			 quiet, full, verdict;
 
-	quiet = schema_validate(s, inst, NULL);
+	quiet = schema_validate_limits(s, inst, NULL, NULL, &used);
 	memset(&res, 0, sizeof(res));
 	full = schema_validate(s, inst, &res);
+	verdict = res.too_costly != SCHEMA_COSTLY_NO ? -1 : full;
 	if (quiet != 0 && quiet != 1)
 		fuzz_schema_fail("schema_validate returned neither 0 nor 1");
-	if (quiet != full) {
+	if (res.too_costly != SCHEMA_COSTLY_NO && (full != 0 ||
+	    res.nerrors != 1 || strncmp(res.errors[0].message,
+	    FUZZ_SCHEMA_COSTLY, strlen(FUZZ_SCHEMA_COSTLY)) != 0))
+		fuzz_schema_fail("too costly, but not with exactly one error "
+		    "saying so");
+	if (quiet != full && used.too_costly == SCHEMA_COSTLY_NO &&
+	    verdict != -1) {
 		fprintf(stderr, "quiet %d, with errors %d (%zu errors%s)\n",
 		    quiet, full, res.nerrors, res.truncated ? ", truncated" :
 		    "");
@@ -135,8 +160,64 @@ fuzz_schema_check(const struct schema *s, json_object *inst)
 			fuzz_schema_fail("error path is not a JSON Pointer");
 	}
 	schema_result_free(&res);
-	if (res.errors != NULL || res.nerrors != 0)
+	if (res.errors != NULL || res.nerrors != 0 || res.too_costly != 0)
 		fuzz_schema_fail("schema_result_free did not reset res");
+	return verdict;
+}
+
+/* Under small limits: too costly, or the verdict of the default budget. */
+static void
+fuzz_schema_costly(const struct schema *s, json_object *inst, int verdict)
+{
+	static const struct schema_limits	 lim = { 2000, 1000, 2000 };
+	struct schema_result			 res;
+	struct schema_usage			 used, qused;
+	int					 v, q;
+
+	memset(&res, 0, sizeof(res));
+	v = schema_validate_limits(s, inst, &res, &lim, &used);
+	q = schema_validate_limits(s, inst, NULL, &lim, &qused);
+	if ((v != 0 && v != 1) || (q != 0 && q != 1))
+		fuzz_schema_fail("schema_validate_limits returned neither 0 "
+		    "nor 1");
+	if (used.too_costly != res.too_costly ||
+	    used.too_costly < SCHEMA_COSTLY_NO ||
+	    used.too_costly > SCHEMA_COSTLY_CPU)
+		fuzz_schema_fail("res and used disagree on the budget");
+	if (used.too_costly != SCHEMA_COSTLY_NO && (v != 0 ||
+	    res.nerrors != 1 || res.truncated || strncmp(res.errors[0].message,
+	    FUZZ_SCHEMA_COSTLY, strlen(FUZZ_SCHEMA_COSTLY)) != 0))
+		fuzz_schema_fail("too costly, but not with exactly one error "
+		    "saying so");
+	if (qused.too_costly != SCHEMA_COSTLY_NO && q != 0)
+		fuzz_schema_fail("too costly, but valid");
+	if (verdict != -1 && ((used.too_costly == SCHEMA_COSTLY_NO &&
+	    v != verdict) || (qused.too_costly == SCHEMA_COSTLY_NO &&
+	    q != verdict)))
+		fuzz_schema_fail("the verdict depends on the budget");
+	schema_result_free(&res);
+}
+
+/* Compiling under a small budget fails only when it runs out. */
+static void
+fuzz_schema_small(json_object *doc, const struct schema *full)
+{
+	struct schema	*s;
+	unsigned long	 budget = FUZZ_SCHEMA_COMPILE_BUDGET;
+	char		 err[256];
+
+	memset(err, 'z', sizeof(err));
+	s = schema_compile_budget(doc, &budget, err, sizeof(err));
+	if (s != NULL && full == NULL)
+		fuzz_schema_fail("compiles under a small budget only");
+	if (s == NULL && full != NULL && (strcmp(err, "schema too large to "
+	    "compile") != 0 || budget != 0))
+		fuzz_schema_fail("a small budget failed for another reason");
+	if (s == NULL && memchr(err, '\0', sizeof(err)) == NULL)
+		fuzz_schema_fail("compile failed without a message");
+	if (budget > FUZZ_SCHEMA_COMPILE_BUDGET)
+		fuzz_schema_fail("the budget grew");
+	schema_free(s);
 }
 
 static void
@@ -151,13 +232,15 @@ fuzz_schema_run(json_object *doc, enum schema_draft draft, json_object *inst)
 		s = schema_compile(doc, err, sizeof(err));
 	else
 		s = schema_compile_draft(doc, draft, err, sizeof(err));
+	if (draft == SCHEMA_DRAFT_AUTO)
+		fuzz_schema_small(doc, s);
 	if (s == NULL) {
 		if (memchr(err, '\0', sizeof(err)) == NULL || err[0] == '\0')
 			fuzz_schema_fail("compile failed without a message");
 		return;
 	}
 	fuzz_schema_names(s);
-	fuzz_schema_check(s, inst);
+	fuzz_schema_costly(s, inst, fuzz_schema_check(s, inst));
 	schema_free(s);
 }
 

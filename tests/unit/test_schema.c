@@ -1,11 +1,13 @@
 /*
  * test_schema.c: unit tests for the JSON Schema validator (src/schema.c):
  * verdicts, every error's path and message, the error cap, both drafts,
- * references and cycles, unsupported keywords, and concurrent use of one
+ * references and cycles, unsupported keywords, the validation budgets
+ * (steps, patterns, CPU) and the compile budget, and concurrent use of one
  * compiled schema.
  */
 #include "config.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,12 @@ static void		 expect_error(const struct schema_result *, size_t,
 			    const char *, const char *);
 static void		 expect_only(const struct schema *, const char *,
 			    const char *, const char *);
+static json_object	*int_array(int, int);
+static void		 expect_only_json(const struct schema *, json_object *,
+			    const char *, const char *);
+static void		 expect_costly(const struct schema *, json_object *,
+			    const struct schema_limits *, int, const char *,
+			    const char *);
 static void		*thread_main(void *);
 static Suite		*schema_suite(void);
 
@@ -110,6 +118,64 @@ expect_only(const struct schema *s, const char *text, const char *path,
 	expect_error(&res, 0, path, message);
 	ck_assert_int_eq(res.truncated, 0);
 	schema_result_free(&res);
+}
+
+/* [first, first + 1, ..., first + n - 1] */
+static json_object *
+int_array(int first, int n)
+{
+	json_object	*arr = json_object_new_array();
+	int		 i;
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_int(first + i));
+	return arr;
+}
+
+/* As expect_only(), for an instance built in the test. */
+static void
+expect_only_json(const struct schema *s, json_object *inst, const char *path,
+    const char *message)
+{
+	struct schema_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(schema_validate(s, inst, &res), 0);
+	ck_assert_int_eq(schema_validate(s, inst, NULL), 0);
+	ck_assert_msg(res.nerrors == 1, "%zu errors, first %s: %s",
+	    res.nerrors, res.errors[0].path, res.errors[0].message);
+	expect_error(&res, 0, path, message);
+	ck_assert_int_eq(res.truncated, 0);
+	schema_result_free(&res);
+}
+
+/*
+ * inst is too costly under lim: invalid with exactly one error, at path,
+ * saying message; quietly too, with used telling which budget ran out.
+ */
+static void
+expect_costly(const struct schema *s, json_object *inst,
+    const struct schema_limits *lim, int costly, const char *path,
+    const char *message)
+{
+	struct schema_result	 res;
+	struct schema_usage	 used;
+
+	memset(&res, 0, sizeof(res));
+	memset(&used, 0xff, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, inst, &res, lim, &used), 0);
+	ck_assert_int_eq(res.too_costly, costly);
+	ck_assert_int_eq(used.too_costly, costly);
+	ck_assert_msg(res.nerrors == 1, "%zu errors, first %s: %s",
+	    res.nerrors, res.errors[0].path, res.errors[0].message);
+	expect_error(&res, 0, path, message);
+	ck_assert_int_eq(res.truncated, 0);
+	schema_result_free(&res);
+	ck_assert_int_eq(res.too_costly, 0);
+
+	memset(&used, 0, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, inst, NULL, lim, &used), 0);
+	ck_assert_int_eq(used.too_costly, costly);
 }
 
 static const char *const mcp_schema =
@@ -246,6 +312,70 @@ START_TEST(test_unique_items)
 }
 END_TEST
 
+/* Past a few items uniqueItems hashes: the same verdicts, in linear time. */
+START_TEST(test_unique_items_hashed)
+{
+	struct schema		*s = compile("{\"uniqueItems\":true}");
+	struct schema_limits	 lim = { .steps = 50000 };
+	struct schema_usage	 used;
+	json_object		*arr, *o;
+	unsigned long		 steps3000;
+	int			 i;
+
+	/* 3000 different ints: O(n^2) would take 4.5 million comparisons */
+	arr = int_array(0, 3000);
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 1);
+	steps3000 = used.steps;
+	ck_assert_uint_lt(steps3000, 4 * 3000);
+	json_object_put(arr);
+	arr = int_array(0, 6000);
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 1);
+	ck_assert_uint_lt(used.steps, 2 * steps3000 + 3000);
+	json_object_put(arr);
+
+	/* 1 and 1.0; the first item repeated, and the lower index first */
+	arr = int_array(0, 100);
+	json_object_array_put_idx(arr, 57, json_object_new_double(1.0));
+	json_object_array_put_idx(arr, 80, json_object_new_int(2));
+	expect_only_json(s, arr, "", "items must be unique (items 1 and 57 "
+	    "are equal)");
+	json_object_put(arr);
+
+	/* objects in another key order, nested arrays and numbers */
+	arr = json_object_new_array();
+	for (i = 0; i < 20; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "a", json_object_new_int(i));
+		json_object_object_add(o, "b", int_array(i, 2));
+		json_object_array_add(arr, o);
+	}
+	ck_assert(schema_validate(s, arr, NULL));
+	json_object_array_add(arr, json_tokener_parse("{\"b\":[5,6.0],"
+	    "\"a\":5.0}"));
+	expect_only_json(s, arr, "", "items must be unique (items 5 and 20 "
+	    "are equal)");
+	json_object_put(arr);
+	arr = json_tokener_parse("[[1,[2,[3]]],[1,[2,[4]]],[[1],2],[1,2],"
+	    "[2,1],{\"a\":[1]},{\"a\":[1],\"b\":null},{\"b\":[1]},"
+	    "\"x\",\"x\\u0000\",\"y\",true,false,null,0,-1,0.5,[],{},"
+	    "\"\",[null],[false]]");
+	ck_assert(schema_validate(s, arr, NULL));
+	json_object_array_add(arr, json_tokener_parse("[1,[2.0,[3]]]"));
+	expect_only_json(s, arr, "", "items must be unique (items 0 and 22 "
+	    "are equal)");
+	json_object_put(arr);
+
+	/* a NaN is equal to any number for json_eq(): hashed or not alike */
+	for (i = 8; i <= 40; i += 32) {
+		arr = int_array(1, i);
+		json_object_array_add(arr, json_object_new_double(NAN));
+		ck_assert(!schema_validate(s, arr, NULL));
+		json_object_put(arr);
+	}
+	schema_free(s);
+}
+END_TEST
+
 START_TEST(test_number_messages)
 {
 	struct schema	*s = compile(mcp_schema);
@@ -293,6 +423,148 @@ START_TEST(test_pattern)
 	ck_assert(valid(s, "\"123\""));
 	ck_assert(!valid(s, "\"\xe0\xa7\xa8\""));	/* BENGALI DIGIT TWO */
 	schema_free(s);
+}
+END_TEST
+
+/* The same verdicts from PCRE2's interpreter as from its JIT. */
+START_TEST(test_pattern_interpreted)
+{
+	struct schema	*s;
+	int		 jit = schema_set_jit(0);
+
+	s = compile(mcp_schema);
+	expect_only(s, "{\"query\":\"q\",\"b\":0,\"slug\":\"Abc\"}", "/slug",
+	    "must match pattern \"^[a-z]+$\"");
+	ck_assert(valid(s, "{\"query\":\"q\",\"b\":0,\"slug\":\"abc\"}"));
+	schema_free(s);
+	s = compile("{\"pattern\":\"^.{2}$\"}");
+	ck_assert(valid(s, "\"\xc3\xa9\xe6\x97\xa5\""));
+	ck_assert(!valid(s, "\"abc\""));
+	schema_free(s);
+	s = compile("{\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}},"
+	    "\"propertyNames\":{\"pattern\":\"^[a-z-]+$\"}}");
+	ck_assert(valid(s, "{\"x-a\":1,\"b\":\"s\"}"));
+	expect_only(s, "{\"x-a\":\"1\"}", "/x-a",
+	    "expected integer, got string \"1\"");
+	ck_assert(!valid(s, "{\"B\":1}"));
+	schema_free(s);
+	ck_assert_int_eq(schema_set_jit(jit), 0);
+}
+END_TEST
+
+/* "^(a|aa)+$" backtracks without end on "aaa...ab": stopped at once. */
+START_TEST(test_pattern_costly)
+{
+	struct schema		*s;
+	struct schema_limits	 lim = { .match_limit = 10000000,
+				    .cpu_us = 1000 };
+	json_object		*inst = json_object_new_object();
+	json_object		*arr = json_object_new_array();
+	json_object		*inst2 = json_object_new_object();
+	json_object		*arr2 = json_object_new_array();
+	char			 str[42];
+	int			 i, jit, saved = schema_set_jit(1);
+
+	memset(str, 'a', 40);
+	str[40] = 'b';
+	str[41] = '\0';
+	for (i = 0; i < 60; i++)
+		json_object_array_add(arr, json_object_new_string(str));
+	json_object_object_add(inst, "xs", arr);
+	/* 26 a's: 1.6 ms with PCRE2's JIT, 22 ms without, on a small VM */
+	str[26] = 'b';
+	str[27] = '\0';
+	for (i = 0; i < 60; i++)
+		json_object_array_add(arr2, json_object_new_string(str));
+	json_object_object_add(inst2, "xs", arr2);
+	for (jit = 1; jit >= 0; jit--) {
+		schema_set_jit(jit);
+		s = compile("{\"type\":\"object\",\"properties\":{\"xs\":"
+		    "{\"items\":{\"type\":\"string\","
+		    "\"pattern\":\"^(a|aa)+$\"}}}}");
+		/* the match limit */
+		expect_costly(s, inst, NULL, SCHEMA_COSTLY_PATTERN, "/xs/0",
+		    "the arguments are too costly to validate (a pattern "
+		    "needed more than 100000 backtracking steps)");
+		schema_free(s);
+		/*
+		 * Matches, but only after much backtracking: under a larger
+		 * match limit the CPU clock, read after each match, stops it
+		 * (the first match is not counted).
+		 */
+		s = compile("{\"type\":\"object\",\"properties\":{\"xs\":"
+		    "{\"items\":{\"pattern\":\"^((a|aa)+$|a)\"}}}}");
+		expect_costly(s, inst2, &lim, SCHEMA_COSTLY_CPU, "/xs/1",
+		    "the arguments are too costly to validate (more than 1 "
+		    "ms of CPU)");
+		schema_free(s);
+	}
+	json_object_put(inst);
+	json_object_put(inst2);
+	schema_set_jit(saved);
+}
+END_TEST
+
+/* Backtracking memory: the heap limit, or the JIT stack. */
+START_TEST(test_pattern_memory)
+{
+	struct schema	*s;
+	json_object	*inst;
+	char		*buf;
+	size_t		 len = 1000000;
+	int		 jit, saved = schema_set_jit(1);
+
+	buf = malloc(len + 1);
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 'a', len);
+	buf[len] = '\0';
+	for (jit = 1; jit >= 0; jit--) {
+		schema_set_jit(jit);
+		s = compile("{\"pattern\":\"^(a|b)*$\"}");
+		/* a long string is fine, only a very long one is not */
+		inst = json_object_new_string_len(buf, 5000);
+		ck_assert(schema_validate(s, inst, NULL));
+		json_object_put(inst);
+		inst = json_object_new_string_len(buf, (int)len);
+		expect_costly(s, inst, NULL, SCHEMA_COSTLY_PATTERN, "",
+		    "the arguments are too costly to validate (a pattern "
+		    "needed more than 4096 KiB of memory)");
+		json_object_put(inst);
+		schema_free(s);
+	}
+	free(buf);
+	schema_set_jit(saved);
+}
+END_TEST
+
+/* A giant pattern fails to compile, with a message. */
+START_TEST(test_pattern_too_long)
+{
+	json_object	*root;
+	struct schema	*s;
+	char		*pat, err[256];
+	int		 i;
+
+	pat = malloc(70001);
+	ck_assert_ptr_nonnull(pat);
+	memset(pat, 'a', 70000);
+	pat[70000] = '\0';
+	root = json_object_new_object();
+	json_object_object_add(root, "pattern", json_object_new_string(pat));
+	s = schema_compile(root, err, sizeof(err));
+	ck_assert_ptr_null(s);
+	ck_assert_str_eq(err, "/pattern: invalid regular expression at offset "
+	    "0: pattern string is longer than the limit set by the "
+	    "application");
+	/* \s grows in translation: the limit is on what PCRE2 compiles */
+	for (i = 0; i < 3000; i++)
+		memcpy(pat + 2 * i, "\\s", 2);
+	pat[6000] = '\0';
+	json_object_object_add(root, "pattern", json_object_new_string(pat));
+	ck_assert_ptr_null(schema_compile(root, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "longer than the limit"));
+	json_object_put(root);
+	free(pat);
 }
 END_TEST
 
@@ -764,13 +1036,185 @@ START_TEST(test_cost_limit)
 	}
 	memset(&res, 0, sizeof(res));
 	ck_assert_int_eq(schema_validate(s, deep, &res), 0);
-	ck_assert_uint_ge(res.nerrors, 1);
-	ck_assert_ptr_nonnull(strstr(res.errors[res.nerrors - 1].message,
-	    "too costly"));
+	ck_assert_uint_eq(res.nerrors, 1);
+	ck_assert_int_ne(res.too_costly, SCHEMA_COSTLY_NO);
+	ck_assert_ptr_nonnull(strstr(res.errors[0].message,
+	    "the arguments are too costly to validate ("));
 	schema_result_free(&res);
 	ck_assert_int_eq(schema_validate(s, deep, NULL), 0);
 	json_object_put(deep);
 	schema_free(s);
+}
+END_TEST
+
+/* The step budget: where it runs out, the one error, the quiet verdict. */
+START_TEST(test_steps_limit)
+{
+	struct schema		*s;
+	struct schema_limits	 lim = { .steps = 50 };
+	struct schema_result	 res;
+	struct schema_usage	 used;
+	json_object		*arr = int_array(0, 100);
+
+	s = compile("{\"items\":{\"type\":\"integer\"}}");
+	/* a step for the array, then one per item: the 50th item is over */
+	expect_costly(s, arr, &lim, SCHEMA_COSTLY_STEPS, "/49",
+	    "the arguments are too costly to validate (more than 50 steps)");
+	/*
+	 * The errors found before the budget ran out are dropped (and they
+	 * cost 32 steps each). Quietly, the first error settles it: invalid,
+	 * whatever the budget.
+	 */
+	json_object_array_put_idx(arr, 3, json_object_new_string("x"));
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(schema_validate_limits(s, arr, &res, &lim, &used), 0);
+	ck_assert_int_eq(res.too_costly, SCHEMA_COSTLY_STEPS);
+	ck_assert_uint_eq(res.nerrors, 1);
+	expect_error(&res, 0, "/17", "the arguments are too costly to "
+	    "validate (more than 50 steps)");
+	schema_result_free(&res);
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 0);
+	ck_assert_int_eq(used.too_costly, SCHEMA_COSTLY_NO);
+	json_object_array_put_idx(arr, 3, json_object_new_int(3));
+
+	/* enough steps: valid, and used says how many it took */
+	lim.steps = 101;
+	memset(&used, 0, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 1);
+	ck_assert_uint_eq(used.steps, 101);
+	ck_assert_int_eq(used.too_costly, SCHEMA_COSTLY_NO);
+	/* NULL limits and zero fields are the defaults */
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, NULL, NULL), 1);
+	memset(&lim, 0, sizeof(lim));
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, NULL), 1);
+	json_object_put(arr);
+	schema_free(s);
+
+	/* enum and const pay per node compared */
+	s = compile("{\"items\":{\"const\":[1,2,3,4,5,6,7,8,9,10]}}");
+	arr = json_tokener_parse("[[1,2,3,4,5,6,7,8,9,10],"
+	    "[1,2,3,4,5,6,7,8,9,10]]");
+	memset(&used, 0, sizeof(used));
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, NULL, &used), 1);
+	ck_assert_uint_eq(used.steps, 3 + 2 * 11);
+	lim.steps = 20;
+	expect_costly(s, arr, &lim, SCHEMA_COSTLY_STEPS, "/1",
+	    "the arguments are too costly to validate (more than 20 steps)");
+	json_object_put(arr);
+	schema_free(s);
+}
+END_TEST
+
+/* The CPU budget: a microsecond is soon spent. */
+START_TEST(test_cpu_limit)
+{
+	struct schema		*s = compile("{\"items\":{\"enum\":"
+	    "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"]}}");
+	struct schema_limits	 lim = { .cpu_us = 1 };
+	struct schema_result	 res;
+	struct schema_usage	 used;
+	json_object		*arr = json_object_new_array();
+	int			 i;
+
+	/* 1 + 40,000 x 9 steps */
+	for (i = 0; i < 40000; i++)
+		json_object_array_add(arr, json_object_new_string("h"));
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(schema_validate_limits(s, arr, &res, &lim, &used), 0);
+	ck_assert_int_eq(res.too_costly, SCHEMA_COSTLY_CPU);
+	ck_assert_int_eq(used.too_costly, SCHEMA_COSTLY_CPU);
+	ck_assert_uint_eq(res.nerrors, 1);
+	ck_assert_str_eq(res.errors[0].message, "the arguments are too "
+	    "costly to validate (more than 1 us of CPU)");
+	ck_assert_uint_lt(used.steps, 360001);
+	schema_result_free(&res);
+	lim.cpu_us = 2000;
+	memset(&res, 0, sizeof(res));
+	if (schema_validate_limits(s, arr, &res, &lim, &used) == 0)
+		ck_assert_str_eq(res.errors[0].message, "the arguments are "
+		    "too costly to validate (more than 2 ms of CPU)");
+	schema_result_free(&res);
+	/* the default steps are enough for it (sanitizers take more CPU) */
+	lim.cpu_us = 60000000;
+	ck_assert_int_eq(schema_validate_limits(s, arr, NULL, &lim, &used), 1);
+	ck_assert_uint_eq(used.steps, 360001);
+	json_object_put(arr);
+	schema_free(s);
+}
+END_TEST
+
+/* Compiling charges a budget the caller may share between schemas. */
+START_TEST(test_compile_budget)
+{
+	json_object	*root;
+	struct schema	*s;
+	unsigned long	 budget, before, used;
+	char		 err[256];
+	int		 i;
+
+	root = json_tokener_parse(mcp_schema);
+	/* a few units are not enough */
+	budget = 5;
+	memset(err, 0, sizeof(err));
+	ck_assert_ptr_null(schema_compile_budget(root, &budget, err,
+	    sizeof(err)));
+	ck_assert_str_eq(err, "schema too large to compile");
+	ck_assert_uint_eq(budget, 0);
+
+	/* enough: the work is taken off, and the same for the same schema */
+	budget = before = 1000000;
+	s = schema_compile_budget(root, &budget, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	used = before - budget;
+	ck_assert_uint_gt(used, 20);
+	ck_assert_uint_lt(used, 2000);
+	schema_free(s);
+	s = schema_compile_budget(root, &budget, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(before - budget, 2 * used);
+	schema_free(s);
+
+	/* what is left runs out on a later schema */
+	budget = used + used / 2;
+	s = schema_compile_budget(root, &budget, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	schema_free(s);
+	ck_assert_ptr_null(schema_compile_budget(root, &budget, err,
+	    sizeof(err)));
+	ck_assert_str_eq(err, "schema too large to compile");
+	json_object_put(root);
+
+	/* a big enum is charged per value copied */
+	root = json_object_new_object();
+	json_object_object_add(root, "enum", int_array(0, 100000));
+	budget = 50000;
+	ck_assert_ptr_null(schema_compile_budget(root, &budget, err,
+	    sizeof(err)));
+	ck_assert_str_eq(err, "schema too large to compile");
+	s = schema_compile(root, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	schema_free(s);
+	json_object_put(root);
+
+	/* a pattern is charged per byte, and its JIT compiling more */
+	root = json_object_new_object();
+	json_object_object_add(root, "pattern", json_object_new_string(
+	    "^(x*y?){20}$"));
+	for (i = 0; i < 2; i++) {
+		schema_set_jit(i == 0);
+		budget = before;
+		s = schema_compile_budget(root, &budget, err, sizeof(err));
+		ck_assert_ptr_nonnull(s);
+		ck_assert(valid(s, "\"xyxxy\""));
+		ck_assert(!valid(s, "\"xz\""));
+		schema_free(s);
+		if (i == 0)
+			used = before - budget;
+		else
+			ck_assert_uint_lt(before - budget, used);
+	}
+	schema_set_jit(1);
+	json_object_put(root);
 }
 END_TEST
 
@@ -1060,8 +1504,13 @@ schema_suite(void)
 	tcase_add_test(tc, test_enum_const_messages);
 	tcase_add_test(tc, test_json_equality);
 	tcase_add_test(tc, test_unique_items);
+	tcase_add_test(tc, test_unique_items_hashed);
 	tcase_add_test(tc, test_number_messages);
 	tcase_add_test(tc, test_pattern);
+	tcase_add_test(tc, test_pattern_interpreted);
+	tcase_add_test(tc, test_pattern_costly);
+	tcase_add_test(tc, test_pattern_memory);
+	tcase_add_test(tc, test_pattern_too_long);
 	tcase_add_test(tc, test_nested_paths);
 	tcase_add_test(tc, test_every_error);
 	tcase_add_test(tc, test_additional_properties);
@@ -1086,8 +1535,11 @@ schema_suite(void)
 	tcase_add_test(tc, test_refs_id);
 	tcase_add_test(tc, test_ref_cycles);
 	tcase_add_test(tc, test_cost_limit);
+	tcase_add_test(tc, test_steps_limit);
+	tcase_add_test(tc, test_cpu_limit);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_compile_messages);
+	tcase_add_test(tc, test_compile_budget);
 	tcase_add_test(tc, test_required_optional_lists);
 	suite_add_tcase(s, tc);
 
