@@ -38,7 +38,7 @@ struct toolset;
 
 /* Work units (schema nodes, pattern bytes) that compiling the schemas of
  * one tool list may cost; tools past it are published unvalidated. */
-#define TOOLSET_COMPILE_BUDGET	2000000UL
+#define TOOLSET_COMPILE_BUDGET	4000000UL
 
 /*
  * Builds a toolset from a tools/list "tools" array (borrowed; it must
