@@ -29,6 +29,7 @@
 #include "exec.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "ratelimit.h"
 #include "registry.h"
@@ -160,6 +161,7 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	http_pending_add(&ec->hp, req);
 	if (pool_submit(exec_pool, &ec->sc.job, ec->bulk ? POOL_BULK :
 	    POOL_WORKER) == -1) {
+		metrics_reject(METRICS_QUEUE_FULL);
 		http_pending_remove(&ec->hp);
 		exec_call_free(ec);
 		http_reply_error(req, 503, "Service Unavailable - too many "
@@ -373,6 +375,8 @@ exec_validate(struct exec_call *ec, const struct tool *tool)
 		pool_post_bulk(exec_pool, &ec->sc.job);
 		return -1;
 	}
+	if (!ok && res.too_costly)
+		metrics_reject(METRICS_TOO_COSTLY);
 	if (!ok)
 		exec_invalid(ec, tool->schema, &res);
 	schema_result_free(&res);
@@ -481,6 +485,7 @@ exec_park_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	event_free(ec->park_ev);
 	ec->park_ev = NULL;
+	metrics_reject(METRICS_NO_TOOL_LIST);
 	snprintf(msg, sizeof(msg), "server '%s' has not listed its tools "
 	    "within startTimeoutMs (%d ms); its arguments cannot be validated "
 	    "yet", registry_server_name(exec_registry, ec->sc.server),

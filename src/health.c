@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "health.h"
 #include "http.h"
+#include "metrics.h"
 #include "pool.h"
 #include "registry.h"
 #include "version.h"
@@ -58,6 +59,7 @@ health_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	    json_object_new_boolean(registry_all_ready(health_registry)));
 	json_object_object_add(o, "unvalidatedTools", json_object_new_int64(
 	    (int64_t)registry_unvalidated(health_registry)));
+	json_object_object_add(o, "rejected", metrics_rejects_json());
 	if (health_cache != NULL)
 		json_object_object_add(o, "schemaCache",
 		    cache_stats(health_cache));

@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "proc.h"
 #include "reply.h"
 #include "rpc.h"
@@ -191,6 +192,7 @@ static int	 inst_spawn(struct server_inst *);
 static void	 inst_request(struct server_inst *, int64_t *, const char *,
 		    json_object *);
 static void	 inst_send_line(struct server_inst *, char *, size_t);
+static void	 inst_stdin_full(struct server_inst *);
 static void	 inst_on_line(void *, char *, size_t);
 static void	 inst_on_overflow(void *, const char *, size_t, size_t);
 static void	 inst_on_closed(void *, const char *);
@@ -617,12 +619,21 @@ inst_request(struct server_inst *in, int64_t *idp, const char *method,
 static void
 inst_send_line(struct server_inst *in, char *line, size_t len)
 {
-	if (proc_send(in->proc, NULL, 0, line, len, NULL, 0, NULL) == 0)
+	if (proc_send(in->proc, NULL, 0, line, len, NULL, 0, NULL) == -1)
+		inst_stdin_full(in);
+}
+
+/* proc_send() refused: when bytes wait (stdin is open), the child has
+ * stopped reading and is failed. */
+static void
+inst_stdin_full(struct server_inst *in)
+{
+	if (proc_buffered(in->proc) == 0 || in->fail_msg != NULL)
 		return;
-	if (proc_buffered(in->proc) > 0)
-		inst_fail_later(in, "server '%s' is not reading its stdin "
-		    "(%zu bytes waiting, maxBufferedBytes %zu)", in->srv->name,
-		    proc_buffered(in->proc), in->srv->cs->max_buffered_bytes);
+	metrics_reject(METRICS_STDIN_FULL);
+	inst_fail_later(in, "server '%s' is not reading its stdin (%zu bytes "
+	    "waiting, maxBufferedBytes %zu)", in->srv->name,
+	    proc_buffered(in->proc), in->srv->cs->max_buffered_bytes);
 }
 
 static void
@@ -1073,6 +1084,7 @@ inst_over_queue(struct server_inst *in, struct server_call *c)
 
 	if (atomic_load(&srv->queued) <= srv->cs->max_queued)
 		return 0;
+	metrics_reject(METRICS_MAX_QUEUED);
 	inst_queue_del(in, c);
 	snprintf(msg, sizeof(msg), "server '%s' is overloaded: %d calls are "
 	    "already waiting (maxQueued)", srv->name, srv->cs->max_queued);
@@ -1146,10 +1158,8 @@ inst_send_call(struct server_inst *in, struct server_call *c)
 	n = snprintf(prefix, sizeof(prefix), "{\"jsonrpc\":\"2.0\",\"id\":%"
 	    PRId64 ",\"method\":\"tools/call\",\"params\":", c->id);
 	if (proc_send(in->proc, prefix, (size_t)n, c->params, c->paramslen,
-	    "}\n", 2, &c->msg) == -1 && proc_buffered(in->proc) > 0)
-		inst_fail_later(in, "server '%s' is not reading its stdin "
-		    "(%zu bytes waiting, maxBufferedBytes %zu)", in->srv->name,
-		    proc_buffered(in->proc), in->srv->cs->max_buffered_bytes);
+	    "}\n", 2, &c->msg) == -1)
+		inst_stdin_full(in);
 	c->params = NULL;	/* taken by the write queue */
 	c->paramslen = 0;
 }
@@ -1250,6 +1260,8 @@ call_timeout_sent(struct server_inst *in, struct server_call *c)
 	inst_take(in, c->id);
 	unsent = c->unsent;
 	snprintf(full, sizeof(full), "mcp__%s__%s", in->srv->name, c->tool);
+	if (unsent)
+		metrics_reject(METRICS_NEVER_SENT);
 	if (unsent)
 		snprintf(msg, sizeof(msg), "Tool call timed out after %d ms "
 		    "before it could be sent (the server is not reading its "

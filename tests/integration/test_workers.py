@@ -106,6 +106,7 @@ def t_child_stops_reading(tap):
         tap.ok(any("is not reading its stdin" in m for m in msgs),
                "saying the server is not reading its stdin", msgs)
         tap.ok("maxBufferedBytes" in d.stderr(), "and logged")
+        tap.eq(rejected(d, "stdinFull"), 1, "counted in /health")
         ok = wait_until(lambda: post(d, "mcp__demo__echo",
                                      {"message": "back"})[0] == 200, 10)
         tap.ok(ok, "the restarted server answers")
@@ -141,6 +142,7 @@ def t_timeout_before_sent(tap):
                "the one already begun was sent whole", out["big"][2])
         log = d.stderr()
         tap.ok("never sent" in log, "and the log says so")
+        tap.eq(rejected(d, "neverSent"), 1, "counted in /health")
         # Once it reads again: the begun call is answered late (dropped),
         # and new calls work.
         ok = wait_until(lambda: post(d, "mcp__demo__echo",
@@ -167,12 +169,75 @@ def t_max_queued(tap):
         tap.ok(took < 1.0, "at once, not after a timeout (%.2f s)" % took)
         tap.ok("retry-after" in hdrs, "with Retry-After", hdrs)
         tap.ok("maxQueued" in body.get("error", ""), "saying why", body)
+        tap.eq(rejected(d, "maxQueued"), 1, "counted in /health")
         for t in ths:
             t.join(30)
         tap.eq(sorted(o[0] for o in out), [200, 200, 200],
                "the running and queued calls complete")
     finally:
         stop_ok(tap, d, "maxQueued")
+
+
+def rejected(d, what):
+    return d.request("GET", "/health")[2]["rejected"][what]
+
+
+def t_too_costly(tap):
+    d = Daemon({"mcpServers": demo_server()})
+    try:
+        t0 = time.monotonic()
+        st, _, body = post(d, "mcp__demo__match",
+                           {"words": ["a" * 30 + "b"] * 60})
+        took = time.monotonic() - t0
+        tap.eq(st, 400, "arguments too costly to validate: 400")
+        tap.ok("too costly to validate" in body.get("error", "") and
+               body.get("tooCostly") is True, "saying so", body)
+        tap.ok(took < 2.0, "quickly (%.3f s)" % took)
+        tap.eq(rejected(d, "tooCostly"), 1, "counted in /health")
+        st, _, body = post(d, "mcp__demo__unique",
+                           {"xs": list(range(4000))})
+        tap.eq((st, body), (200, {"result": "4000 items"}),
+               "uniqueItems over 4000 items is cheap now")
+        st, _, body = post(d, "mcp__demo__unique", {"xs": [1, 2, 1.0]})
+        tap.eq(st, 400, "and still finds duplicates (1 and 1.0)")
+    finally:
+        stop_ok(tap, d, "too costly")
+
+
+def t_queue_full(tap):
+    """queueSize: what waits for a thread is bounded; beyond it, 503."""
+    d = Daemon({"mcpServers": demo_server(), "workers": 1, "queueSize": 1})
+    try:
+        socks = []
+        ths = [threading.Thread(target=send_body, args=(d.port, d.token,
+                                                        6 << 20, socks))
+               for _ in range(5)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(30)
+        codes, retry = [], []
+        for s in socks:
+            if not isinstance(s, socket.socket):
+                continue
+            s.settimeout(30)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                head += chunk
+            line = head.split(b"\r\n", 1)[0].split()
+            codes.append(int(line[1]) if len(line) > 1 else 0)
+            if b"Retry-After" in head.split(b"\r\n\r\n", 1)[0]:
+                retry.append(codes[-1])
+            s.close()
+        tap.ok(503 in codes and 200 in codes, "beyond queueSize: 503, the "
+               "rest answered", codes)
+        tap.ok(503 in retry, "the 503 has Retry-After", retry)
+        tap.ok(rejected(d, "queueFull") >= 1, "counted in /health")
+    finally:
+        stop_ok(tap, d, "queue full")
 
 
 def flaky_server(dirname, then):
@@ -226,6 +291,7 @@ def t_before_tool_list(tap):
         tap.ok("retry-after" in hdrs, "with Retry-After", hdrs)
         tap.ok("has not listed its tools" in body.get("error", ""),
                "saying why", body)
+        tap.eq(rejected(d, "noToolList"), 1, "counted in /health")
     finally:
         stop_ok(tap, d, "no list")
 
@@ -419,7 +485,8 @@ def t_noisy_neighbours(tap):
 def main():
     tap = Tap()
     for fn in (t_loop_thread_never_writes_calls, t_child_stops_reading,
-               t_timeout_before_sent, t_max_queued, t_before_tool_list,
+               t_timeout_before_sent, t_max_queued, t_too_costly,
+               t_queue_full, t_before_tool_list,
                t_unvalidated_tool, t_list_changed_loop, t_not_found_text,
                t_second_sigterm_busy, t_noisy_neighbours):
         tap.run(fn)
