@@ -743,9 +743,14 @@ inst_list_add(struct server_inst *in, json_object *result, size_t bytes)
 	in->list_bytes += bytes;
 	n = json_object_array_length(tools);
 	for (i = 0; i < n && in->list_acc != NULL &&
-	    json_object_array_length(in->list_acc) < MAX_TOOLS; i++)
+	    json_object_array_length(in->list_acc) < MAX_TOOLS; i++) {
+		/* Moved, not shared: the list goes to the bulk lane while
+		 * this page's tree is freed here (json-c's reference counts
+		 * are not atomic). */
 		json_object_array_add(in->list_acc, json_object_get(
 		    json_object_array_get_idx(tools, i)));
+		json_object_array_put_idx(tools, i, NULL);
+	}
 	in->list_pages++;
 	if (!json_object_object_get_ex(result, "nextCursor", &v) ||
 	    !json_object_is_type(v, json_type_string) ||

@@ -374,8 +374,13 @@ def send_body(port, token, size, results):
 
 
 def t_second_sigterm_busy(tap):
-    d = Daemon({"mcpServers": demo_server(), "drainTimeoutMs": 30000})
+    """Large bodies in the works (parsed, then waiting in the write queue
+    toward a child that stopped reading): the first SIGTERM drains, the
+    second ends everything at once."""
+    d = Daemon({"mcpServers": demo_server(maxBufferedBytes=64 << 20),
+                "drainTimeoutMs": 30000})
     pgs = [os.getpgid(p) for p in d.children()]
+    post(d, "mcp__demo__stall", {"ms": 0})
     socks = []
     ths = [threading.Thread(target=send_body, args=(d.port, d.token,
                                                     7 << 20, socks))
@@ -384,8 +389,12 @@ def t_second_sigterm_busy(tap):
         t.start()
     for t in ths:
         t.join(30)
+    busy = wait_until(lambda: d.request("GET", "/health")[2]["inflight"]
+                      >= 5, 30)
+    tap.ok(busy, "four large calls in flight")
     d.signal(signal.SIGTERM)
-    time.sleep(0.05)
+    time.sleep(0.2)
+    tap.ok(d.proc.poll() is None, "the first SIGTERM drains (it waits)")
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
     try:
@@ -393,7 +402,7 @@ def t_second_sigterm_busy(tap):
     except subprocess.TimeoutExpired:
         rc = None
     took = time.monotonic() - t0
-    tap.eq(rc, 1, "a second SIGTERM while bodies are in the works exits 1")
+    tap.eq(rc, 1, "a second SIGTERM exits 1")
     tap.ok(took < 2.0, "at once (%.2f s)" % took)
     tap.ok(pgs and wait_until(lambda: not any(group_alive(g) for g in pgs),
                               5), "with no process left")
