@@ -208,14 +208,7 @@ def t_queue_full(tap):
     """queueSize: what waits for a thread is bounded; beyond it, 503."""
     d = Daemon({"mcpServers": demo_server(), "workers": 1, "queueSize": 1})
     try:
-        socks = []
-        ths = [threading.Thread(target=send_body, args=(d.port, d.token,
-                                                        6 << 20, socks))
-               for _ in range(5)]
-        for t in ths:
-            t.start()
-        for t in ths:
-            t.join(30)
+        socks = send_bodies(d, 5, 6 << 20)
         codes, retry = [], []
         for s in socks:
             if not isinstance(s, socket.socket):
@@ -373,6 +366,19 @@ def send_body(port, token, size, results):
         results.append(e)
 
 
+def send_bodies(d, n, size):
+    """n bodies of size bytes sent at once; their open sockets."""
+    socks = []
+    ths = [threading.Thread(target=send_body, args=(d.port, d.token, size,
+                                                    socks))
+           for _ in range(n)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(30)
+    return socks
+
+
 def t_second_sigterm_busy(tap):
     """Large bodies in the works (parsed, then waiting in the write queue
     toward a child that stopped reading): the first SIGTERM drains, the
@@ -381,14 +387,7 @@ def t_second_sigterm_busy(tap):
                 "drainTimeoutMs": 30000})
     pgs = [os.getpgid(p) for p in d.children()]
     post(d, "mcp__demo__stall", {"ms": 0})
-    socks = []
-    ths = [threading.Thread(target=send_body, args=(d.port, d.token,
-                                                    7 << 20, socks))
-           for _ in range(4)]
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join(30)
+    socks = send_bodies(d, 4, 7 << 20)
     busy = wait_until(lambda: d.request("GET", "/health")[2]["inflight"]
                       >= 5, 30)
     tap.ok(busy, "four large calls in flight")
