@@ -17,13 +17,22 @@
  * reference on its bufferevent), pause the listeners at the cap and resume
  * them below it. The HTML pages are rewritten into JSON by a callback
  * on each connection's output buffer, so every reply is JSON.
+ *
+ * Descriptors. http_init() raises the soft RLIMIT_NOFILE to the hard limit
+ * and lowers maxConnections to what the descriptors allow beside those
+ * reserved for the rest of the daemon. When accept() fails all the same
+ * (EMFILE, ENFILE, ENOBUFS), the listeners pause for HTTP_ACCEPT_PAUSE_MS
+ * instead of spinning on a socket that stays readable.
  */
+
+#include <sys/resource.h>
 
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +55,9 @@
 #define HTTP_MAX_LISTENERS	4
 #define HTTP_SWEEP_MS		100
 #define HTTP_FLUSH_MAX_MS	1000
+#define HTTP_ACCEPT_PAUSE_MS	100	/* after accept() failed */
+#define HTTP_LOG_EVERY_MS	10000	/* repeated warnings, at most */
+#define HTTP_RATELOG_MORE	64
 
 struct http_route {
 	const char	*path;
@@ -62,6 +74,12 @@ struct http_conn {
 	struct http_conn	*next;
 };
 
+/* A warning that may repeat: at most one line per HTTP_LOG_EVERY_MS. */
+struct http_ratelog {
+	double	last;			/* http_now_ms(), 0: never */
+	long	suppressed;
+};
+
 struct http_state {
 	struct event_base	*base;
 	struct evhttp		*http;
@@ -70,6 +88,8 @@ struct http_state {
 	struct evhttp_bound_socket *bound[HTTP_MAX_LISTENERS];
 	int			 nbound;
 	int			 paused;
+	int			 backoff;	/* accept() failed: wait */
+	long			 max_conns;	/* maxConnections, clamped */
 	struct http_route	 routes[HTTP_MAX_ROUTES];
 	int			 nroutes;
 	struct http_conn	*conns;
@@ -77,6 +97,7 @@ struct http_state {
 	struct event		*sweep_ev;
 	struct event		*drain_ev;
 	struct event		*flush_ev;
+	struct event		*backoff_ev;
 	struct timespec		 flush_start;
 	struct http_pending	*pending;
 	struct ratelimit	*limiters[4];
@@ -85,6 +106,8 @@ struct http_state {
 	int			 draining;
 	int			 exiting;
 	struct timespec		 started;
+	struct http_ratelog	 cap_log;
+	struct http_ratelog	 accept_log;
 };
 
 static struct http_state hs;
@@ -98,6 +121,11 @@ static void	 http_outbuf_cb(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 static int	 http_conn_gone(const struct http_conn *);
 static void	 http_update_pause(void);
+static void	 http_event_add_ms(struct event *, double);
+static int	 http_log_due(struct http_ratelog *, char *);
+static void	 http_accept_error_cb(struct evconnlistener *, void *);
+static void	 http_backoff_cb(evutil_socket_t, short, void *);
+static long	 http_fd_limit(int, unsigned long long *);
 static void	 http_maybe_finish_drain(void);
 static const char *http_reason(int);
 static void	 http_not_found(struct evhttp_request *, int);
@@ -137,6 +165,38 @@ http_reason(int status)
 
 /* evhttp has freed the connection: bufferevent_free() clears the
  * callbacks, and a live evhttp connection always has its error callback. */
+static void
+http_event_add_ms(struct event *ev, double ms)
+{
+	struct timeval	tv;
+	long		us;
+
+	us = ms > 0 ? (long)(ms * 1000.0) : 0;
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
+	event_add(ev, &tv);
+}
+
+/* 1 when a repeated warning may be logged now; then more (of size
+ * HTTP_RATELOG_MORE) says how often it was not since the last time. */
+static int
+http_log_due(struct http_ratelog *r, char *more)
+{
+	double	now = http_now_ms();
+
+	if (r->last != 0 && now - r->last < HTTP_LOG_EVERY_MS) {
+		r->suppressed++;
+		return 0;
+	}
+	more[0] = '\0';
+	if (r->suppressed > 0)
+		snprintf(more, HTTP_RATELOG_MORE, " (%ld more times in %.0f s)",
+		    r->suppressed, (now - r->last) / 1000);
+	r->last = now;
+	r->suppressed = 0;
+	return 1;
+}
+
 static int
 http_conn_gone(const struct http_conn *c)
 {
@@ -149,9 +209,10 @@ http_conn_gone(const struct http_conn *c)
 static void
 http_update_pause(void)
 {
+	char	more[HTTP_RATELOG_MORE];
 	int	i, pause;
 
-	pause = hs.nconns >= hs.cfg->max_connections;
+	pause = hs.nconns >= hs.max_conns || hs.backoff;
 	if (pause == hs.paused || hs.draining)
 		return;
 	for (i = 0; i < hs.nbound; i++) {
@@ -164,9 +225,39 @@ http_update_pause(void)
 			evconnlistener_enable(l);
 	}
 	hs.paused = pause;
-	if (pause)
+	if (pause && !hs.backoff && http_log_due(&hs.cap_log, more))
 		log_warnx("%ld connections open (maxConnections): not "
-		    "accepting until one closes", hs.nconns);
+		    "accepting until one closes%s", hs.nconns, more);
+}
+
+/*
+ * accept() failed with an error that does not go away by itself (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM): the listening socket stays readable, and
+ * retrying at once would spin. Pause every listener for a moment, as
+ * memcached does.
+ */
+static void
+http_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	char	more[HTTP_RATELOG_MORE];
+	int	err = EVUTIL_SOCKET_ERROR();
+
+	if (http_log_due(&hs.accept_log, more))
+		log_warnx("cannot accept a connection: %s; not accepting for "
+		    "%d ms%s", evutil_socket_error_to_string(err),
+		    HTTP_ACCEPT_PAUSE_MS, more);
+	if (hs.backoff)
+		return;
+	hs.backoff = 1;
+	http_update_pause();
+	http_event_add_ms(hs.backoff_ev, HTTP_ACCEPT_PAUSE_MS);
+}
+
+static void
+http_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	hs.backoff = 0;
+	http_update_pause();
 }
 
 /*
@@ -674,6 +765,8 @@ http_bind(const char *host, int port, int required)
 			    host, port);
 		return -1;
 	}
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(b),
+	    http_accept_error_cb);
 	hs.bound[hs.nbound++] = b;
 	return 0;
 }
@@ -694,22 +787,76 @@ http_bound_port(struct evhttp_bound_socket *b)
 	return -1;
 }
 
+/*
+ * Raise the soft descriptor limit to the hard one. Returns how many
+ * connections the descriptors allow beside reserved_fds and the
+ * listeners (at least 1, LONG_MAX without a limit); *limit is the limit.
+ */
+static long
+http_fd_limit(int reserved_fds, unsigned long long *limit)
+{
+	struct rlimit	rl;
+	rlim_t		soft;
+
+	*limit = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return LONG_MAX;
+	}
+	soft = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max && rl.rlim_max != RLIM_INFINITY) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("cannot raise RLIMIT_NOFILE from %llu to %llu",
+			    (unsigned long long)soft,
+			    (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = soft;
+		}
+	}
+	if (rl.rlim_cur == RLIM_INFINITY) {
+		log_info("RLIMIT_NOFILE is unlimited");
+		return LONG_MAX;
+	}
+	*limit = (unsigned long long)rl.rlim_cur;
+	if (rl.rlim_cur != soft)
+		log_info("RLIMIT_NOFILE raised from %llu to %llu (the hard "
+		    "limit)", (unsigned long long)soft, *limit);
+	else
+		log_info("RLIMIT_NOFILE is %llu (the hard limit is %llu)",
+		    *limit, (unsigned long long)rl.rlim_max);
+	if (*limit > (unsigned long long)LONG_MAX / 2)
+		return LONG_MAX;
+	if ((long)*limit - reserved_fds - HTTP_MAX_LISTENERS < 1)
+		return 1;
+	return (long)*limit - reserved_fds - HTTP_MAX_LISTENERS;
+}
+
 int
 http_init(struct event_base *base, const struct config *cfg,
-    const char *addr, const struct auth *auth)
+    const char *addr, const struct auth *auth, int reserved_fds)
 {
-	char		 host[256], *colon;
-	const char	*h;
-	long		 port;
-	char		*end;
-	struct timeval	 tv;
-	int		 loopback4 = 0, loopback6 = 0, bound_port;
+	char			 host[256], *colon;
+	const char		*h;
+	long			 port, fd_conns;
+	char			*end;
+	struct timeval		 tv;
+	unsigned long long	 limit;
+	int			 loopback4 = 0, loopback6 = 0, bound_port;
 
 	memset(&hs, 0, sizeof(hs));
 	hs.base = base;
 	hs.cfg = cfg;
 	hs.auth = auth;
 	clock_gettime(CLOCK_MONOTONIC, &hs.started);
+	event_set_log_callback(log_libevent);
+
+	hs.max_conns = cfg->max_connections;
+	fd_conns = http_fd_limit(reserved_fds, &limit);
+	if (fd_conns < hs.max_conns) {
+		log_warnx("maxConnections %d lowered to %ld: RLIMIT_NOFILE is "
+		    "%llu", cfg->max_connections, fd_conns, limit);
+		hs.max_conns = fd_conns;
+	}
 
 	if (strlen(addr) >= sizeof(host)) {
 		log_warnx("listen address too long: %s", addr);
@@ -773,7 +920,9 @@ http_init(struct event_base *base, const struct config *cfg,
 
 	hs.sweep_ev = event_new(base, -1, EV_PERSIST, http_sweep_cb, NULL);
 	hs.flush_ev = evtimer_new(base, http_flush_cb, NULL);
-	if (hs.sweep_ev == NULL || hs.flush_ev == NULL)
+	hs.backoff_ev = evtimer_new(base, http_backoff_cb, NULL);
+	if (hs.sweep_ev == NULL || hs.flush_ev == NULL ||
+	    hs.backoff_ev == NULL)
 		goto fail;
 	tv.tv_sec = HTTP_SWEEP_MS / 1000;
 	tv.tv_usec = (HTTP_SWEEP_MS % 1000) * 1000;
@@ -807,5 +956,8 @@ http_free(void)
 		event_free(hs.flush_ev);
 	if (hs.drain_ev != NULL)
 		event_free(hs.drain_ev);
-	hs.sweep_ev = hs.flush_ev = hs.drain_ev = NULL;
+	if (hs.backoff_ev != NULL)
+		event_free(hs.backoff_ev);
+	hs.sweep_ev = hs.flush_ev = hs.drain_ev = hs.backoff_ev = NULL;
+	log_libevent_flush();
 }

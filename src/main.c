@@ -119,6 +119,7 @@ main(int argc, char *argv[])
 	struct cache		*cache;
 	char			 err[CONFIG_ERR_MAX], token[4097];
 	int			 ch, check = 0, verbose = 0, port, workers, i;
+	int			 reserved;
 	const int		 signums[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	while ((ch = getopt_long(argc, argv, "c:l:tvVh", longopts, NULL))
@@ -203,7 +204,9 @@ main(int argc, char *argv[])
 	if ((pool = pool_new(base, workers, cfg->queue_size)) == NULL)
 		fatalx("cannot start %d workers", workers);
 
-	if ((port = http_init(base, cfg, listen, auth)) == -1)
+	for (i = 0, reserved = 64; (size_t)i < cfg->nservers; i++)
+		reserved += 4 * cfg->servers[i].instances;
+	if ((port = http_init(base, cfg, listen, auth, reserved)) == -1)
 		fatalx("cannot listen on %s", listen);
 	exec_init(pool, main_registry, cfg, allow);
 	exec_register();
