@@ -89,7 +89,8 @@ struct evhttp_request *http_pending_remove(struct http_pending *);
 void	http_drain(int timeout_ms);
 int	http_draining(void);
 long	http_inflight(void);
-/* Connections open now (counted for maxConnections). */
+/* Connections open now (counted for maxConnections, lingering ones
+ * too). */
 long	http_connections(void);
 /* Seconds since start, for /health. */
 double	http_uptime_ms(void);
