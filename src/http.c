@@ -49,8 +49,19 @@
  *   http_gencb() runs evhttp has consumed exactly that request and reads
  *   nothing more until the reply has gone, so every byte left in the input
  *   buffer belongs to the next request and is scanned again.
+ * - Time. A request's headers must arrive within headerTimeoutMs of its
+ *   first byte (of the accept, for a connection's first request; of the
+ *   previous reply leaving, for a pipelined one), its body within
+ *   bodyTimeoutMs of the end of its headers, however slowly the bytes
+ *   trickle in: evhttp's own timeout (idleTimeoutMs) restarts with every
+ *   byte and now only governs idle keep-alive connections. evhttp has no
+ *   request we could answer in those states, so the 408 is written on the
+ *   socket and the connection freed (evhttp_connection_free). From
+ *   http_gencb() until the reply has been written
+ *   (evhttp_request_set_on_complete_cb) no timer runs.
  * - Lingering close. Once evhttp has freed a connection whose socket it
- *   still read (after an error page, a refusal or Connection: close) we read and discard what the client still sends,
+ *   still read (after an error page, a refusal, a timeout or
+ *   Connection: close) we read and discard what the client still sends,
  *   for at most HTTP_LINGER_MS or until it closes, so that a client still
  *   sending its body reads our answer rather than a reset. The connection
  *   keeps its maxConnections slot meanwhile.
@@ -173,6 +184,12 @@ enum http_conn_state {
 	HC_LINGER		/* evhttp has freed it: we drain, then close */
 };
 
+enum http_deadline {
+	HD_NONE,
+	HD_HEADER,		/* headerTimeoutMs */
+	HD_BODY			/* bodyTimeoutMs */
+};
+
 /* One accepted connection: we hold a reference on its bufferevent, so
  * the record stays valid after evhttp frees the connection. */
 struct http_conn {
@@ -180,10 +197,11 @@ struct http_conn {
 	struct http_conn	*prev;
 	struct http_conn	*next;
 	struct http_conn	*hnext;		/* hash chain, by bev */
-	struct event		*timer;		/* set-up; refusal check */
+	struct event		*timer;		/* deadline; refusal check */
 	struct event		*linger;	/* HC_LINGER: read and discard */
 	enum http_conn_state	 state;
-	double			 deadline;	/* HC_LINGER: http_now_ms() */
+	enum http_deadline	 deadline_of;
+	double			 deadline;	/* http_now_ms() */
 	int			 setup;		/* the close callback is not set */
 	int			 refused;	/* body limit 0: no valid token */
 	int			 check;		/* the refusal check is due */
@@ -255,9 +273,11 @@ static struct evhttp_connection *http_conn_evcon(const struct http_conn *);
 static int	 http_conn_gone(const struct http_conn *);
 static struct http_conn *http_conn_of(struct evhttp_request *);
 static void	 http_conn_update(struct http_conn *);
+static void	 http_conn_arm(struct http_conn *, enum http_deadline, int);
 static void	 http_conn_timer_cb(evutil_socket_t, short, void *);
 static void	 http_conn_closecb(struct evhttp_connection *, void *);
 static int	 http_conn_refuse(struct http_conn *);
+static void	 http_conn_expire(struct http_conn *);
 static void	 http_conn_write_now(struct http_conn *, int, const char *,
 		    const char *);
 static void	 http_conn_request(struct http_conn *,
@@ -743,8 +763,10 @@ http_bevcb(struct event_base *base, void *arg)
 	c->hnext = hs.hash[slot];
 	hs.hash[slot] = c;
 	hs.nconns++;
-	/* The timer runs at once, once evhttp has made the connection, to
-	 * set its close callback. */
+	/* A connection's first request is timed from the accept, so one
+	 * that sends nothing is closed too. The timer also runs at once, once
+	 * evhttp has made the connection, to set its close callback. */
+	http_conn_arm(c, HD_HEADER, hs.cfg->header_timeout_ms);
 	c->setup = 1;
 	event_active(c->timer, EV_TIMEOUT, 1);
 	http_update_pause();
@@ -766,8 +788,17 @@ http_conn_closecb(struct evhttp_connection *evcon, void *arg)
 		event_active(c->timer, EV_TIMEOUT, 1);
 }
 
+static void
+http_conn_arm(struct http_conn *c, enum http_deadline what, int ms)
+{
+	c->deadline_of = what;
+	c->deadline = http_now_ms() + ms;
+	http_event_add_ms(c->timer, ms);
+}
+
 /*
- * The scanner has moved on: at the end of a request's headers, refuse its
+ * The scanner has moved on: start the header clock at a request's first
+ * byte; at the end of its headers start the body clock, and refuse its
  * body when the token is not valid (see DESIGN).
  */
 static void
@@ -776,9 +807,15 @@ http_conn_update(struct http_conn *c)
 	struct http_scan		*s = &c->scan;
 	struct evhttp_connection	*evcon;
 
-	if (c->state != HC_HEAD || s->phase != HS_DONE)
+	if (c->state != HC_HEAD)
 		return;
+	if (s->phase != HS_DONE) {
+		if (s->nbytes > 0 && c->deadline_of == HD_NONE)
+			http_conn_arm(c, HD_HEADER, hs.cfg->header_timeout_ms);
+		return;
+	}
 	c->state = HC_BODY;
+	http_conn_arm(c, HD_BODY, hs.cfg->body_timeout_ms);
 	if (s->auth == HA_OK || !s->body_method ||
 	    !(s->chunked || s->cl_nonzero))
 		return;
@@ -825,6 +862,7 @@ http_conn_request(struct http_conn *c, struct evhttp_request *req)
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 
 	event_del(c->timer);
+	c->deadline_of = HD_NONE;
 	c->check = 0;
 	if (c->setup) {
 		c->setup = 0;
@@ -896,10 +934,33 @@ http_conn_refuse(struct http_conn *c)
 	return 0;
 }
 
+/* headerTimeoutMs or bodyTimeoutMs has passed. */
+static void
+http_conn_expire(struct http_conn *c)
+{
+	struct evhttp_connection	*evcon = http_conn_evcon(c);
+	char				 body[160];
+	int				 head = c->deadline_of == HD_HEADER;
+
+	snprintf(body, sizeof(body), "{\"error\":\"Request Timeout - the "
+	    "request %s did not arrive within %s (%d ms)\"}",
+	    head ? "headers" : "body",
+	    head ? "headerTimeoutMs" : "bodyTimeoutMs",
+	    head ? hs.cfg->header_timeout_ms : hs.cfg->body_timeout_ms);
+	log_debug("%s: 408, the request %s took too long", __func__,
+	    head ? "headers" : "body");
+	c->deadline_of = HD_NONE;
+	http_conn_write_now(c, 408, "", body);
+	if (evcon != NULL)
+		evhttp_connection_free(evcon);
+	http_conn_linger(c);
+}
+
 static void
 http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn	*c = arg;
+	double			 left;
 
 	if (c->state == HC_LINGER)
 		return;
@@ -914,8 +975,17 @@ http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->check) {
 		c->check = 0;
-		http_conn_refuse(c);
+		if (http_conn_refuse(c) == 0)
+			return;
 	}
+	if (c->deadline_of == HD_NONE)
+		return;
+	left = c->deadline - http_now_ms();
+	if (left > 0) {
+		http_event_add_ms(c->timer, left);
+		return;
+	}
+	http_conn_expire(c);
 }
 
 /*
@@ -932,6 +1002,7 @@ http_conn_linger(struct http_conn *c)
 	int		 reading = bufferevent_get_enabled(c->bev) & EV_READ;
 
 	c->state = HC_LINGER;
+	c->deadline_of = HD_NONE;
 	c->check = 0;
 	event_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
