@@ -60,11 +60,12 @@
  *   http_gencb() until the reply has been written
  *   (evhttp_request_set_on_complete_cb) no timer runs.
  * - Lingering close. Once evhttp has freed a connection whose socket it
- *   still read (after an error page, a refusal, a timeout or
- *   Connection: close) we read and discard what the client still sends,
- *   for at most HTTP_LINGER_MS or until it closes, so that a client still
- *   sending its body reads our answer rather than a reset. The connection
- *   keeps its maxConnections slot meanwhile.
+ *   still read (after an error page, a refusal or Connection: close) we
+ *   read and discard what the client still sends, for at most
+ *   HTTP_LINGER_MS or until it closes, so that a client still sending its
+ *   body reads our answer rather than a reset. The connection keeps its
+ *   maxConnections slot meanwhile. A connection that timed out is closed
+ *   at once: its slot must not outlast the timeout.
  * - Memory. A connection's input buffer holds at most maxHeaderBytes +
  *   maxBodyBytes + HTTP_READ_SLACK (a read high-water mark), also while a
  *   reply is written to a client that sends but does not read.
@@ -283,7 +284,7 @@ static void	 http_conn_write_now(struct http_conn *, int, const char *,
 static void	 http_conn_request(struct http_conn *,
 		    struct evhttp_request *);
 static void	 http_request_done_cb(struct evhttp_request *, void *);
-static void	 http_conn_linger(struct http_conn *);
+static void	 http_conn_linger(struct http_conn *, int);
 static void	 http_linger_cb(evutil_socket_t, short, void *);
 static void	 http_conn_close(struct http_conn *);
 static void	 http_conn_free(struct http_conn *);
@@ -841,7 +842,7 @@ http_inbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	if (info->n_added == 0 || c->state == HC_LINGER)
 		return;
 	if (http_conn_gone(c)) {
-		http_conn_linger(c);
+		http_conn_linger(c, HTTP_LINGER_MS);
 		return;
 	}
 	if (c->answered) {
@@ -930,7 +931,7 @@ http_conn_refuse(struct http_conn *c)
 	http_conn_write_now(c, 401, "WWW-Authenticate: Bearer\r\n",
 	    http_unauthorized);
 	evhttp_connection_free(evcon);
-	http_conn_linger(c);
+	http_conn_linger(c, HTTP_LINGER_MS);
 	return 0;
 }
 
@@ -953,7 +954,8 @@ http_conn_expire(struct http_conn *c)
 	http_conn_write_now(c, 408, "", body);
 	if (evcon != NULL)
 		evhttp_connection_free(evcon);
-	http_conn_linger(c);
+	/* No lingering: a slow client must not keep its slot any longer. */
+	http_conn_linger(c, 0);
 }
 
 static void
@@ -965,7 +967,7 @@ http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->state == HC_LINGER)
 		return;
 	if (http_conn_gone(c)) {
-		http_conn_linger(c);
+		http_conn_linger(c, HTTP_LINGER_MS);
 		return;
 	}
 	if (c->setup) {
@@ -991,11 +993,11 @@ http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * evhttp has freed the connection (and shut it down for writing). If it
  * was still reading, read and discard what the client sends for at most
- * HTTP_LINGER_MS, so that it reads our answer rather than a reset; else
- * close at once.
+ * ms, so that it reads our answer rather than a reset; else, or with ms
+ * 0, close at once.
  */
 static void
-http_conn_linger(struct http_conn *c)
+http_conn_linger(struct http_conn *c, int ms)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
@@ -1008,14 +1010,14 @@ http_conn_linger(struct http_conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (!reading || fd == -1 || hs.exiting ||
+	if (!reading || ms <= 0 || fd == -1 || hs.exiting ||
 	    (c->linger = event_new(hs.base, fd, EV_READ, http_linger_cb, c))
 	    == NULL) {
 		http_conn_close(c);
 		return;
 	}
-	c->deadline = http_now_ms() + HTTP_LINGER_MS;
-	http_event_add_ms(c->linger, HTTP_LINGER_MS);
+	c->deadline = http_now_ms() + ms;
+	http_event_add_ms(c->linger, ms);
 }
 
 static void
@@ -1079,7 +1081,7 @@ http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	for (c = hs.conns; c != NULL; c = next) {
 		next = c->next;
 		if (http_conn_gone(c))
-			http_conn_linger(c);
+			http_conn_linger(c, HTTP_LINGER_MS);
 	}
 	for (i = 0; i < hs.nlimiters; i++)
 		ratelimit_sweep(hs.limiters[i], http_now_ms());
