@@ -13,17 +13,78 @@
  * libevent 2.1.12 has no cap on connections and answers protocol errors
  * (bad request line, body or headers over the limit) with its own HTML
  * pages. We count connections from the bufferevent callback (a connection
- * is born there) until a sweep sees that evhttp has freed it (we hold a
- * reference on its bufferevent), pause the listeners at the cap and resume
- * them below it. The HTML pages are rewritten into JSON by a callback
- * on each connection's output buffer, so every reply is JSON.
+ * is born there) until we see that evhttp has freed it (we hold a
+ * reference on its bufferevent; a sweep every HTTP_SWEEP_MS looks), pause
+ * the listeners at the cap and resume them below it. The HTML pages are
+ * rewritten into JSON by a callback on each connection's output buffer, so
+ * every reply is JSON.
+ *
+ * Everything a client can make the loop thread spend is bounded:
+ *
+ * - Unauthenticated bodies are refused unread. evhttp calls us only once a
+ *   whole request, body included, has been read, and 2.1.12 has no hook
+ *   for the end of the headers. But we create each connection's
+ *   bufferevent, and a callback on its input evbuffer (http_inbuf_cb) runs
+ *   synchronously inside evbuffer_read(), before evhttp's read callback
+ *   parses the new bytes. There http_scan() follows the request's header
+ *   block with a small streaming parser that mirrors evhttp's: a line ends
+ *   at LF and loses one CR before it, a NUL ends its C string, header names
+ *   are compared without case, only the first Authorization,
+ *   Content-Length and Transfer-Encoding count, a value loses its leading
+ *   spaces and its trailing spaces and tabs, and a folded continuation
+ *   line spoils the Authorization it extends. When the block ends, a body
+ *   follows and auth_check() refuses the token, the connection's body limit
+ *   is set to 0 (evhttp_connection_set_max_body_size; the connection is
+ *   the cbarg of the bufferevent's callbacks). evhttp, parsing the headers
+ *   right after us, then refuses the body with its 413 page without
+ *   reading it, and http_outbuf_cb() turns that page into our 401 (with
+ *   WWW-Authenticate and Connection: close). evhttp refuses a chunked body
+ *   only when its first chunk-size line comes, so a check that runs once
+ *   evhttp has seen the headers (c->timer, made active) answers a
+ *   connection still waiting for its body itself: the 401 is written on
+ *   the socket and the connection freed. Requests without a body reach
+ *   http_gencb(), which answers 401 as always; the scanner is only
+ *   advisory, http_gencb() checks the token itself. The scanner starts
+ *   afresh at each request boundary: a connection starts at one, and when
+ *   http_gencb() runs evhttp has consumed exactly that request and reads
+ *   nothing more until the reply has gone, so every byte left in the input
+ *   buffer belongs to the next request and is scanned again.
+ * - Time. A request's headers must arrive within headerTimeoutMs of its
+ *   first byte (of the accept, for a connection's first request; of the
+ *   previous reply leaving, for a pipelined one), its body within
+ *   bodyTimeoutMs of the end of its headers, however slowly the bytes
+ *   trickle in: evhttp's own timeout (idleTimeoutMs) restarts with every
+ *   byte and now only governs idle keep-alive connections. evhttp has no
+ *   request we could answer in those states, so the 408 is written on the
+ *   socket and the connection freed (evhttp_connection_free). From
+ *   http_gencb() until the reply has been written
+ *   (evhttp_request_set_on_complete_cb) no timer runs.
+ * - Lingering close. Once evhttp has freed a connection whose socket it
+ *   still read (after an error page, a refusal or Connection: close) we
+ *   read and discard what the client still sends, for at most
+ *   HTTP_LINGER_MS or until it closes, so that a client still sending its
+ *   body reads our answer rather than a reset. The connection keeps its
+ *   maxConnections slot meanwhile. A connection that timed out is closed
+ *   at once: its slot must not outlast the timeout.
+ * - Memory. A connection's input buffer holds at most maxHeaderBytes +
+ *   maxBodyBytes + HTTP_READ_SLACK (a read high-water mark), also while a
+ *   reply is written to a client that sends but does not read.
+ * - Descriptors. http_init() raises the soft RLIMIT_NOFILE to the hard
+ *   limit and lowers maxConnections to what the descriptors allow beside
+ *   those reserved for the rest of the daemon. When accept() fails all the
+ *   same (EMFILE, ENFILE, ENOBUFS), the listeners pause for
+ *   HTTP_ACCEPT_PAUSE_MS instead of spinning on a socket that stays
+ *   readable.
  */
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +96,30 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <event2/util.h>
 
 #include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 
 #define HTTP_MAX_ROUTES		16
 #define HTTP_MAX_LISTENERS	4
 #define HTTP_SWEEP_MS		100
 #define HTTP_FLUSH_MAX_MS	1000
+#define HTTP_LINGER_MS		1000	/* reading after the close, at most */
+#define HTTP_ACCEPT_PAUSE_MS	100	/* after accept() failed */
+#define HTTP_LOG_EVERY_MS	10000	/* repeated warnings, at most */
+#define HTTP_RATELOG_MORE	64
+#define HTTP_READ_SLACK		(64 * 1024)
+#define HTTP_SCAN_KEY		20	/* longest header name we look for */
+#define HTTP_SCAN_VALUE		(AUTH_TOKEN_MAX + 8)	/* "Bearer " token */
+
+static const char http_unauthorized[] =
+    "{\"error\":\"Unauthorized - invalid or missing authentication token\","
+    "\"hint\":\"Provide Authorization: Bearer <token> header\"}";
 
 struct http_route {
 	const char	*path;
@@ -54,12 +128,93 @@ struct http_route {
 	void		*arg;
 };
 
+enum http_scan_phase {
+	HS_FIRSTLINE,		/* the request line */
+	HS_HEADERS,
+	HS_DONE			/* the empty line that ends the block came */
+};
+
+/* What the current line of the header block is. */
+enum http_scan_line {
+	HL_KEY,			/* its name so far (no colon yet) */
+	HL_CONT,		/* a folded continuation line */
+	HL_AUTH,		/* the value of one of these three */
+	HL_LENGTH,
+	HL_ENCODING,
+	HL_OTHER		/* a header we do not look at */
+};
+
+enum http_scan_auth {
+	HA_NONE,		/* no Authorization yet */
+	HA_BAD,
+	HA_OK
+};
+
+/* One request's header block, scanned as its bytes arrive. */
+struct http_scan {
+	enum http_scan_phase	 phase;
+	size_t			 nbytes;	/* of the block, so far */
+	/* The current line. */
+	enum http_scan_line	 line;
+	size_t			 col;		/* characters of its C string */
+	int			 cr;		/* a CR held back: it may end it */
+	int			 nul;		/* a NUL ended its C string */
+	int			 leading;	/* still in the value's spaces */
+	char			 key[HTTP_SCAN_KEY];
+	size_t			 keylen;
+	char			 val[HTTP_SCAN_VALUE + 1];
+	size_t			 vallen;	/* bytes kept */
+	size_t			 valend;	/* without trailing blanks */
+	int			 valover;	/* more than val holds */
+	/* What the block says so far. */
+	char			 method[8];
+	size_t			 methodlen;
+	int			 method_done;
+	int			 body_method;	/* the method may have a body */
+	enum http_scan_auth	 auth;		/* the first Authorization */
+	int			 auth_last;	/* it is the last header so far */
+	int			 te_seen;
+	int			 chunked;
+	int			 cl_seen;
+	int			 cl_nonzero;
+};
+
+enum http_conn_state {
+	HC_HEAD,		/* evhttp reads a request's header block */
+	HC_BODY,		/* then its body */
+	HC_BUSY,		/* http_gencb() has it, until the reply is out */
+	HC_LINGER		/* evhttp has freed it: we drain, then close */
+};
+
+enum http_deadline {
+	HD_NONE,
+	HD_HEADER,		/* headerTimeoutMs */
+	HD_BODY			/* bodyTimeoutMs */
+};
+
 /* One accepted connection: we hold a reference on its bufferevent, so
  * the record stays valid after evhttp frees the connection. */
 struct http_conn {
 	struct bufferevent	*bev;
 	struct http_conn	*prev;
 	struct http_conn	*next;
+	struct http_conn	*hnext;		/* hash chain, by bev */
+	struct event		*timer;		/* deadline; refusal check */
+	struct event		*linger;	/* HC_LINGER: read and discard */
+	enum http_conn_state	 state;
+	enum http_deadline	 deadline_of;
+	double			 deadline;	/* http_now_ms() */
+	int			 setup;		/* the close callback is not set */
+	int			 refused;	/* body limit 0: no valid token */
+	int			 check;		/* the refusal check is due */
+	int			 answered;	/* evhttp wrote an error page */
+	struct http_scan	 scan;
+};
+
+/* A warning that may repeat: at most one line per HTTP_LOG_EVERY_MS. */
+struct http_ratelog {
+	double	last;			/* http_now_ms(), 0: never */
+	long	suppressed;
 };
 
 struct http_state {
@@ -70,13 +225,19 @@ struct http_state {
 	struct evhttp_bound_socket *bound[HTTP_MAX_LISTENERS];
 	int			 nbound;
 	int			 paused;
+	int			 backoff;	/* accept() failed: wait */
+	long			 max_conns;	/* maxConnections, clamped */
+	size_t			 read_max;	/* input buffer high mark */
 	struct http_route	 routes[HTTP_MAX_ROUTES];
 	int			 nroutes;
 	struct http_conn	*conns;
 	long			 nconns;
+	struct http_conn	**hash;
+	size_t			 hashmask;
 	struct event		*sweep_ev;
 	struct event		*drain_ev;
 	struct event		*flush_ev;
+	struct event		*backoff_ev;
 	struct timespec		 flush_start;
 	struct http_pending	*pending;
 	struct ratelimit	*limiters[4];
@@ -85,6 +246,8 @@ struct http_state {
 	int			 draining;
 	int			 exiting;
 	struct timespec		 started;
+	struct http_ratelog	 cap_log;
+	struct http_ratelog	 accept_log;
 };
 
 static struct http_state hs;
@@ -96,8 +259,46 @@ static void	 http_drain_timeout_cb(evutil_socket_t, short, void *);
 static void	 http_flush_cb(evutil_socket_t, short, void *);
 static void	 http_outbuf_cb(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
+static void	 http_inbuf_cb(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+static void	 http_scan_reset(struct http_scan *);
+static void	 http_scan_line_reset(struct http_scan *);
+static void	 http_scan(struct http_scan *, const unsigned char *, size_t);
+static void	 http_scan_char(struct http_scan *, unsigned char);
+static void	 http_scan_eol(struct http_scan *);
+static void	 http_scan_header(struct http_scan *);
+static int	 http_scan_key_is(const struct http_scan *, const char *);
+static int	 http_scan_body_method(const struct http_scan *);
+static void	 http_scan_buffer(struct http_conn *, struct evbuffer *,
+		    size_t);
+static struct evhttp_connection *http_conn_evcon(const struct http_conn *);
 static int	 http_conn_gone(const struct http_conn *);
+static struct http_conn *http_conn_of(struct evhttp_request *);
+static void	 http_conn_update(struct http_conn *);
+static void	 http_conn_arm(struct http_conn *, enum http_deadline, int);
+static void	 http_conn_timer_cb(evutil_socket_t, short, void *);
+static void	 http_conn_closecb(struct evhttp_connection *, void *);
+static int	 http_conn_refuse(struct http_conn *);
+static void	 http_conn_expire(struct http_conn *);
+static void	 http_conn_write_now(struct http_conn *, int, const char *,
+		    const char *);
+static void	 http_conn_request(struct http_conn *,
+		    struct evhttp_request *);
+static void	 http_request_done_cb(struct evhttp_request *, void *);
+static void	 http_conn_linger(struct http_conn *, int);
+static void	 http_linger_cb(evutil_socket_t, short, void *);
+static void	 http_conn_close(struct http_conn *);
+static void	 http_conn_free(struct http_conn *);
+static size_t	 http_hash_slot(const struct bufferevent *);
+static void	 http_hash_del(struct http_conn *);
+static void	 http_format_close(struct evbuffer *, int, const char *,
+		    const char *);
+static void	 http_event_add_ms(struct event *, double);
+static int	 http_log_due(struct http_ratelog *, char *);
 static void	 http_update_pause(void);
+static void	 http_accept_error_cb(struct evconnlistener *, void *);
+static void	 http_backoff_cb(evutil_socket_t, short, void *);
+static long	 http_fd_limit(int, unsigned long long *);
 static void	 http_maybe_finish_drain(void);
 static const char *http_reason(int);
 static void	 http_not_found(struct evhttp_request *, int);
@@ -124,6 +325,7 @@ http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Payload Too Large";
+	case 417: return "Expectation Failed";
 	case 422: return "Unprocessable Entity";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
@@ -135,23 +337,344 @@ http_reason(int status)
 	}
 }
 
-/* evhttp has freed the connection: bufferevent_free() clears the
- * callbacks, and a live evhttp connection always has its error callback. */
+static void
+http_event_add_ms(struct event *ev, double ms)
+{
+	struct timeval	tv;
+	long		us;
+
+	us = ms > 0 ? (long)(ms * 1000.0) : 0;
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
+	event_add(ev, &tv);
+}
+
+/* 1 when a repeated warning may be logged now; then more (of size
+ * HTTP_RATELOG_MORE) says how often it was not since the last time. */
+static int
+http_log_due(struct http_ratelog *r, char *more)
+{
+	double	now = http_now_ms();
+
+	if (r->last != 0 && now - r->last < HTTP_LOG_EVERY_MS) {
+		r->suppressed++;
+		return 0;
+	}
+	more[0] = '\0';
+	if (r->suppressed > 0)
+		snprintf(more, HTTP_RATELOG_MORE, " (%ld more times in %.0f s)",
+		    r->suppressed, (now - r->last) / 1000);
+	r->last = now;
+	r->suppressed = 0;
+	return 1;
+}
+
+/* A whole response that closes the connection, appended to buf. */
+static void
+http_format_close(struct evbuffer *buf, int status, const char *headers,
+    const char *body)
+{
+	evbuffer_add_printf(buf, "HTTP/1.1 %d %s\r\n%sContent-Type: "
+	    "application/json\r\nContent-Length: %zu\r\nConnection: close"
+	    "\r\n\r\n%s", status, http_reason(status), headers, strlen(body),
+	    body);
+}
+
+/* ------------------------------------------------------------------ */
+/* The header scanner (see DESIGN above). Pure: no I/O, no evhttp.     */
+
+static void
+http_scan_line_reset(struct http_scan *s)
+{
+	s->line = HL_KEY;
+	s->col = 0;
+	s->cr = 0;
+	s->nul = 0;
+	s->leading = 0;
+	s->keylen = 0;
+	s->vallen = 0;
+	s->valend = 0;
+	s->valover = 0;
+}
+
+static void
+http_scan_reset(struct http_scan *s)
+{
+	s->phase = HS_FIRSTLINE;
+	s->nbytes = 0;
+	s->methodlen = 0;
+	s->method_done = 0;
+	s->body_method = 0;
+	s->auth = HA_NONE;
+	s->auth_last = 0;
+	s->te_seen = 0;
+	s->chunked = 0;
+	s->cl_seen = 0;
+	s->cl_nonzero = 0;
+	http_scan_line_reset(s);
+}
+
+/* The header name is name, compared as evhttp does (ASCII, no case). */
+static int
+http_scan_key_is(const struct http_scan *s, const char *name)
+{
+	size_t	n = strlen(name);
+
+	return s->keylen == n && n <= sizeof(s->key) &&
+	    evutil_ascii_strncasecmp(s->key, name, n) == 0;
+}
+
+/* evhttp reads a body for these methods only (evhttp_method_may_have_body);
+ * their names are case-sensitive. */
+static int
+http_scan_body_method(const struct http_scan *s)
+{
+	static const char *const with_body[] = { "POST", "PUT", "PATCH",
+	    "GET", "DELETE", "OPTIONS", "CONNECT" };
+	size_t	i;
+
+	for (i = 0; i < sizeof(with_body) / sizeof(with_body[0]); i++)
+		if (s->methodlen == strlen(with_body[i]) &&
+		    memcmp(s->method, with_body[i], s->methodlen) == 0)
+			return 1;
+	return 0;
+}
+
+/* One character of a line's C string (never its final CR). */
+static void
+http_scan_char(struct http_scan *s, unsigned char ch)
+{
+	size_t	col = s->col++;
+
+	if (s->phase == HS_FIRSTLINE) {
+		if (s->method_done)
+			return;
+		if (ch == ' ')
+			s->method_done = 1;
+		else if (s->methodlen < sizeof(s->method))
+			s->method[s->methodlen++] = (char)ch;
+		else
+			s->methodlen = sizeof(s->method) + 1;	/* unknown */
+		return;
+	}
+	switch (s->line) {
+	case HL_KEY:
+		if (col == 0 && (ch == ' ' || ch == '\t'))
+			s->line = HL_CONT;
+		else if (ch != ':') {
+			if (s->keylen < sizeof(s->key))
+				s->key[s->keylen] = (char)ch;
+			s->keylen++;
+		} else {
+			if (http_scan_key_is(s, "Authorization"))
+				s->line = HL_AUTH;
+			else if (http_scan_key_is(s, "Content-Length"))
+				s->line = HL_LENGTH;
+			else if (http_scan_key_is(s, "Transfer-Encoding"))
+				s->line = HL_ENCODING;
+			else
+				s->line = HL_OTHER;
+			s->leading = 1;
+		}
+		break;
+	case HL_AUTH:
+	case HL_LENGTH:
+	case HL_ENCODING:
+		/* evhttp skips spaces (not tabs) after the colon and trims
+		 * spaces and tabs at the end. */
+		if (s->leading && ch == ' ')
+			break;
+		s->leading = 0;
+		if (s->vallen < HTTP_SCAN_VALUE) {
+			s->val[s->vallen++] = (char)ch;
+			if (ch != ' ' && ch != '\t')
+				s->valend = s->vallen;
+		} else if (ch != ' ' && ch != '\t')
+			s->valover = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+/* A header line is complete. */
+static void
+http_scan_header(struct http_scan *s)
+{
+	size_t	i;
+
+	if (s->line == HL_CONT) {
+		/* evhttp appends it, after a space, to the last header:
+		 * "Bearer <token> ..." is never a valid Authorization. */
+		if (s->auth_last)
+			s->auth = HA_BAD;
+		return;
+	}
+	s->auth_last = 0;
+	s->val[s->valend] = '\0';
+	switch (s->line) {
+	case HL_AUTH:
+		if (s->auth != HA_NONE)
+			break;
+		s->auth = !s->valover && auth_check(hs.auth, s->val) != NULL ?
+		    HA_OK : HA_BAD;
+		s->auth_last = 1;
+		break;
+	case HL_LENGTH:
+		if (s->cl_seen)
+			break;
+		s->cl_seen = 1;
+		/* Anything but digits is evhttp's 400; an empty value too. */
+		s->cl_nonzero = s->valover || s->valend == 0;
+		for (i = 0; i < s->valend; i++)
+			if (s->val[i] != '0')
+				s->cl_nonzero = 1;
+		break;
+	case HL_ENCODING:
+		if (s->te_seen)
+			break;
+		s->te_seen = 1;
+		s->chunked = !s->valover && s->valend == 7 &&
+		    evutil_ascii_strncasecmp(s->val, "chunked", 7) == 0;
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+http_scan_eol(struct http_scan *s)
+{
+	if (s->phase == HS_FIRSTLINE) {
+		s->body_method = http_scan_body_method(s);
+		s->phase = HS_HEADERS;
+	} else if (s->col == 0)
+		s->phase = HS_DONE;
+	else
+		http_scan_header(s);
+	http_scan_line_reset(s);
+}
+
+/* Feeds n bytes of the request; stops at the end of its header block. */
+static void
+http_scan(struct http_scan *s, const unsigned char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n && s->phase != HS_DONE; i++) {
+		unsigned char	ch = p[i];
+
+		s->nbytes++;
+		if (ch == '\n') {	/* evhttp drops a CR before it */
+			http_scan_eol(s);
+			continue;
+		}
+		if (s->cr) {		/* that CR was not the end */
+			s->cr = 0;
+			if (!s->nul)
+				http_scan_char(s, '\r');
+		}
+		if (ch == '\r')
+			s->cr = 1;
+		else if (ch == '\0')
+			s->nul = 1;
+		else if (!s->nul)
+			http_scan_char(s, ch);
+	}
+}
+
+/* Scans buf from offset to its end, or to the end of the header block. */
+static void
+http_scan_buffer(struct http_conn *c, struct evbuffer *buf, size_t offset)
+{
+	struct evbuffer_ptr	ptr;
+	struct evbuffer_iovec	v[8];
+	int			i, n;
+
+	while (c->scan.phase != HS_DONE && offset < evbuffer_get_length(buf)) {
+		if (evbuffer_ptr_set(buf, &ptr, offset, EVBUFFER_PTR_SET) == -1)
+			return;
+		if ((n = evbuffer_peek(buf, -1, &ptr, v, 8)) <= 0)
+			return;
+		for (i = 0; i < n && i < 8 && c->scan.phase != HS_DONE; i++) {
+			http_scan(&c->scan, v[i].iov_base, v[i].iov_len);
+			offset += v[i].iov_len;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections.                                                        */
+
+/* The evhttp connection, or NULL once evhttp has freed it:
+ * bufferevent_free() clears the callbacks, and a live evhttp connection
+ * always has its error callback, with itself as the argument. */
+static struct evhttp_connection *
+http_conn_evcon(const struct http_conn *c)
+{
+	bufferevent_event_cb	 eventcb = NULL;
+	void			*arg = NULL;
+
+	if (c->state == HC_LINGER)
+		return NULL;
+	bufferevent_getcb(c->bev, NULL, NULL, &eventcb, &arg);
+	return eventcb == NULL ? NULL : arg;
+}
+
+/* evhttp has freed it and we have not taken it over yet. */
 static int
 http_conn_gone(const struct http_conn *c)
 {
-	bufferevent_event_cb	eventcb = NULL;
+	return c->state != HC_LINGER && http_conn_evcon(c) == NULL;
+}
 
-	bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
-	return eventcb == NULL;
+static size_t
+http_hash_slot(const struct bufferevent *bev)
+{
+	uint64_t	h = (uint64_t)(uintptr_t)bev;
+
+	h *= UINT64_C(0x9e3779b97f4a7c15);
+	return (size_t)(h >> 32) & hs.hashmask;
+}
+
+static void
+http_hash_del(struct http_conn *c)
+{
+	struct http_conn	**pp;
+
+	for (pp = &hs.hash[http_hash_slot(c->bev)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	c->hnext = NULL;
+}
+
+/* The record of the connection a request came on; NULL if uncounted. */
+static struct http_conn *
+http_conn_of(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct http_conn		*c;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return NULL;
+	for (c = hs.hash[http_hash_slot(bev)]; c != NULL; c = c->hnext)
+		if (c->bev == bev)
+			return c;
+	return NULL;
 }
 
 static void
 http_update_pause(void)
 {
+	char	more[HTTP_RATELOG_MORE];
 	int	i, pause;
 
-	pause = hs.nconns >= hs.cfg->max_connections;
+	pause = hs.nconns >= hs.max_conns || hs.backoff;
 	if (pause == hs.paused || hs.draining)
 		return;
 	for (i = 0; i < hs.nbound; i++) {
@@ -164,44 +687,395 @@ http_update_pause(void)
 			evconnlistener_enable(l);
 	}
 	hs.paused = pause;
-	if (pause)
+	if (pause && !hs.backoff && http_log_due(&hs.cap_log, more))
 		log_warnx("%ld connections open (maxConnections): not "
-		    "accepting until one closes", hs.nconns);
+		    "accepting until one closes%s", hs.nconns, more);
+}
+
+/*
+ * accept() failed with an error that does not go away by itself (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM): the listening socket stays readable, and
+ * retrying at once would spin. Pause every listener for a moment, as
+ * memcached does.
+ */
+static void
+http_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	char	more[HTTP_RATELOG_MORE];
+	int	err = EVUTIL_SOCKET_ERROR();
+
+	metrics_reject(METRICS_ACCEPT_PAUSED);
+	if (http_log_due(&hs.accept_log, more))
+		log_warnx("cannot accept a connection: %s; not accepting for "
+		    "%d ms%s", evutil_socket_error_to_string(err),
+		    HTTP_ACCEPT_PAUSE_MS, more);
+	if (hs.backoff)
+		return;
+	hs.backoff = 1;
+	http_update_pause();
+	http_event_add_ms(hs.backoff_ev, HTTP_ACCEPT_PAUSE_MS);
+}
+
+static void
+http_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	hs.backoff = 0;
+	http_update_pause();
 }
 
 /*
  * A new connection: evhttp asks us for its bufferevent. This is the only
  * hook 2.1.12 gives at accept time; it has no reliable one at close time
  * (its close callback is skipped in some states), so we keep a reference
- * and notice the close in http_sweep_cb(). evhttp shuts the socket down
- * for writing when it frees the connection, so the client sees the close
- * at once; the descriptor itself is closed when we drop our reference.
+ * and notice the close in http_inbuf_cb(), the timer or http_sweep_cb().
+ * evhttp shuts the socket down for writing when it frees the connection,
+ * so the client sees the close at once; the descriptor itself is closed
+ * when we drop our reference.
  */
 static struct bufferevent *
 http_bevcb(struct event_base *base, void *arg)
 {
 	struct bufferevent	*bev;
 	struct http_conn	*c;
+	size_t			 slot;
 
 	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		return NULL;
-	evbuffer_add_cb(bufferevent_get_output(bev), http_outbuf_cb, NULL);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return bev;	/* uncounted, still served */
+	bufferevent_setwatermark(bev, EV_READ, 0, hs.read_max);
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->timer = evtimer_new(base, http_conn_timer_cb, c)) == NULL) {
+		free(c);
+		/* Uncounted and untimed, still served. */
+		evbuffer_add_cb(bufferevent_get_output(bev), http_outbuf_cb,
+		    NULL);
+		return bev;
+	}
+	evbuffer_add_cb(bufferevent_get_input(bev), http_inbuf_cb, c);
+	evbuffer_add_cb(bufferevent_get_output(bev), http_outbuf_cb, c);
 	bufferevent_incref(bev);
 	c->bev = bev;
+	c->state = HC_HEAD;
+	http_scan_reset(&c->scan);
 	c->prev = NULL;
 	c->next = hs.conns;
 	if (hs.conns != NULL)
 		hs.conns->prev = c;
 	hs.conns = c;
+	slot = http_hash_slot(bev);
+	c->hnext = hs.hash[slot];
+	hs.hash[slot] = c;
 	hs.nconns++;
+	/* A connection's first request is timed from the accept, so one
+	 * that sends nothing is closed too. The timer also runs at once, once
+	 * evhttp has made the connection, to set its close callback. */
+	http_conn_arm(c, HD_HEADER, hs.cfg->header_timeout_ms);
+	c->setup = 1;
+	event_active(c->timer, EV_TIMEOUT, 1);
 	http_update_pause();
 	return bev;
 }
 
-/* Every HTTP_SWEEP_MS: forget the connections evhttp has closed. */
+/*
+ * evhttp is freeing the connection: take it over as soon as it is done.
+ * Only a hint (2.1.12 skips this callback in some states; the sweep
+ * catches those), but it gives a slot back at once rather than at the
+ * next sweep.
+ */
+static void
+http_conn_closecb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	if (!hs.exiting && c->state != HC_LINGER)
+		event_active(c->timer, EV_TIMEOUT, 1);
+}
+
+static void
+http_conn_arm(struct http_conn *c, enum http_deadline what, int ms)
+{
+	c->deadline_of = what;
+	c->deadline = http_now_ms() + ms;
+	http_event_add_ms(c->timer, ms);
+}
+
+/*
+ * The scanner has moved on: start the header clock at a request's first
+ * byte; at the end of its headers start the body clock, and refuse its
+ * body when the token is not valid (see DESIGN).
+ */
+static void
+http_conn_update(struct http_conn *c)
+{
+	struct http_scan		*s = &c->scan;
+	struct evhttp_connection	*evcon;
+
+	if (c->state != HC_HEAD)
+		return;
+	if (s->phase != HS_DONE) {
+		if (s->nbytes > 0 && c->deadline_of == HD_NONE)
+			http_conn_arm(c, HD_HEADER, hs.cfg->header_timeout_ms);
+		return;
+	}
+	c->state = HC_BODY;
+	http_conn_arm(c, HD_BODY, hs.cfg->body_timeout_ms);
+	if (s->auth == HA_OK || !s->body_method ||
+	    !(s->chunked || s->cl_nonzero))
+		return;
+	if ((evcon = http_conn_evcon(c)) == NULL)
+		return;
+	evhttp_connection_set_max_body_size(evcon, 0);
+	metrics_reject(METRICS_EARLY_401);
+	c->refused = 1;
+	c->check = 1;
+	event_active(c->timer, EV_TIMEOUT, 1);
+}
+
+/*
+ * Bytes arrived, before evhttp's read callback sees them: the last
+ * n_added bytes of buf are new.
+ */
+static void
+http_inbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*c = arg;
+	size_t			 len;
+
+	if (info->n_added == 0 || c->state == HC_LINGER)
+		return;
+	if (http_conn_gone(c)) {
+		http_conn_linger(c, HTTP_LINGER_MS);
+		return;
+	}
+	if (c->answered) {
+		/* evhttp is writing an error page and will close: whatever
+		 * comes now is never read. */
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		return;
+	}
+	len = evbuffer_get_length(buf);
+	http_scan_buffer(c, buf, len > info->n_added ? len - info->n_added : 0);
+	http_conn_update(c);
+}
+
+/* The request reached http_gencb(): the next one starts. */
+static void
+http_conn_request(struct http_conn *c, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	event_del(c->timer);
+	c->deadline_of = HD_NONE;
+	c->check = 0;
+	if (c->setup) {
+		c->setup = 0;
+		evhttp_connection_set_closecb(evcon, http_conn_closecb, c);
+	}
+	if (c->refused) {
+		evhttp_connection_set_max_body_size(evcon,
+		    (ev_ssize_t)hs.cfg->max_body_bytes);
+		c->refused = 0;
+	}
+	c->state = HC_BUSY;
+	evhttp_request_set_on_complete_cb(req, http_request_done_cb, c);
+	/* Every byte evhttp has left is the next request's. */
+	http_scan_reset(&c->scan);
+	http_scan_buffer(c, bufferevent_get_input(c->bev), 0);
+}
+
+/* The reply has been written: evhttp reads the next request (or frees
+ * the connection right after this). */
+static void
+http_request_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	if (c->state != HC_BUSY)
+		return;
+	c->state = HC_HEAD;
+	http_conn_update(c);
+}
+
+/*
+ * A reply on the socket itself, for when evhttp has no request to answer.
+ * What evhttp has not written yet (a 100 Continue) goes first; to a client
+ * that does not read, nothing.
+ */
+static void
+http_conn_write_now(struct http_conn *c, int status, const char *headers,
+    const char *body)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev), *msg;
+	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
+
+	if (fd == -1)
+		return;
+	if (evbuffer_get_length(out) > 0)
+		evbuffer_write(out, fd);
+	if (evbuffer_get_length(out) > 0 || (msg = evbuffer_new()) == NULL)
+		return;
+	http_format_close(msg, status, headers, body);
+	evbuffer_write(msg, fd);
+	evbuffer_free(msg);
+}
+
+/* The refusal check (see DESIGN). 0 when it answered. */
+static int
+http_conn_refuse(struct http_conn *c)
+{
+	struct evhttp_connection	*evcon;
+
+	if (!c->refused || c->answered || c->state != HC_BODY ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
+	    (evcon = http_conn_evcon(c)) == NULL)
+		return -1;
+	log_debug("%s: 401 before the body", __func__);
+	http_conn_write_now(c, 401, "WWW-Authenticate: Bearer\r\n",
+	    http_unauthorized);
+	evhttp_connection_free(evcon);
+	http_conn_linger(c, HTTP_LINGER_MS);
+	return 0;
+}
+
+/* headerTimeoutMs or bodyTimeoutMs has passed. */
+static void
+http_conn_expire(struct http_conn *c)
+{
+	struct evhttp_connection	*evcon = http_conn_evcon(c);
+	char				 body[160];
+	int				 head = c->deadline_of == HD_HEADER;
+
+	snprintf(body, sizeof(body), "{\"error\":\"Request Timeout - the "
+	    "request %s did not arrive within %s (%d ms)\"}",
+	    head ? "headers" : "body",
+	    head ? "headerTimeoutMs" : "bodyTimeoutMs",
+	    head ? hs.cfg->header_timeout_ms : hs.cfg->body_timeout_ms);
+	log_debug("%s: 408, the request %s took too long", __func__,
+	    head ? "headers" : "body");
+	metrics_reject(head ? METRICS_HEADER_TIMEOUT : METRICS_BODY_TIMEOUT);
+	c->deadline_of = HD_NONE;
+	http_conn_write_now(c, 408, "", body);
+	if (evcon != NULL)
+		evhttp_connection_free(evcon);
+	/* No lingering: a slow client must not keep its slot any longer. */
+	http_conn_linger(c, 0);
+}
+
+static void
+http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	double			 left;
+
+	if (c->state == HC_LINGER)
+		return;
+	if (http_conn_gone(c)) {
+		http_conn_linger(c, HTTP_LINGER_MS);
+		return;
+	}
+	if (c->setup) {
+		c->setup = 0;
+		evhttp_connection_set_closecb(http_conn_evcon(c),
+		    http_conn_closecb, c);
+	}
+	if (c->check) {
+		c->check = 0;
+		if (http_conn_refuse(c) == 0)
+			return;
+	}
+	if (c->deadline_of == HD_NONE)
+		return;
+	left = c->deadline - http_now_ms();
+	if (left > 0) {
+		http_event_add_ms(c->timer, left);
+		return;
+	}
+	http_conn_expire(c);
+}
+
+/*
+ * evhttp has freed the connection (and shut it down for writing). If it
+ * was still reading, read and discard what the client sends for at most
+ * ms, so that it reads our answer rather than a reset; else, or with ms
+ * 0, close at once.
+ */
+static void
+http_conn_linger(struct http_conn *c, int ms)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
+	int		 reading = bufferevent_get_enabled(c->bev) & EV_READ;
+
+	c->state = HC_LINGER;
+	c->deadline_of = HD_NONE;
+	c->check = 0;
+	event_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (!reading || ms <= 0 || fd == -1 || hs.exiting ||
+	    (c->linger = event_new(hs.base, fd, EV_READ, http_linger_cb, c))
+	    == NULL) {
+		http_conn_close(c);
+		return;
+	}
+	c->deadline = http_now_ms() + ms;
+	http_event_add_ms(c->linger, ms);
+}
+
+static void
+http_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	char			 buf[16384];
+	ssize_t			 n = 0;
+	double			 left;
+	int			 i;
+
+	for (i = 0; i < 4 && (what & EV_READ); i++)
+		if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) <= 0)
+			break;
+	left = c->deadline - http_now_ms();
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR) || left <= 0) {
+		http_conn_close(c);
+		return;
+	}
+	http_event_add_ms(c->linger, left);
+}
+
+/* Forget a connection evhttp has freed; its slot is free again. */
+static void
+http_conn_close(struct http_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		hs.conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	http_hash_del(c);
+	http_conn_free(c);
+	hs.nconns--;
+	if (!hs.exiting)
+		http_update_pause();
+}
+
+static void
+http_conn_free(struct http_conn *c)
+{
+	evbuffer_remove_cb(bufferevent_get_input(c->bev), http_inbuf_cb, c);
+	evbuffer_remove_cb(bufferevent_get_output(c->bev), http_outbuf_cb, c);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->linger != NULL)
+		event_free(c->linger);
+	event_free(c->timer);
+	bufferevent_decref(c->bev);
+	free(c);
+}
+
+/* Every HTTP_SWEEP_MS: take over the connections evhttp has freed. */
 static void
 http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -210,17 +1084,8 @@ http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (c = hs.conns; c != NULL; c = next) {
 		next = c->next;
-		if (!http_conn_gone(c))
-			continue;
-		if (c->prev != NULL)
-			c->prev->next = c->next;
-		else
-			hs.conns = c->next;
-		if (c->next != NULL)
-			c->next->prev = c->prev;
-		bufferevent_decref(c->bev);
-		free(c);
-		hs.nconns--;
+		if (http_conn_gone(c))
+			http_conn_linger(c, HTTP_LINGER_MS);
 	}
 	for (i = 0; i < hs.nlimiters; i++)
 		ratelimit_sweep(hs.limiters[i], http_now_ms());
@@ -238,19 +1103,22 @@ http_sweep_ratelimit(struct ratelimit *rl)
 /*
  * libevent answers malformed requests and oversized bodies or headers with
  * a fixed HTML page written straight into the connection's output buffer.
- * Replace such a response with a JSON one, status kept.
+ * Replace such a response with a JSON one, status kept; the 413 of a
+ * request refused for its token becomes our 401. evhttp closes the
+ * connection after each such page.
  */
 static void
 http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	static const char	 marker[] = "\r\n\r\n<HTML><HEAD>\n<TITLE>";
+	struct http_conn	*c = arg;
 	struct evbuffer_ptr	 at, start, p;
 	struct evbuffer		*keep;
 	char			 line[16], body[256];
 	size_t			 len;
-	int			 status, n;
-	const char		*msg;
+	int			 status;
+	const char		*msg, *headers = "";
 
 	if (info->n_added == 0)
 		return;
@@ -297,16 +1165,23 @@ http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		msg = http_reason(status);
 		break;
 	}
+	snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	if (c != NULL) {
+		c->answered = 1;
+		if (c->refused && status == 413) {
+			log_debug("%s: 401 before the body", __func__);
+			status = 401;
+			headers = "WWW-Authenticate: Bearer\r\n";
+			snprintf(body, sizeof(body), "%s", http_unauthorized);
+		}
+	}
 	if ((keep = evbuffer_new()) == NULL)
 		return;
 	evbuffer_remove_buffer(buf, keep, (size_t)p.pos);
 	evbuffer_drain(buf, evbuffer_get_length(buf));
 	evbuffer_add_buffer(buf, keep);
 	evbuffer_free(keep);
-	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
-	evbuffer_add_printf(buf, "HTTP/1.1 %d %s\r\nContent-Type: "
-	    "application/json\r\nContent-Length: %d\r\nConnection: close"
-	    "\r\n\r\n%s", status, http_reason(status), n, body);
+	http_format_close(buf, status, headers, body);
 }
 
 void
@@ -349,8 +1224,11 @@ http_gencb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri		*uri;
 	const struct auth_caller	*caller;
 	const char			*path;
+	struct http_conn		*c;
 	int				 method, i, path_seen = 0;
 
+	if ((c = http_conn_of(req)) != NULL)
+		http_conn_request(c, req);
 	atomic_fetch_add(&hs.inflight, 1);
 	if (hs.draining) {
 		http_reply_error(req, 503,
@@ -360,15 +1238,10 @@ http_gencb(struct evhttp_request *req, void *arg)
 	caller = auth_check(hs.auth, evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization"));
 	if (caller == NULL) {
-		static const char unauthorized[] =
-		    "{\"error\":\"Unauthorized - invalid or missing "
-		    "authentication token\",\"hint\":\"Provide Authorization: "
-		    "Bearer <token> header\"}";
-
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "WWW-Authenticate", "Bearer");
-		http_reply(req, 401, unauthorized, sizeof(unauthorized) - 1,
-		    0);
+		http_reply(req, 401, http_unauthorized,
+		    sizeof(http_unauthorized) - 1, 0);
 		return;
 	}
 	uri = evhttp_request_get_evhttp_uri(req);
@@ -602,7 +1475,7 @@ http_flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (c = hs.conns; c != NULL; c = c->next)
-		if (!http_conn_gone(c) && evbuffer_get_length(
+		if (http_conn_evcon(c) != NULL && evbuffer_get_length(
 		    bufferevent_get_output(c->bev)) > 0)
 			break;
 	if (c != NULL && ts_ms(&hs.flush_start, &now) < HTTP_FLUSH_MAX_MS) {
@@ -674,6 +1547,8 @@ http_bind(const char *host, int port, int required)
 			    host, port);
 		return -1;
 	}
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(b),
+	    http_accept_error_cb);
 	hs.bound[hs.nbound++] = b;
 	return 0;
 }
@@ -694,22 +1569,85 @@ http_bound_port(struct evhttp_bound_socket *b)
 	return -1;
 }
 
+/*
+ * Raise the soft descriptor limit to the hard one. Returns how many
+ * connections the descriptors allow beside reserved_fds and the
+ * listeners (at least 1, LONG_MAX without a limit); *limit is the limit.
+ */
+static long
+http_fd_limit(int reserved_fds, unsigned long long *limit)
+{
+	struct rlimit	rl;
+	rlim_t		soft;
+
+	*limit = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return LONG_MAX;
+	}
+	soft = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max && rl.rlim_max != RLIM_INFINITY) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("cannot raise RLIMIT_NOFILE from %llu to %llu",
+			    (unsigned long long)soft,
+			    (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = soft;
+		}
+	}
+	if (rl.rlim_cur == RLIM_INFINITY) {
+		log_info("RLIMIT_NOFILE is unlimited");
+		return LONG_MAX;
+	}
+	*limit = (unsigned long long)rl.rlim_cur;
+	if (rl.rlim_cur != soft)
+		log_info("RLIMIT_NOFILE raised from %llu to %llu (the hard "
+		    "limit)", (unsigned long long)soft, *limit);
+	else
+		log_info("RLIMIT_NOFILE is %llu (the hard limit is %llu)",
+		    *limit, (unsigned long long)rl.rlim_max);
+	if (*limit > (unsigned long long)LONG_MAX / 2)
+		return LONG_MAX;
+	if ((long)*limit - reserved_fds - HTTP_MAX_LISTENERS < 1)
+		return 1;
+	return (long)*limit - reserved_fds - HTTP_MAX_LISTENERS;
+}
+
 int
 http_init(struct event_base *base, const struct config *cfg,
-    const char *addr, const struct auth *auth)
+    const char *addr, const struct auth *auth, int reserved_fds)
 {
-	char		 host[256], *colon;
-	const char	*h;
-	long		 port;
-	char		*end;
-	struct timeval	 tv;
-	int		 loopback4 = 0, loopback6 = 0, bound_port;
+	char			 host[256], *colon;
+	const char		*h;
+	long			 port, fd_conns;
+	char			*end;
+	struct timeval		 tv;
+	unsigned long long	 limit;
+	size_t			 nslots;
+	int			 loopback4 = 0, loopback6 = 0, bound_port;
 
 	memset(&hs, 0, sizeof(hs));
 	hs.base = base;
 	hs.cfg = cfg;
 	hs.auth = auth;
 	clock_gettime(CLOCK_MONOTONIC, &hs.started);
+	event_set_log_callback(log_libevent);
+
+	hs.max_conns = cfg->max_connections;
+	fd_conns = http_fd_limit(reserved_fds, &limit);
+	if (fd_conns < hs.max_conns) {
+		log_warnx("maxConnections %d lowered to %ld: RLIMIT_NOFILE is "
+		    "%llu", cfg->max_connections, fd_conns, limit);
+		hs.max_conns = fd_conns;
+	}
+	for (nslots = 64; nslots < (size_t)hs.max_conns && nslots < 65536;
+	    nslots *= 2)
+		;
+	if ((hs.hash = calloc(nslots, sizeof(*hs.hash))) == NULL)
+		return -1;
+	hs.hashmask = nslots - 1;
+	hs.read_max = cfg->max_header_bytes + cfg->max_body_bytes +
+	    HTTP_READ_SLACK;
 
 	if (strlen(addr) >= sizeof(host)) {
 		log_warnx("listen address too long: %s", addr);
@@ -748,7 +1686,7 @@ http_init(struct event_base *base, const struct config *cfg,
 		loopback4 = 1;
 
 	if ((hs.http = evhttp_new(base)) == NULL)
-		return -1;
+		goto fail;
 	evhttp_set_max_headers_size(hs.http, (ev_ssize_t)cfg->max_header_bytes);
 	evhttp_set_max_body_size(hs.http, (ev_ssize_t)cfg->max_body_bytes);
 	tv.tv_sec = cfg->idle_timeout_ms / 1000;
@@ -773,7 +1711,9 @@ http_init(struct event_base *base, const struct config *cfg,
 
 	hs.sweep_ev = event_new(base, -1, EV_PERSIST, http_sweep_cb, NULL);
 	hs.flush_ev = evtimer_new(base, http_flush_cb, NULL);
-	if (hs.sweep_ev == NULL || hs.flush_ev == NULL)
+	hs.backoff_ev = evtimer_new(base, http_backoff_cb, NULL);
+	if (hs.sweep_ev == NULL || hs.flush_ev == NULL ||
+	    hs.backoff_ev == NULL)
 		goto fail;
 	tv.tv_sec = HTTP_SWEEP_MS / 1000;
 	tv.tv_usec = (HTTP_SWEEP_MS % 1000) * 1000;
@@ -796,16 +1736,20 @@ http_free(void)
 	/* Every connection is gone now: drop our references. */
 	for (c = hs.conns; c != NULL; c = next) {
 		next = c->next;
-		bufferevent_decref(c->bev);
-		free(c);
+		http_conn_free(c);
 	}
 	hs.conns = NULL;
 	hs.nconns = 0;
+	free(hs.hash);
+	hs.hash = NULL;
 	if (hs.sweep_ev != NULL)
 		event_free(hs.sweep_ev);
 	if (hs.flush_ev != NULL)
 		event_free(hs.flush_ev);
 	if (hs.drain_ev != NULL)
 		event_free(hs.drain_ev);
-	hs.sweep_ev = hs.flush_ev = hs.drain_ev = NULL;
+	if (hs.backoff_ev != NULL)
+		event_free(hs.backoff_ev);
+	hs.sweep_ev = hs.flush_ev = hs.drain_ev = hs.backoff_ev = NULL;
+	log_libevent_flush();
 }

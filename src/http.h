@@ -41,9 +41,13 @@ struct http_pending {
 
 /* Binds the listeners (addr "host:port"; a loopback host is also bound on
  * the other family, so "localhost" works whichever address a client
- * resolver tries first). Returns the bound port, or -1 with a message. */
+ * resolver tries first). Returns the bound port, or -1 with a message.
+ * Also routes libevent's log through log.c, raises the soft RLIMIT_NOFILE
+ * to the hard limit and lowers maxConnections (with a warning) so that
+ * the connections leave reserved_fds descriptors to the rest of the
+ * daemon (children's pipes, eventfds, epoll). */
 int	http_init(struct event_base *, const struct config *, const char *addr,
-	    const struct auth *);
+	    const struct auth *, int reserved_fds);
 void	http_add_route(const char *path, int methods, http_handler, void *arg);
 void	http_free(void);
 
@@ -85,7 +89,8 @@ struct evhttp_request *http_pending_remove(struct http_pending *);
 void	http_drain(int timeout_ms);
 int	http_draining(void);
 long	http_inflight(void);
-/* Connections open now (counted for maxConnections). */
+/* Connections open now (counted for maxConnections, lingering ones
+ * too). */
 long	http_connections(void);
 /* Seconds since start, for /health. */
 double	http_uptime_ms(void);

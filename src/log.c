@@ -6,12 +6,16 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 
@@ -28,6 +32,13 @@ static void	vlog(int, int, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
 
 static atomic_int log_verbose;
+
+/* log_libevent()'s budget: the second it is for, lines logged in it, and
+ * lines dropped since the last report. */
+static pthread_mutex_t	log_ev_mtx = PTHREAD_MUTEX_INITIALIZER;
+static time_t		log_ev_second;
+static int		log_ev_lines;
+static long		log_ev_suppressed;
 
 void
 log_init(int verbose)
@@ -140,4 +151,57 @@ fatalx(const char *fmt, ...)
 	vlog(PRI_ERR, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+void
+log_libevent(int severity, const char *msg)
+{
+	struct timespec	now;
+	long		suppressed = 0;
+	int		pass;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&log_ev_mtx);
+	if (now.tv_sec != log_ev_second) {
+		log_ev_second = now.tv_sec;
+		log_ev_lines = 0;
+	}
+	pass = log_ev_lines < LOG_LIBEVENT_BURST;
+	if (pass) {
+		log_ev_lines++;
+		suppressed = log_ev_suppressed;
+		log_ev_suppressed = 0;
+	} else
+		log_ev_suppressed++;
+	pthread_mutex_unlock(&log_ev_mtx);
+	if (!pass)
+		return;
+	if (suppressed > 0)
+		log_warnx("suppressed %ld libevent message%s", suppressed,
+		    suppressed == 1 ? "" : "s");
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}
+
+void
+log_libevent_flush(void)
+{
+	long	suppressed;
+
+	pthread_mutex_lock(&log_ev_mtx);
+	suppressed = log_ev_suppressed;
+	log_ev_suppressed = 0;
+	pthread_mutex_unlock(&log_ev_mtx);
+	if (suppressed > 0)
+		log_warnx("suppressed %ld libevent message%s", suppressed,
+		    suppressed == 1 ? "" : "s");
 }

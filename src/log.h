@@ -20,5 +20,16 @@ void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+/*
+ * For event_set_log_callback(): libevent's own messages, mapped to
+ * log_debug (EVENT_LOG_DEBUG), log_info (EVENT_LOG_MSG) or log_warnx
+ * (EVENT_LOG_WARN, EVENT_LOG_ERR) with a "libevent: " prefix. At most
+ * LOG_LIBEVENT_BURST lines a second; the rest are counted and reported in
+ * one "suppressed N libevent messages" line before the next one that is
+ * logged, or by log_libevent_flush(). Safe from any thread.
+ */
+#define LOG_LIBEVENT_BURST	10
+void	log_libevent(int severity, const char *msg);
+void	log_libevent_flush(void);
 
 #endif

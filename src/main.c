@@ -313,6 +313,7 @@ main(int argc, char *argv[])
 	    &verbose) == -1)
 		return 1;
 	log_init(verbose);
+	event_set_log_callback(log_libevent);
 	cfg = load_config(config_path, check);
 	main_cfg = cfg;
 	if (listen == NULL)
@@ -325,11 +326,10 @@ main(int argc, char *argv[])
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event base");
 	workers = cfg->workers > 0 ? cfg->workers : pool_default_workers();
-	log_debug("%s: %d descriptors kept for workers and MCP servers",
-	    __func__, reserved_fds(cfg, workers));
 
 	/* Listen first: a port in use exits before any child exists. */
-	if ((port = http_init(base, cfg, listen, auth)) == -1)
+	if ((port = http_init(base, cfg, listen, auth,
+	    reserved_fds(cfg, workers))) == -1)
 		fatalx("cannot listen on %s", listen);
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
