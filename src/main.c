@@ -294,82 +294,117 @@ shutdown_all(struct pool *pool, struct cache *cache)
 	cache_flush(cache);
 }
 
-int
-main(int argc, char *argv[])
-{
-	const char		*config_path = DEFAULT_CONFIG, *listen = NULL;
+/* What main() starts and frees. */
+struct daemon {
 	struct config		*cfg;
+	struct auth		*auth;
+	struct allowlist	*allow;
 	struct event_base	*base;
 	struct event		*sigs[3];
 	struct pool		*pool;
-	struct auth		*auth;
-	struct allowlist	*allow;
 	struct cache		*cache;
-	char			 token[AUTH_TOKEN_MAX + 1];
-	int			 check = 0, verbose = 0, port, workers, i;
-	const int		 signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	int			 port;
+	int			 workers;
+};
 
+/* The loop thread's side: event base, listeners (bound first, so a port
+ * in use exits before any child exists) and signals. */
+static void
+start_front(struct daemon *d, const char *listen)
+{
+	const int	signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	int		i;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->base = event_base_new()) == NULL)
+		fatalx("cannot create the event base");
+	d->workers = d->cfg->workers > 0 ? d->cfg->workers :
+	    pool_default_workers();
+	if ((d->port = http_init(d->base, d->cfg, listen, d->auth,
+	    reserved_fds(d->cfg, d->workers))) == -1)
+		fatalx("cannot listen on %s", listen);
+	for (i = 0; i < 3; i++) {
+		d->sigs[i] = evsignal_new(d->base, signums[i], on_signal, NULL);
+		if (d->sigs[i] == NULL || event_add(d->sigs[i], NULL) == -1)
+			fatalx("cannot install signal handlers");
+	}
+}
+
+/* The workers, the schema cache, the registry and the routes; then every
+ * MCP server instance starts on its worker. */
+static void
+start_back(struct daemon *d)
+{
+	const struct config	*cfg = d->cfg;
+
+	if ((d->pool = pool_new(d->base, d->workers, cfg->queue_size)) == NULL)
+		fatalx("cannot start %d workers", d->workers);
+	if ((d->cache = cache_open(cfg->schema_cache_path != NULL ?
+	    cfg->schema_cache_path : DEFAULT_CACHE)) == NULL)
+		fatalx("cannot set up the schema cache");
+	if ((main_registry = registry_new(cfg, d->pool, d->cache)) == NULL)
+		fatalx("cannot create the server registry");
+	exec_init(d->pool, main_registry, cfg, d->allow);
+	exec_register();
+	discovery_register(main_registry, cfg, d->allow);
+	health_register(d->pool, main_registry, d->cache);
+	if (registry_start(main_registry) == -1)
+		fatalx("cannot start the MCP servers");
+}
+
+static void
+free_all(struct daemon *d)
+{
+	int	i;
+
+	discovery_free();
+	http_free();
+	exec_free();
+	for (i = 0; i < 3; i++)
+		event_free(d->sigs[i]);
+	cache_free(d->cache);
+	event_base_free(d->base);
+	allowlist_free(d->allow);
+	auth_free(d->auth);
+	config_free(d->cfg);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*config_path = DEFAULT_CONFIG, *listen = NULL;
+	struct daemon	 d;
+	char		 token[AUTH_TOKEN_MAX + 1];
+	int		 check = 0, verbose = 0;
+
+	memset(&d, 0, sizeof(d));
 	if (parse_args(argc, argv, &config_path, &listen, &check,
 	    &verbose) == -1)
 		return 1;
 	log_init(verbose);
 	event_set_log_callback(log_libevent);
-	cfg = load_config(config_path, check);
-	main_cfg = cfg;
+	d.cfg = load_config(config_path, check);
+	main_cfg = d.cfg;
 	if (listen == NULL)
-		listen = cfg->listen != NULL ? cfg->listen : DEFAULT_LISTEN;
-	auth = load_auth(cfg, token, sizeof(token));
-	if ((allow = allowlist_new(cfg->allowed_tools, cfg->nallowed_tools))
-	    == NULL)
+		listen = d.cfg->listen != NULL ? d.cfg->listen : DEFAULT_LISTEN;
+	d.auth = load_auth(d.cfg, token, sizeof(token));
+	if ((d.allow = allowlist_new(d.cfg->allowed_tools,
+	    d.cfg->nallowed_tools)) == NULL)
 		fatalx("cannot build the allowlist");
-	signal(SIGPIPE, SIG_IGN);
-	if ((base = event_base_new()) == NULL)
-		fatalx("cannot create the event base");
-	workers = cfg->workers > 0 ? cfg->workers : pool_default_workers();
+	start_front(&d, listen);
+	start_back(&d);
 
-	/* Listen first: a port in use exits before any child exists. */
-	if ((port = http_init(base, cfg, listen, auth,
-	    reserved_fds(cfg, workers))) == -1)
-		fatalx("cannot listen on %s", listen);
-	for (i = 0; i < 3; i++) {
-		sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
-		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
-			fatalx("cannot install signal handlers");
-	}
-	if ((pool = pool_new(base, workers, cfg->queue_size)) == NULL)
-		fatalx("cannot start %d workers", workers);
-	if ((cache = cache_open(cfg->schema_cache_path != NULL ?
-	    cfg->schema_cache_path : DEFAULT_CACHE)) == NULL)
-		fatalx("cannot set up the schema cache");
-	if ((main_registry = registry_new(cfg, pool, cache)) == NULL)
-		fatalx("cannot create the server registry");
-	exec_init(pool, main_registry, cfg, allow);
-	exec_register();
-	discovery_register(main_registry, cfg, allow);
-	health_register(pool, main_registry, cache);
-	if (registry_start(main_registry) == -1)
-		fatalx("cannot start the MCP servers");
-
-	wait_started(base, cfg->start_timeout_ms);
+	wait_started(d.base, d.cfg->start_timeout_ms);
 	/* A drain that finished during the start (SIGTERM) skips all this. */
-	if (!event_base_got_exit(base)) {
-		print_ready(cfg, listen, port, token, workers);
+	if (!event_base_got_exit(d.base)) {
+		print_ready(d.cfg, listen, d.port, token, d.workers);
 		explicit_bzero(token, sizeof(token));
-		event_base_dispatch(base);
+		event_base_dispatch(d.base);
 	}
 	explicit_bzero(token, sizeof(token));
 
-	shutdown_all(pool, cache);
-	discovery_free();
-	http_free();
-	exec_free();
-	for (i = 0; i < 3; i++)
-		event_free(sigs[i]);
-	cache_free(cache);
-	event_base_free(base);
-	allowlist_free(allow);
-	auth_free(auth);
-	config_free(cfg);
+	shutdown_all(d.pool, d.cache);
+	free_all(&d);
 	log_info("exited cleanly");
 	return 0;
 }
