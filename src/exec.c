@@ -159,8 +159,12 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	ec->sc.job.done = exec_done;
 	ec->sc.complete = exec_complete;
 	http_pending_add(&ec->hp, req);
-	if (pool_submit(exec_pool, &ec->sc.job, ec->bulk ? POOL_BULK :
-	    POOL_WORKER) == -1) {
+	/* A small body goes to the worker that owned the instance of the
+	 * connection's last call (sandboxes call one server again and
+	 * again): then it needs no forwarding. */
+	if ((ec->bulk ? pool_submit(exec_pool, &ec->sc.job, POOL_BULK) :
+	    pool_submit_to(exec_pool, &ec->sc.job, http_conn_hint(req))) ==
+	    -1) {
 		metrics_reject(METRICS_QUEUE_FULL);
 		http_pending_remove(&ec->hp);
 		exec_call_free(ec);
@@ -178,6 +182,8 @@ exec_done(struct job *j)
 
 	req = http_pending_remove(&ec->hp);
 	if (req != NULL) {
+		if (ec->sc.srv != NULL)
+			http_conn_set_hint(req, ec->sc.owner);
 		if (ec->sc.status == 0 || ec->sc.body == NULL)
 			http_reply_error(req, 503, "Service Unavailable - "
 			    "server is shutting down", 1);

@@ -79,6 +79,7 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -114,6 +115,7 @@
 #define HTTP_LOG_EVERY_MS	10000	/* repeated warnings, at most */
 #define HTTP_RATELOG_MORE	64
 #define HTTP_READ_SLACK		(64 * 1024)
+#define HTTP_IO_MAX		(256 * 1024)	/* bytes per read or write */
 #define HTTP_SCAN_KEY		20	/* longest header name we look for */
 #define HTTP_SCAN_VALUE		(AUTH_TOKEN_MAX + 8)	/* "Bearer " token */
 
@@ -208,6 +210,7 @@ struct http_conn {
 	int			 refused;	/* body limit 0: no valid token */
 	int			 check;		/* the refusal check is due */
 	int			 answered;	/* evhttp wrote an error page */
+	int			 hint;		/* see http_conn_hint() */
 	struct http_scan	 scan;
 };
 
@@ -290,6 +293,7 @@ static void	 http_linger_cb(evutil_socket_t, short, void *);
 static void	 http_conn_close(struct http_conn *);
 static void	 http_conn_free(struct http_conn *);
 static size_t	 http_hash_slot(const struct bufferevent *);
+static void	 http_conn_setup(struct http_conn *);
 static void	 http_hash_del(struct http_conn *);
 static void	 http_format_close(struct evbuffer *, int, const char *,
 		    const char *);
@@ -651,6 +655,23 @@ http_hash_del(struct http_conn *c)
 	c->hnext = NULL;
 }
 
+int
+http_conn_hint(struct evhttp_request *req)
+{
+	struct http_conn	*c = http_conn_of(req);
+
+	return c != NULL ? c->hint : -1;
+}
+
+void
+http_conn_set_hint(struct evhttp_request *req, int hint)
+{
+	struct http_conn	*c = http_conn_of(req);
+
+	if (c != NULL)
+		c->hint = hint;
+}
+
 /* The record of the connection a request came on; NULL if uncounted. */
 static struct http_conn *
 http_conn_of(struct evhttp_request *req)
@@ -755,6 +776,7 @@ http_bevcb(struct event_base *base, void *arg)
 	evbuffer_add_cb(bufferevent_get_output(bev), http_outbuf_cb, c);
 	bufferevent_incref(bev);
 	c->bev = bev;
+	c->hint = -1;
 	c->state = HC_HEAD;
 	http_scan_reset(&c->scan);
 	c->prev = NULL;
@@ -962,6 +984,28 @@ http_conn_expire(struct http_conn *c)
 	http_conn_linger(c, 0);
 }
 
+/*
+ * evhttp has made the connection (it has its socket): the close callback,
+ * and no Nagle delay (a reply over one write would otherwise wait for the
+ * client's delayed ACK, 40 ms), and larger reads and writes for large
+ * bodies than bufferevent's 16 KiB.
+ */
+static void
+http_conn_setup(struct http_conn *c)
+{
+	evutil_socket_t	fd = bufferevent_getfd(c->bev);
+	int		one = 1;
+
+	c->setup = 0;
+	evhttp_connection_set_closecb(http_conn_evcon(c), http_conn_closecb,
+	    c);
+	if (fd != -1 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == -1 && errno != EOPNOTSUPP)
+		log_debug("%s: TCP_NODELAY: %s", __func__, strerror(errno));
+	bufferevent_set_max_single_read(c->bev, HTTP_IO_MAX);
+	bufferevent_set_max_single_write(c->bev, HTTP_IO_MAX);
+}
+
 static void
 http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -974,11 +1018,8 @@ http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		http_conn_linger(c, HTTP_LINGER_MS);
 		return;
 	}
-	if (c->setup) {
-		c->setup = 0;
-		evhttp_connection_set_closecb(http_conn_evcon(c),
-		    http_conn_closecb, c);
-	}
+	if (c->setup)
+		http_conn_setup(c);
 	if (c->check) {
 		c->check = 0;
 		if (http_conn_refuse(c) == 0)

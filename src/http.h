@@ -78,6 +78,12 @@ void	http_sweep_ratelimit(struct ratelimit *);
 /* Milliseconds on the monotonic clock. */
 double	http_now_ms(void);
 
+/* A number a handler keeps with the request's connection for its next
+ * request (exec: the worker that owned the last call's MCP server
+ * instance); -1 until set. */
+int	http_conn_hint(struct evhttp_request *);
+void	http_conn_set_hint(struct evhttp_request *, int);
+
 /* Deferred answers. */
 void	http_pending_add(struct http_pending *, struct evhttp_request *);
 /* Removes it; returns its request, or NULL when the drain abandoned it. */

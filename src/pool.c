@@ -314,11 +314,10 @@ pool_worker_base(struct pool *p, int worker)
 
 /* ----------------------------------------------------------- hand-offs */
 
-int
-pool_submit(struct pool *p, struct job *j, enum pool_lane lane)
+/* A queueSize place for a job from the loop thread; -1 when none. */
+static int
+pool_take_place(struct pool *p, struct job *j)
 {
-	unsigned	w;
-
 	if (atomic_fetch_add(&p->queued, 1) >= p->queue_size) {
 		atomic_fetch_sub(&p->queued, 1);
 		return -1;
@@ -331,13 +330,29 @@ pool_submit(struct pool *p, struct job *j, enum pool_lane lane)
 	}
 	pthread_mutex_unlock(&p->mtx);
 	j->counted = 1;
-	if (lane == POOL_BULK)
-		pool_post_bulk(p, j);
-	else {
-		w = atomic_fetch_add_explicit(&p->rr, 1,
-		    memory_order_relaxed) % (unsigned)p->nworkers;
-		pool_post(p, (int)w, j);
-	}
+	return 0;
+}
+
+int
+pool_submit(struct pool *p, struct job *j, enum pool_lane lane)
+{
+	if (lane != POOL_BULK)
+		return pool_submit_to(p, j, -1);
+	if (pool_take_place(p, j) == -1)
+		return -1;
+	pool_post_bulk(p, j);
+	return 0;
+}
+
+int
+pool_submit_to(struct pool *p, struct job *j, int worker)
+{
+	if (pool_take_place(p, j) == -1)
+		return -1;
+	if (worker < 0 || worker >= p->nworkers)
+		worker = (int)(atomic_fetch_add_explicit(&p->rr, 1,
+		    memory_order_relaxed) % (unsigned)p->nworkers);
+	pool_post(p, worker, j);
 	return 0;
 }
 

@@ -84,6 +84,8 @@ struct event_base *pool_worker_base(struct pool *, int worker);
 /* Loop thread: queue a job on a lane. -1 when queue_size submitted jobs
  * wait already or the pool is stopping (the caller answers 503). */
 int		 pool_submit(struct pool *, struct job *, enum pool_lane);
+/* The same for worker w (-1: round robin). */
+int		 pool_submit_to(struct pool *, struct job *, int worker);
 /* Any thread: hand a job to worker w, or to the bulk lane (not counted
  * against queue_size: it is already inside). A job for a thread that has
  * stopped goes straight to done(). */

@@ -337,7 +337,7 @@ registry_submit(struct registry *reg, struct server_call *c)
 	}
 	c->srv = reg->servers[c->server];
 	c->target = server_pick(c->srv);
-	owner = reg->owner[c->server][c->target];
+	c->owner = owner = reg->owner[c->server][c->target];
 	if (owner == pool_self()) {
 		server_submit(c->srv, c->target, c);
 		return;

@@ -52,8 +52,9 @@ struct server_call {
 
 	/* Input, set by the submitter; owned by the call. */
 	size_t		 server;	/* index in the configuration */
-	struct server	*srv;		/* set by the registry: the server */
-	int		 target;	/* and the instance it goes to */
+	struct server	*srv;		/* set by the registry: the server, */
+	int		 target;	/* the instance it goes to */
+	int		 owner;		/* and the worker that owns that */
 	char		*tool;		/* name as the server knows it */
 	char		*params;	/* tools/call params JSON, one line;
 					   handed to the child's write queue */
