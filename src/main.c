@@ -307,6 +307,25 @@ struct daemon {
 	int			 workers;
 };
 
+/*
+ * The loop thread's event base. evhttp turns a connection's read and write
+ * events on and off several times per request; with the changelist those
+ * changes reach epoll once per loop iteration, not one epoll_ctl each.
+ */
+static struct event_base *
+loop_base_new(void)
+{
+	struct event_config	*ec;
+	struct event_base	*base;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 /* The loop thread's side: event base, listeners (bound first, so a port
  * in use exits before any child exists) and signals. */
 static void
@@ -316,7 +335,7 @@ start_front(struct daemon *d, const char *listen)
 	int		i;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((d->base = event_base_new()) == NULL)
+	if ((d->base = loop_base_new()) == NULL)
 		fatalx("cannot create the event base");
 	d->workers = d->cfg->workers > 0 ? d->cfg->workers :
 	    pool_default_workers();

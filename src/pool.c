@@ -70,6 +70,7 @@ struct pool_worker {
 	struct mbox		 mbox;
 	struct event		*mbox_ev;
 	struct job		 stop_job;
+	struct job		*bhead, *btail;	/* the loop thread's batch */
 };
 
 struct pool {
@@ -93,6 +94,8 @@ struct pool {
 
 	struct mbox		 done;
 	struct event		*done_ev;
+	struct event		*batch_ev;	/* hands the batches over */
+	int			 batched;
 
 	void			(*stop_fn)(int, void *);
 	void			*stop_arg;
@@ -104,6 +107,7 @@ static void	*pool_worker_main(void *);
 static void	*pool_bulk_main(void *);
 static void	 pool_mbox_cb(evutil_socket_t, short, void *);
 static void	 pool_done_cb(evutil_socket_t, short, void *);
+static void	 pool_batch_cb(evutil_socket_t, short, void *);
 static void	 pool_stop_run(struct job *);
 static void	 pool_noop_done(struct job *);
 static void	 pool_run_done(struct pool *, struct job *);
@@ -113,6 +117,8 @@ static int	 pool_thread_init(struct pool_thread *, int,
 static void	 pool_thread_exit(struct pool *, struct pool_thread *,
 		    struct pool_worker *);
 static int	 pool_start_threads(struct pool *);
+static void	 pool_batch_add(struct pool *, struct pool_worker *,
+		    struct job *);
 
 /* ------------------------------------------------------------ mailboxes */
 
@@ -159,6 +165,31 @@ mbox_put(struct mbox *mb, struct job *j)
 	else
 		mb->head = j;
 	mb->tail = j;
+	pthread_mutex_unlock(&mb->mtx);
+	if (wake && write(mb->efd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
+		log_warn("%s: eventfd write", __func__);
+	return 0;
+}
+
+int
+mbox_put_list(struct mbox *mb, struct job *head, struct job *tail)
+{
+	uint64_t	one = 1;
+	int		wake;
+
+	tail->next = NULL;
+	pthread_mutex_lock(&mb->mtx);
+	if (mb->closed) {
+		pthread_mutex_unlock(&mb->mtx);
+		return -1;
+	}
+	wake = mb->head == NULL;
+	if (mb->tail != NULL)
+		mb->tail->next = head;
+	else
+		mb->head = head;
+	mb->tail = tail;
 	pthread_mutex_unlock(&mb->mtx);
 	if (wake && write(mb->efd, &one, sizeof(one)) == -1 &&
 	    errno != EAGAIN)
@@ -233,7 +264,9 @@ pool_new(struct event_base *loop_base, int nworkers, int queue_size)
 		goto fail;
 	p->done_ev = event_new(loop_base, mbox_fd(&p->done),
 	    EV_READ | EV_PERSIST, pool_done_cb, p);
-	if (p->done_ev == NULL || event_add(p->done_ev, NULL) == -1)
+	p->batch_ev = event_new(loop_base, -1, 0, pool_batch_cb, p);
+	if (p->done_ev == NULL || p->batch_ev == NULL ||
+	    event_add(p->done_ev, NULL) == -1)
 		goto fail;
 	if ((p->workers = calloc((size_t)nworkers, sizeof(*w))) == NULL ||
 	    (p->bulk = calloc((size_t)nworkers, sizeof(pthread_t))) == NULL)
@@ -352,8 +385,51 @@ pool_submit_to(struct pool *p, struct job *j, int worker)
 	if (worker < 0 || worker >= p->nworkers)
 		worker = (int)(atomic_fetch_add_explicit(&p->rr, 1,
 		    memory_order_relaxed) % (unsigned)p->nworkers);
-	pool_post(p, worker, j);
+	pool_batch_add(p, &p->workers[worker], j);
 	return 0;
+}
+
+/*
+ * Loop thread: a job joins its worker's batch, handed over once the loop
+ * has run the callbacks of this turn, so that the requests read in one
+ * turn cost one lock and at most one wake-up per worker.
+ */
+static void
+pool_batch_add(struct pool *p, struct pool_worker *w, struct job *j)
+{
+	j->next = NULL;
+	if (w->btail != NULL)
+		w->btail->next = j;
+	else
+		w->bhead = j;
+	w->btail = j;
+	if (!p->batched) {
+		p->batched = 1;
+		event_active(p->batch_ev, EV_TIMEOUT, 1);
+	}
+}
+
+static void
+pool_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool		*p = arg;
+	struct pool_worker	*w;
+	struct job		*j, *next;
+	int			 i;
+
+	p->batched = 0;
+	for (i = 0; i < p->nworkers; i++) {
+		w = &p->workers[i];
+		if (w->bhead == NULL)
+			continue;
+		j = w->bhead;
+		if (mbox_put_list(&w->mbox, w->bhead, w->btail) == -1)
+			for (; j != NULL; j = next) {	/* that worker is gone */
+				next = j->next;
+				pool_complete(p, j);
+			}
+		w->bhead = w->btail = NULL;
+	}
 }
 
 void
@@ -642,6 +718,7 @@ pool_stop(struct pool *p, void (*stop)(int, void *), void *arg,
 	p->stop_fn = stop;
 	p->stop_arg = arg;
 	pthread_mutex_unlock(&p->mtx);
+	pool_batch_cb(-1, 0, p);	/* the loop has stopped: hand them now */
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += deadline_ms / 1000;
 	deadline.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
@@ -694,6 +771,8 @@ pool_free(struct pool *p)
 	for (i = 0; p->workers != NULL && i < p->nworkers; i++) {
 		struct pool_worker *w = &p->workers[i];
 
+		pool_run_done(p, w->bhead);
+		w->bhead = w->btail = NULL;
 		if (w->mbox.efd != -1)
 			pool_run_done(p, mbox_close(&w->mbox));
 	}
@@ -715,6 +794,8 @@ pool_free(struct pool *p)
 	}
 	if (p->done_ev != NULL)
 		event_free(p->done_ev);
+	if (p->batch_ev != NULL)
+		event_free(p->batch_ev);
 	mbox_destroy(&p->done);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mtx);

@@ -57,6 +57,8 @@ struct mbox {
 int		 mbox_init(struct mbox *);
 void		 mbox_destroy(struct mbox *);
 int		 mbox_put(struct mbox *, struct job *);
+/* The same for a list of jobs linked by next, head to tail. */
+int		 mbox_put_list(struct mbox *, struct job *head, struct job *tail);
 /* Clears the eventfd and returns the whole list in FIFO order. */
 struct job	*mbox_take_all(struct mbox *);
 /* Refuses further puts and returns what was queued. */
@@ -82,7 +84,9 @@ int		 pool_nworkers(const struct pool *);
 struct event_base *pool_worker_base(struct pool *, int worker);
 
 /* Loop thread: queue a job on a lane. -1 when queue_size submitted jobs
- * wait already or the pool is stopping (the caller answers 503). */
+ * wait already or the pool is stopping (the caller answers 503). Jobs for
+ * workers are handed over once per turn of the loop, a batch per worker
+ * (one lock, at most one wake-up). */
 int		 pool_submit(struct pool *, struct job *, enum pool_lane);
 /* The same for worker w (-1: round robin). */
 int		 pool_submit_to(struct pool *, struct job *, int worker);

@@ -178,20 +178,26 @@ START_TEST(test_full_queue_refuses)
 		jobs[i].job.run = tblock_run;
 		jobs[i].job.done = tdone_cb;
 	}
-	/* One blocks each worker; three then wait in their mailboxes. */
+	/* One blocks each worker; three then wait in their mailboxes. Jobs
+	 * for workers are handed over when the loop turns. */
 	ck_assert_int_eq(pool_submit(tpool, &jobs[0].job, POOL_WORKER), 0);
 	ck_assert_int_eq(pool_submit(tpool, &jobs[1].job, POOL_WORKER), 0);
+	ck_assert_int_eq(pool_queued(tpool), 2);
+	usleep(20000);
+	ck_assert_int_eq(pool_queued(tpool), 2);	/* not yet handed over */
+	event_base_loop(tbase, EVLOOP_NONBLOCK);
 	while (pool_queued(tpool) != 0)
 		usleep(1000);
 	for (i = 2; i < 5; i++)
 		ck_assert_int_eq(pool_submit(tpool, &jobs[i].job,
 		    i == 4 ? POOL_BULK : POOL_WORKER), 0);
+	event_base_loop(tbase, EVLOOP_NONBLOCK);
 	/* The bulk one starts at once; two wait behind the blocked workers. */
 	while (pool_queued(tpool) > 2)
 		usleep(1000);
 	usleep(20000);
 	ck_assert_int_eq(pool_queued(tpool), 2);
-	ck_assert_int_eq(pool_submit(tpool, &jobs[5].job, POOL_WORKER), 0);
+	ck_assert_int_eq(pool_submit_to(tpool, &jobs[5].job, 1), 0);
 	ck_assert_int_eq(pool_submit(tpool, &jobs[6].job, POOL_WORKER), -1);
 	ck_assert_int_eq(pool_submit(tpool, &jobs[6].job, POOL_BULK), -1);
 	twant = 6;

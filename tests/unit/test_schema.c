@@ -160,6 +160,7 @@ expect_costly(const struct schema *s, json_object *inst,
 {
 	struct schema_result	 res;
 	struct schema_usage	 used;
+	size_t			 n;
 
 	memset(&res, 0, sizeof(res));
 	memset(&used, 0xff, sizeof(used));
@@ -168,7 +169,13 @@ expect_costly(const struct schema *s, json_object *inst,
 	ck_assert_int_eq(used.too_costly, costly);
 	ck_assert_msg(res.nerrors == 1, "%zu errors, first %s: %s",
 	    res.nerrors, res.errors[0].path, res.errors[0].message);
-	expect_error(&res, 0, path, message);
+	if ((n = strlen(path)) > 0 && path[n - 1] == '*') {
+		/* Where a CPU budget runs out depends on the machine. */
+		ck_assert_msg(strncmp(res.errors[0].path, path, n - 1) == 0,
+		    "path %s, want %s", res.errors[0].path, path);
+		ck_assert_str_eq(res.errors[0].message, message);
+	} else
+		expect_error(&res, 0, path, message);
 	ck_assert_int_eq(res.truncated, 0);
 	schema_result_free(&res);
 	ck_assert_int_eq(res.too_costly, 0);
@@ -494,7 +501,7 @@ START_TEST(test_pattern_costly)
 		 */
 		s = compile("{\"type\":\"object\",\"properties\":{\"xs\":"
 		    "{\"items\":{\"pattern\":\"^((a|aa)+$|a)\"}}}}");
-		expect_costly(s, inst2, &lim, SCHEMA_COSTLY_CPU, "/xs/1",
+		expect_costly(s, inst2, &lim, SCHEMA_COSTLY_CPU, "/xs/*",
 		    "the arguments are too costly to validate (more than 1 "
 		    "ms of CPU)");
 		schema_free(s);
