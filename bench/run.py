@@ -38,9 +38,11 @@ on this machine, in one run:
      body and with a 1 MiB message, the ceiling it implies (1 / that), and
      the CPU per call of each thread class (loop, workers, bulk);
   8. forwarded or routed: echo at 64 and 1 connections with "workers": 1
-     (no forwarding possible) and "workers": 2 (about half the calls are
-     parsed on the worker that does not own the instance and forwarded to
-     its owner's mailbox): req/s, p50, p99, CPU per call.
+     (no forwarding possible), "workers": 2 with MCP_PROXYD_ROUND_ROBIN=1
+     (about half the calls are parsed on the worker that does not own the
+     instance and forwarded to its owner's mailbox), and "workers": 2 as
+     shipped (a call goes to the worker that owned the instance of its
+     connection's last call): req/s, p50, p99, CPU per call.
 
 The machine is shared and noisy, so every target is a ratio to a limit
 measured in the same run, and the load runs are interleaved (bare server,
@@ -536,7 +538,8 @@ class Bare:
 
 
 class Daemon:
-    def __init__(self, procs, bdir, workdir, name, servers, extra=None):
+    def __init__(self, procs, bdir, workdir, name, servers, extra=None,
+                 env=None):
         self.procs = procs
         cfg = {"allowedTools": ["*"], "mcpServers": servers,
                "rateLimits": {"discovery": {"requests": 0},
@@ -550,7 +553,8 @@ class Daemon:
         self.log = open(self.log_path, "wb")
         exe = os.path.join(bdir, "src", "mcp-proxyd")
         self.p = procs.start([exe, "-c", path], stdout=subprocess.PIPE,
-                             stderr=self.log)
+                             stderr=self.log,
+                             env=dict(os.environ, **env) if env else None)
         self.name = name
         self.ready = read_ready(self.p, "mcp-proxyd (%s)" % name)
         self.port = self.ready["port"]
@@ -1317,24 +1321,32 @@ def loop_cpu(args, procs, workdir, demo, notes):
 # ---------------------------------------------------------------- item 8
 
 FORWARD_LEVELS = (64, 1)
-FORWARD_WORKERS = (1, 2)
+# (key, workers, environment, label): the owner parses every call; calls
+# handed to the workers round robin (about half forwarded to the owner);
+# calls handed to the worker that owned the connection's last call (the
+# default: no forwarding for a client calling one server).
+FORWARD_VARIANTS = (
+    ("w1", 1, None, "workers=1 (the owner parses every call)"),
+    ("rr", 2, {"MCP_PROXYD_ROUND_ROBIN": "1"},
+     "workers=2, round robin (~50% forwarded to the owner)"),
+    ("own", 2, None, "workers=2, to the connection's last owner (default)"),
+)
 
 
 def forward_rounds(args, procs, workdir, demo, notes):
-    """echo on two daemons, one worker (the owner parses every call) and
-    two (about half the calls are parsed on the other worker and forwarded
-    through the owner's mailbox), interleaved, --rounds times."""
+    """echo on the daemons of FORWARD_VARIANTS, interleaved, --rounds
+    times."""
     ds = {}
     try:
-        for w in FORWARD_WORKERS:
-            ds[w] = Daemon(procs, args.bdir, workdir, "forward-w%d" % w,
-                           {"demo": dict(demo)}, {"workers": w})
+        for key, nw, env, _ in FORWARD_VARIANTS:
+            ds[key] = Daemon(procs, args.bdir, workdir, "forward-" + key,
+                             {"demo": dict(demo)}, {"workers": nw}, env)
         scripts, kids = {}, {}
         for w, d in ds.items():
             check_call(d, "mcp__demo__echo", {"message": ECHO_MESSAGE},
                        ECHO_MESSAGE)
-            scripts[w] = wrk_script(os.path.join(workdir, "forward-w%d.lua" %
-                                                 w), "POST",
+            lua = os.path.join(workdir, "forward-%s.lua" % w)
+            scripts[w] = wrk_script(lua, "POST",
                                     call_body("mcp__demo__echo",
                                               {"message": ECHO_MESSAGE}),
                                     d.token)
@@ -1353,12 +1365,12 @@ def forward_rounds(args, procs, workdir, demo, notes):
                     acc["cpu"] += cpu_seconds(d.p.pid) - c0
                     acc["child"] += cpu_seconds(kids[w]) - k0
                     res[(w, c)].append(r)
-                    log("  workers=%d c=%-3d %9.0f req/s  p50 %7d us  p99 "
+                    log("  %-4s c=%-3d %9.0f req/s  p50 %7d us  p99 "
                         "%7d us%s" % (w, c, r["rps"], r["p50"], r["p99"],
                                       "  %d errors" % r["errors"]
                                       if r["errors"] else ""))
                     if r["errors"]:
-                        notes.append("forward, workers=%d at %d "
+                        notes.append("forward, %s at %d "
                                      "connections, round %d: %d errors" %
                                      (w, c, rnd + 1, r["errors"]))
         for d in ds.values():
@@ -1611,16 +1623,13 @@ def report_forward(t, fw):
     item = "8. forwarded or routed: echo"
     for c in FORWARD_LEVELS:
         base = None
-        for w in FORWARD_WORKERS:
+        for w, _, _, what in FORWARD_VARIANTS:
             rs, k = res[(w, c)], costs[(w, c)]
             rps, p50, p99 = med(rs, "rps"), med(rs, "p50"), med(rs, "p99")
             n = max(1, k["calls"])
             fig = "%s, p50 %s, p99 %s, CPU %s per call (demo server %s)" % (
                 f_rps(rps), f_us(p50), f_us(p99), f_us(k["cpu"] / n * 1e6),
                 f_us(k["child"] / n * 1e6))
-            what = ("workers=1 (the owner parses every call)" if w == 1
-                    else "workers=%d (~%d%% forwarded to the owner)" %
-                    (w, round(100 * (w - 1) / w)))
             if base is None:
                 base = (rps, p99, k["cpu"] / n)
                 t.add("%s, %s, %d conn" % (item, what, c), fig)
@@ -1645,9 +1654,9 @@ def per_round(args, res, keys, noisy=None, fw=None):
         "%.1f/%.1f" % (r["p50_us"], r["p99_us"]) for r in res["pipe"]))
     if fw is not None:
         for c in FORWARD_LEVELS:
-            for w in FORWARD_WORKERS:
+            for w, _, _, _ in FORWARD_VARIANTS:
                 out.append("%-10s c=%-3d %s" % (
-                    "workers=%d" % w, c, "  ".join(
+                    "forward-" + w, c, "  ".join(
                         "%.0f/%d/%d" % (r["rps"], r["p50"], r["p99"])
                         for r in fw["res"][(w, c)])))
     if noisy is not None:
@@ -1765,13 +1774,16 @@ def write_md(path, args, m, table, rounds_text, notes, configs, elapsed):
         "which does not own the server's instance cost much by being "
         "forwarded through the owner's mailbox, rather than being routed "
         "to the owner in the first place? echo at 64 and 1 connections on "
-        "two daemons run side by side and measured in turn, %d rounds of "
-        "%d s: `\"workers\": 1` (no forwarding possible) and `\"workers\": "
-        "2` (the loop thread hands jobs to the workers round robin, so "
-        "about half the calls are parsed on the worker that does not own "
-        "the one demo instance and forwarded). CPU per call is the "
-        "daemon's (every thread), the demo server's in brackets; the "
-        "ratios are req/s, p99 and CPU against workers=1."
+        "three daemons run side by side and measured in turn, %d rounds "
+        "of %d s: `\"workers\": 1` (no forwarding possible); "
+        "`\"workers\": 2` with `MCP_PROXYD_ROUND_ROBIN=1` (the loop "
+        "thread hands jobs to the workers round robin, so about half the "
+        "calls are parsed on the worker that does not own the one demo "
+        "instance and forwarded); and `\"workers\": 2` as shipped (a call "
+        "goes to the worker that owned the instance of its connection's "
+        "last call). CPU per call is the daemon's (every thread), the demo "
+        "server's in brackets; the ratios are req/s, p99 and CPU against "
+        "workers=1."
         % (args.rounds, args.duration),
         "",
         "## Machine",
@@ -1931,9 +1943,10 @@ def main():
             log("forwarded or routed")
             fw = forward_rounds(args, procs, workdir, demo, notes)
             report_forward(table, fw)
-            for w in FORWARD_WORKERS:
-                configs.append(("forwarded or routed (item 8), workers=%d" %
-                                w, fw["configs"][w]))
+            for w, _, env, _ in FORWARD_VARIANTS:
+                configs.append(("forwarded or routed (item 8), %s%s" %
+                                (w, ", environment %s" % env if env else ""),
+                                fw["configs"][w]))
         m["load_end"] = os.getloadavg()[0]
         m["desc"][-2] = ("load average", "%s, %.2f at the end" %
                          (m["desc"][-2][1], m["load_end"]))

@@ -88,6 +88,7 @@ static struct registry		*exec_registry;
 static const struct config	*exec_cfg;
 static const struct allowlist	*exec_allow;
 static struct ratelimit		*exec_rl;
+static int			 exec_round_robin;	/* benchmarks only */
 
 void
 exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
@@ -98,6 +99,9 @@ exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
 	exec_cfg = cfg;
 	exec_allow = allow;
 	exec_rl = NULL;
+	/* For the benchmark's comparison only: ignore the connection's last
+	 * owner, so about half the calls are forwarded (mcp-proxyd(8)). */
+	exec_round_robin = getenv("MCP_PROXYD_ROUND_ROBIN") != NULL;
 	if (cfg->rate_execute.requests > 0) {
 		exec_rl = ratelimit_new(cfg->rate_execute.requests,
 		    cfg->rate_execute.window_s);
@@ -163,8 +167,8 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	 * connection's last call (sandboxes call one server again and
 	 * again): then it needs no forwarding. */
 	if ((ec->bulk ? pool_submit(exec_pool, &ec->sc.job, POOL_BULK) :
-	    pool_submit_to(exec_pool, &ec->sc.job, http_conn_hint(req))) ==
-	    -1) {
+	    pool_submit_to(exec_pool, &ec->sc.job, exec_round_robin ? -1 :
+	    http_conn_hint(req))) == -1) {
 		metrics_reject(METRICS_QUEUE_FULL);
 		http_pending_remove(&ec->hp);
 		exec_call_free(ec);
