@@ -7,7 +7,7 @@ set -eu
 
 what=${1:-build}
 build_pkgs="build-essential autoconf automake pkg-config libevent-dev
-	libjson-c-dev libssl-dev libpcre2-dev libsystemd-dev python3"
+	libjson-c-dev libpcre2-dev python3"
 test_pkgs="check curl valgrind clang libclang-rt-14-dev wrk groff-base strace"
 
 sudo=""

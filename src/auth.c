@@ -14,12 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include "auth.h"
 #include "log.h"
+#include "sha256.h"
 
 #define AUTH_SCHEME		"Bearer "
 #define AUTH_SCHEME_LEN		(sizeof(AUTH_SCHEME) - 1)
@@ -30,29 +29,12 @@
 struct auth {
 	struct auth_caller	*callers;
 	size_t			 ncallers;
-	EVP_MD			*sha256;	/* fetched once: an implicit
-						   fetch per digest costs more
-						   than the digest */
 };
 
-static int	auth_digest(const EVP_MD *, const char *, size_t,
-		    unsigned char [32]);
 static int	auth_token_char_ok(unsigned char);
 static int	auth_is_space(unsigned char);
 static void	auth_seterr(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-
-static int
-auth_digest(const EVP_MD *md, const char *s, size_t n,
-    unsigned char digest[32])
-{
-	unsigned int	dlen = 0;
-
-	if (EVP_Digest(s, n, digest, &dlen, md, NULL) != 1 ||
-	    dlen != 32)
-		return -1;
-	return 0;
-}
 
 /* Tokens are printable: no space, no control character. */
 static int
@@ -93,11 +75,7 @@ auth_new(const char *token)
 		goto fail;
 	a->ncallers = 1;
 	snprintf(a->callers[0].name, sizeof(a->callers[0].name), "default");
-	if ((a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
-		goto fail;
-	if (auth_digest(a->sha256, token, strlen(token),
-	    a->callers[0].digest) == -1)
-		goto fail;
+	sha256(token, strlen(token), a->callers[0].digest);
 	return a;
  fail:
 	auth_free(a);
@@ -110,9 +88,8 @@ auth_free(struct auth *a)
 	if (a == NULL)
 		return;
 	if (a->callers != NULL)
-		OPENSSL_cleanse(a->callers, a->ncallers * sizeof(*a->callers));
+		explicit_bzero(a->callers, a->ncallers * sizeof(*a->callers));
 	free(a->callers);
-	EVP_MD_free(a->sha256);
 	free(a);
 }
 
@@ -134,14 +111,13 @@ auth_check(const struct auth *a, const char *header)
 			return NULL;
 	if (n == 0)
 		return NULL;
-	if (auth_digest(a->sha256, token, n, digest) == -1)
-		return NULL;
+	sha256(token, n, digest);
 	/* Look at every caller: the time taken does not depend on which. */
 	for (i = 0; i < a->ncallers; i++)
-		if (CRYPTO_memcmp(digest, a->callers[i].digest,
-		    sizeof(digest)) == 0)
+		if (sha256_equal(digest, a->callers[i].digest,
+		    sizeof(digest)))
 			found = &a->callers[i];
-	OPENSSL_cleanse(digest, sizeof(digest));
+	explicit_bzero(digest, sizeof(digest));
 	return found;
 }
 
@@ -151,15 +127,23 @@ auth_token_generate(char out[65])
 	static const char	hex[] = "0123456789abcdef";
 	unsigned char		raw[AUTH_RANDOM_BYTES];
 	size_t			i;
+	ssize_t			n;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return -1;
+	/* The kernel's generator; blocks only until it is seeded at boot. */
+	for (i = 0; i < sizeof(raw); i += (size_t)n)
+		if ((n = getrandom(raw + i, sizeof(raw) - i, 0)) == -1) {
+			if (errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			return -1;
+		}
 	for (i = 0; i < sizeof(raw); i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 0xf];
 	}
 	out[2 * sizeof(raw)] = '\0';
-	OPENSSL_cleanse(raw, sizeof(raw));
+	explicit_bzero(raw, sizeof(raw));
 	return 0;
 }
 
@@ -246,11 +230,11 @@ auth_token_read_file(const char *path, char *out, size_t outlen, char *err,
 	}
 	memcpy(out, buf, len);
 	out[len] = '\0';
-	OPENSSL_cleanse(buf, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	return 0;
  fail:
 	if (fd != -1)
 		close(fd);
-	OPENSSL_cleanse(buf, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	return -1;
 }

@@ -31,11 +31,11 @@ void		 auth_free(struct auth *);
  * header is the raw Authorization value (may be NULL). It must be exactly
  * "Bearer" (case-sensitive), one space and the token: no other spaces, no
  * tabs or control characters, non-empty token. The SHA-256 of the token is
- * compared with CRYPTO_memcmp against every caller's digest. Returns the
+ * compared in constant time with every caller's digest. Returns the
  * caller or NULL.
  */
 const struct auth_caller *auth_check(const struct auth *, const char *header);
-/* 32 bytes from RAND_bytes, hex-encoded in lower case into out (64
+/* 32 bytes from getrandom(2), hex-encoded in lower case into out (64
  * characters and a NUL). 0 or -1. */
 int		 auth_token_generate(char out[65]);
 /*

@@ -26,11 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "sha256.h"
 
 #define CACHE_VERSION		1
 #define CACHE_MAX_BYTES		(64 * 1024 * 1024)
@@ -67,37 +66,31 @@ static int		 cache_write(struct cache *, const char *, size_t);
 void
 cache_fingerprint(const struct config_server *cs, char out[65])
 {
-	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
-	unsigned char	 md[32];
-	unsigned int	 mdlen = 0;
-	size_t		 i;
+	struct sha256	ctx;
+	unsigned char	md[SHA256_LEN];
+	size_t		i;
 
-	memset(out, 0, 65);
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto done;
+	sha256_init(&ctx);
 	/* Each field with its NUL, so "ab","c" differs from "a","bc". */
-	EVP_DigestUpdate(ctx, "cmd", 4);
-	EVP_DigestUpdate(ctx, cs->command, strlen(cs->command) + 1);
+	sha256_update(&ctx, "cmd", 4);
+	sha256_update(&ctx, cs->command, strlen(cs->command) + 1);
 	for (i = 0; i < cs->nargs; i++) {
-		EVP_DigestUpdate(ctx, "arg", 4);
-		EVP_DigestUpdate(ctx, cs->args[i], strlen(cs->args[i]) + 1);
+		sha256_update(&ctx, "arg", 4);
+		sha256_update(&ctx, cs->args[i], strlen(cs->args[i]) + 1);
 	}
 	for (i = 0; i < cs->nenv; i++) {
-		EVP_DigestUpdate(ctx, "env", 4);
-		EVP_DigestUpdate(ctx, cs->env[i].key, strlen(cs->env[i].key) + 1);
-		EVP_DigestUpdate(ctx, cs->env[i].value,
+		sha256_update(&ctx, "env", 4);
+		sha256_update(&ctx, cs->env[i].key, strlen(cs->env[i].key) + 1);
+		sha256_update(&ctx, cs->env[i].value,
 		    strlen(cs->env[i].value) + 1);
 	}
 	if (cs->cwd != NULL) {
-		EVP_DigestUpdate(ctx, "cwd", 4);
-		EVP_DigestUpdate(ctx, cs->cwd, strlen(cs->cwd) + 1);
+		sha256_update(&ctx, "cwd", 4);
+		sha256_update(&ctx, cs->cwd, strlen(cs->cwd) + 1);
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		goto done;
-	for (i = 0; i < 32; i++)
+	sha256_final(&ctx, md);
+	for (i = 0; i < SHA256_LEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
-done:
-	EVP_MD_CTX_free(ctx);
 }
 
 /* The file's root object, or NULL (logged) when it cannot be used. */

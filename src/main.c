@@ -5,7 +5,8 @@
  * anything is spawned, so a port in use leaves no child behind), the
  * worker pool, the registry (each MCP server instance started on the
  * worker that owns it), then the loop runs until every server's first
- * start is over, and the ready line goes to stdout with sd_notify(READY=1).
+ * start is over, and the ready line goes to stdout with READY=1 to the
+ * service manager (sdnotify.c).
  * Shutdown (SIGTERM/SIGINT): the HTTP side drains and leaves the loop; the
  * workers end their children and exit (pool_stop() waits for them with a
  * deadline), the leftovers are answered, and all is freed. From the first
@@ -21,9 +22,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "allowlist.h"
 #include "auth.h"
@@ -36,6 +34,7 @@
 #include "log.h"
 #include "pool.h"
 #include "registry.h"
+#include "sdnotify.h"
 #include "version.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/mcp-proxyd/mcp-proxyd.json"
@@ -83,11 +82,8 @@ usage(FILE *fp)
 static void
 notify(const char *state)
 {
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
+	if (sdnotify(state) == -1)
+		log_warn("cannot notify the service manager (%s)", state);
 }
 
 static void

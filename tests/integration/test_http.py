@@ -1,13 +1,17 @@
 """HTTP front end: ready line, auth gate, routing, limits, /health."""
 import json
+import os
 import re
+import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 
-sys.path.insert(0, __import__("os").path.dirname(__file__))
-from harness import Daemon, Tap, parse_raw, raw_request, wait_until  # noqa
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Daemon, Tap, demo_server, parse_raw,  # noqa: E402
+                     raw_request, wait_until)
 
 UNAUTH = {"error": "Unauthorized - invalid or missing authentication token",
           "hint": "Provide Authorization: Bearer <token> header"}
@@ -243,6 +247,30 @@ def t_token_file(tap):
         os.unlink(path)
 
 
+def t_sd_notify(tap):
+    """The service manager hears READY=1 once the ready line is out and
+    STOPPING=1 on SIGTERM, through $NOTIFY_SOCKET (no libsystemd)."""
+    tmp = tempfile.mkdtemp(prefix="mcp-proxyd-notify-")
+    path = os.path.join(tmp, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    try:
+        d = Daemon({"mcpServers": demo_server()},
+                   env=dict(os.environ, NOTIFY_SOCKET=path))
+        msg = sock.recv(4096)
+        tap.eq(msg, b"READY=1", "READY=1 after the ready line")
+        d.signal(signal.SIGTERM)
+        msg = sock.recv(4096)
+        tap.eq(msg, b"STOPPING=1", "STOPPING=1 on SIGTERM")
+        tap.eq(d.proc.wait(30), 0, "and a clean exit")
+        d.stop()
+    finally:
+        sock.close()
+        os.unlink(path)
+        os.rmdir(tmp)
+
+
 def main():
     tap = Tap()
     d = Daemon({"maxBodyBytes": 2048, "maxHeaderBytes": 4096})
@@ -256,6 +284,7 @@ def main():
     tap.run(t_max_connections)
     tap.run(t_connection_accounting)
     tap.run(t_token_file)
+    tap.run(t_sd_notify)
     tap.done()
 
 
