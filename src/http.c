@@ -115,6 +115,7 @@
 #define HTTP_LOG_EVERY_MS	10000	/* repeated warnings, at most */
 #define HTTP_RATELOG_MORE	64
 #define HTTP_READ_SLACK		(64 * 1024)
+#define HTTP_PAGE_MAX		1024	/* libevent's error pages */
 #define HTTP_IO_MAX		(256 * 1024)	/* bytes per read or write */
 #define HTTP_SCAN_KEY		20	/* longest header name we look for */
 #define HTTP_SCAN_VALUE		(AUTH_TOKEN_MAX + 8)	/* "Bearer " token */
@@ -1161,7 +1162,9 @@ http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	int			 status;
 	const char		*msg, *headers = "";
 
-	if (info->n_added == 0)
+	/* libevent adds its page's body in one piece of a few hundred bytes;
+	 * our own replies can be megabytes, not to be searched. */
+	if (info->n_added == 0 || info->n_added > HTTP_PAGE_MAX)
 		return;
 	len = evbuffer_get_length(buf);
 	if (evbuffer_ptr_set(buf, &start, len > info->n_added + 4 ?
