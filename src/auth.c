@@ -33,6 +33,7 @@ struct auth {
 
 static int	auth_token_char_ok(unsigned char);
 static int	auth_is_space(unsigned char);
+static void	auth_caller_id(struct auth_caller *);
 static void	auth_seterr(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -62,6 +63,23 @@ auth_seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The caller's public id (see auth.h). */
+static void
+auth_caller_id(struct auth_caller *c)
+{
+	static const char	 domain[] = "mcp-proxyd caller ";
+	struct sha256		 ctx;
+	unsigned char		 h[SHA256_LEN];
+	size_t			 i;
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, domain, sizeof(domain) - 1);
+	sha256_update(&ctx, c->digest, sizeof(c->digest));
+	sha256_final(&ctx, h);
+	for (i = 0; i < (sizeof(c->id) - 1) / 2; i++)
+		snprintf(c->id + 2 * i, 3, "%02x", h[i]);
+}
+
 struct auth *
 auth_new(const char *token)
 {
@@ -76,6 +94,7 @@ auth_new(const char *token)
 	a->ncallers = 1;
 	snprintf(a->callers[0].name, sizeof(a->callers[0].name), "default");
 	sha256(token, strlen(token), a->callers[0].digest);
+	auth_caller_id(&a->callers[0]);
 	return a;
  fail:
 	auth_free(a);

@@ -19,6 +19,10 @@
 struct auth_caller {
 	char		name[64];	/* "default" for the daemon token */
 	unsigned char	digest[32];	/* SHA-256 of the token */
+	/* For logs, the audit log and metrics: 12 hex digits of the SHA-256
+	 * of "mcp-proxyd caller " and the digest. It names the token without
+	 * revealing it (nor its digest, which would open the gate). */
+	char		id[13];
 };
 
 struct auth;

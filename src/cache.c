@@ -410,6 +410,15 @@ fail:
 	return -1;
 }
 
+void
+cache_counters(struct cache *c, struct cache_counters *n)
+{
+	n->hits = (long)atomic_load(&c->hits);
+	n->misses = (long)atomic_load(&c->misses);
+	n->writes = (long)atomic_load(&c->writes);
+	n->write_errors = (long)atomic_load(&c->write_errors);
+}
+
 json_object *
 cache_stats(struct cache *c)
 {

@@ -38,6 +38,14 @@ int		 cache_store(struct cache *, const struct config_server *,
 int		 cache_flush(struct cache *);
 /* {"path":...,"hits":N,"misses":N,"writes":N,"writeErrors":N} */
 json_object	*cache_stats(struct cache *);
+/* The same numbers, for GET /metrics. Any thread (atomics). */
+struct cache_counters {
+	long	hits;
+	long	misses;
+	long	writes;
+	long	write_errors;
+};
+void		 cache_counters(struct cache *, struct cache_counters *);
 /* Hex SHA-256 over the server's command, args, env and cwd. */
 void		 cache_fingerprint(const struct config_server *, char out[65]);
 

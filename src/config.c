@@ -86,6 +86,7 @@ static const struct config_key config_top_keys[] = {
 	{ "listen", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "authTokenFile", CONFIG_KIND_STRING, CONFIG_TOP(auth_token_file),
 	    0, 0 },
+	{ "auditLog", CONFIG_KIND_STRING, CONFIG_TOP(audit_log), 0, 0 },
 	{ "allowedTools", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "workers", CONFIG_KIND_INT, CONFIG_TOP(workers), 1, 1024 },
 	{ "queueSize", CONFIG_KIND_INT, CONFIG_TOP(queue_size), 1, 1000000 },
@@ -1664,6 +1665,7 @@ config_free(struct config *cf)
 		free(cf->allowed_tools);
 	}
 	free(cf->schema_cache_path);
+	free(cf->audit_log);
 	for (i = 0; cf->warnings != NULL && cf->warnings[i] != NULL; i++)
 		free(cf->warnings[i]);
 	free(cf->warnings);

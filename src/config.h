@@ -55,6 +55,7 @@ struct config {
 	char			*path;		/* file it was read from */
 	char			*listen;	/* "host:port"; NULL: default */
 	char			*auth_token_file; /* NULL: random token */
+	char			*audit_log;	/* NULL: stderr */
 	char		       **allowed_tools;	/* exact names and * globs */
 	size_t			 nallowed_tools;
 	int			 workers;	/* 0: online cores, at least 2 */

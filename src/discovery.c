@@ -18,6 +18,8 @@
 #include <event2/http.h>
 
 #include "allowlist.h"
+#include "audit.h"
+#include "auth.h"
 #include "config.h"
 #include "discovery.h"
 #include "http.h"
@@ -34,6 +36,7 @@ struct disc_wait {
 	struct http_pending	 hp;
 	struct event		*ev;
 	char			**keywords;
+	const struct auth_caller *caller;
 	double			 deadline;
 	struct disc_wait	*prev;
 	struct disc_wait	*next;
@@ -42,7 +45,10 @@ struct disc_wait {
 static void	disc_handle(struct evhttp_request *, const struct auth_caller *,
 		    void *);
 static int	disc_missing(void);
-static void	disc_answer(struct evhttp_request *, char **);
+static void	disc_answer(struct evhttp_request *, const struct auth_caller *,
+		    char **);
+static void	disc_audit(struct evhttp_request *, const struct auth_caller *,
+		    char **, int, int, const char *);
 static void	disc_poll_cb(evutil_socket_t, short, void *);
 static void	disc_wait_free(struct disc_wait *);
 
@@ -163,14 +169,44 @@ disc_missing(void)
 	return n;
 }
 
+/* The audit line of a discovery request, with the original's members
+ * (action, endpoint, searchTerms, resultsCount, clientId). */
 static void
-disc_answer(struct evhttp_request *req, char **keywords)
+disc_audit(struct evhttp_request *req, const struct auth_caller *caller,
+    char **keywords, int status, int results, const char *error)
+{
+	struct audit_event	 ev;
+	json_object		*terms;
+	char			 extra[4096];
+	size_t			 i;
+
+	terms = json_object_new_array();
+	for (i = 0; keywords != NULL && keywords[i] != NULL; i++)
+		json_object_array_add(terms,
+		    json_object_new_string(keywords[i]));
+	snprintf(extra, sizeof(extra), "\"action\":\"discover\",\"endpoint\":"
+	    "\"/mcp/tools\",\"searchTerms\":%s,\"resultsCount\":%d,"
+	    "\"clientId\":\"%s\"", json_object_to_json_string_ext(terms,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), results,
+	    caller != NULL ? caller->id : "");
+	json_object_put(terms);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "discovery";
+	ev.status = status;
+	ev.error = error;
+	ev.extra = extra;
+	http_audit(req, caller, &ev);
+}
+
+static void
+disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
+    char **keywords)
 {
 	struct evbuffer	*buf = evbuffer_new();
 	struct toolset	*ts;
 	const struct tool *t;
 	size_t		 s, i;
-	int		 first = 1, nwarn = 0;
+	int		 first = 1, nwarn = 0, nresults = 0;
 	json_object	*warnings = json_object_new_array();
 	char		 msg[256];
 
@@ -203,6 +239,7 @@ disc_answer(struct evhttp_request *req, char **keywords)
 				evbuffer_add(buf, ",", 1);
 			evbuffer_add(buf, t->json, strlen(t->json));
 			first = 0;
+			nresults++;
 		}
 		toolset_release(ts);
 	}
@@ -215,6 +252,7 @@ disc_answer(struct evhttp_request *req, char **keywords)
 	}
 	evbuffer_add(buf, "}", 1);
 	json_object_put(warnings);
+	disc_audit(req, caller, keywords, 200, nresults, NULL);
 	http_reply_buffer(req, 200, buf, 0);
 	evbuffer_free(buf);
 }
@@ -251,7 +289,7 @@ disc_poll_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	req = http_pending_remove(&w->hp);
 	if (req != NULL)
-		disc_answer(req, w->keywords);
+		disc_answer(req, w->caller, w->keywords);
 	disc_wait_free(w);
 }
 
@@ -277,22 +315,24 @@ disc_handle(struct evhttp_request *req, const struct auth_caller *caller,
 			json_object_object_add(o, "query",
 			    json_object_new_string(bad));
 		free(bad);
+		disc_audit(req, caller, NULL, 400, 0, msg);
 		http_reply_json(req, 400, o, 0);
 		return;
 	}
 	if (disc_cfg->discovery_timeout_ms == 0 || disc_missing() == 0) {
-		disc_answer(req, keywords);
+		disc_answer(req, caller, keywords);
 		discovery_free_keywords(keywords);
 		return;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->ev = evtimer_new(disc_base, disc_poll_cb, w)) == NULL) {
 		free(w);
-		disc_answer(req, keywords);
+		disc_answer(req, caller, keywords);
 		discovery_free_keywords(keywords);
 		return;
 	}
 	w->keywords = keywords;
+	w->caller = caller;
 	w->deadline = http_now_ms() + disc_cfg->discovery_timeout_ms;
 	w->next = disc_waits;
 	if (disc_waits != NULL)

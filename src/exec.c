@@ -25,11 +25,12 @@
 #include <json-c/json.h>
 
 #include "allowlist.h"
+#include "audit.h"
+#include "auth.h"
 #include "config.h"
 #include "exec.h"
 #include "http.h"
 #include "log.h"
-#include "metrics.h"
 #include "pool.h"
 #include "ratelimit.h"
 #include "registry.h"
@@ -37,6 +38,8 @@
 #include "rpc.h"
 #include "schema.h"
 #include "server.h"
+#include "sha256.h"
+#include "stats.h"
 #include "toolset.h"
 
 #define EXEC_TOOL_PREFIX	"mcp__"
@@ -49,6 +52,7 @@
 #define EXEC_INLINE_STEPS	10000	/* measured worst: 0.2 ms */
 #define EXEC_INLINE_MATCH	10000
 #define EXEC_INLINE_CPU_US	500
+#define EXEC_META_KEY		"mcp-proxyd/requestId"
 
 struct exec_call {
 	struct server_call	 sc;	/* first: sc.job is the pool job */
@@ -59,6 +63,14 @@ struct exec_call {
 	const char		*full;		/* borrowed from root */
 	int			 bulk;	/* running on the bulk lane */
 	struct event		*park_ev;
+	/* What the counters and the audit log learn on the way. */
+	const struct auth_caller *caller;	/* lives as long as auth */
+	char			*name;		/* toolName, a copy */
+	int			 server_known;	/* sc.server is set */
+	int			 tool_known;	/* the server lists sc.tool */
+	int			 validation_failed;
+	const char		*reason;	/* refused: why (static) */
+	char			 params_sha256[2 * SHA256_LEN + 1];
 };
 
 static void	exec_handle(struct evhttp_request *,
@@ -82,6 +94,11 @@ static void	exec_not_found(struct exec_call *, const char *);
 static void	exec_invalid(struct exec_call *, const struct schema *,
 		    struct schema_result *);
 static void	exec_not_allowed(struct exec_call *);
+static void	exec_account(struct exec_call *, struct evhttp_request *);
+static const char *exec_reason_of(int);
+static void	exec_hash(struct exec_call *, const char *, size_t);
+static char	*exec_call_line(struct exec_call *, size_t *);
+static int	exec_tool_exists(struct exec_call *);
 
 static struct pool		*exec_pool;
 static struct registry		*exec_registry;
@@ -134,6 +151,7 @@ exec_call_free(struct exec_call *ec)
 	if (ec->park_ev != NULL)
 		event_free(ec->park_ev);
 	json_object_put(ec->root);
+	free(ec->name);
 	free(ec);
 }
 
@@ -159,6 +177,8 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 		return;
 	}
 	ec->bulk = len > EXEC_BULK_BODY;
+	ec->caller = caller;
+	snprintf(ec->sc.rid, sizeof(ec->sc.rid), "%s", http_request_id(req));
 	ec->sc.job.run = exec_run;
 	ec->sc.job.done = exec_done;
 	ec->sc.complete = exec_complete;
@@ -169,8 +189,11 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	if ((ec->bulk ? pool_submit(exec_pool, &ec->sc.job, POOL_BULK) :
 	    pool_submit_to(exec_pool, &ec->sc.job, exec_round_robin ? -1 :
 	    http_conn_hint(req))) == -1) {
-		metrics_reject(METRICS_QUEUE_FULL);
+		stats_reject(STATS_QUEUE_FULL);
 		http_pending_remove(&ec->hp);
+		ec->reason = "overload";
+		ec->sc.status = 503;
+		exec_account(ec, req);
 		exec_call_free(ec);
 		http_reply_error(req, 503, "Service Unavailable - too many "
 		    "requests queued, retry later", 1);
@@ -186,9 +209,14 @@ exec_done(struct job *j)
 
 	req = http_pending_remove(&ec->hp);
 	if (req != NULL) {
+		if (ec->sc.status == 0 || ec->sc.body == NULL) {
+			ec->sc.status = 503;
+			ec->reason = "shutdown";
+		}
+		exec_account(ec, req);
 		if (ec->sc.srv != NULL)
 			http_conn_set_hint(req, ec->sc.owner);
-		if (ec->sc.status == 0 || ec->sc.body == NULL)
+		if (ec->sc.body == NULL)
 			http_reply_error(req, 503, "Service Unavailable - "
 			    "server is shutting down", 1);
 		else {
@@ -198,6 +226,31 @@ exec_done(struct job *j)
 		}
 	}
 	exec_call_free(ec);
+}
+
+/* The call's counters and its audit line. */
+static void
+exec_account(struct exec_call *ec, struct evhttp_request *req)
+{
+	struct audit_event	ev;
+	const char		*reason = ec->reason != NULL ? ec->reason :
+				    ec->sc.reason;
+	double			 now = http_now_ms();
+	double			 t0 = now - http_request_age_ms(req);
+
+	if (ec->server_known)
+		stats_call(ec->sc.server, ec->tool_known ? ec->sc.tool : NULL,
+		    ec->sc.status, ec->validation_failed, (now - t0) / 1000,
+		    ec->sc.sent_ms > 0 ? (ec->sc.sent_ms - t0) / 1000 : -1);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = reason != NULL ? "rejected" : "tool_call";
+	ev.reason = reason;
+	ev.tool = ec->name;
+	ev.params_sha256 = ec->params_sha256[0] != '\0' ? ec->params_sha256 :
+	    NULL;
+	ev.status = ec->sc.status;
+	ev.error = ec->sc.error;
+	http_audit(req, ec->caller, &ev);
 }
 
 /* ------------------------------------------------------- pool threads */
@@ -226,6 +279,8 @@ exec_release(struct exec_call *ec)
 static void
 exec_fail(struct exec_call *ec, int status, int retry_after, json_object *o)
 {
+	if (ec->reason == NULL)
+		ec->reason = exec_reason_of(status);
 	exec_release(ec);
 	server_call_finish(&ec->sc, status, o, retry_after);
 }
@@ -258,6 +313,7 @@ exec_run(struct job *j)
 		exec_not_found(ec, NULL);
 		return;
 	}
+	ec->tool_known = 1;
 	if (exec_validate(ec, tool) == 0)
 		exec_send(ec, tool);
 	toolset_release(ts);
@@ -314,6 +370,8 @@ exec_target(struct exec_call *ec)
 		return -1;
 	}
 	ec->full = json_object_get_string(v);
+	if (ec->name == NULL)
+		ec->name = strndup(ec->full, 256);
 	srv = ec->full + strlen(EXEC_TOOL_PREFIX);
 	if (strncmp(ec->full, EXEC_TOOL_PREFIX, strlen(EXEC_TOOL_PREFIX)) !=
 	    0 || (sep = strstr(srv, "__")) == NULL || sep == srv ||
@@ -337,19 +395,23 @@ exec_target(struct exec_call *ec)
 		    "object of the tool's arguments");
 		return -1;
 	}
+	server = registry_find_server(exec_registry, srv, (size_t)(sep - srv));
+	if (server != -1) {
+		ec->sc.server = (size_t)server;
+		ec->server_known = 1;
+		if ((ec->sc.tool = strdup(sep + 2)) == NULL) {
+			exec_fail_msg(ec, 500, 0, "out of memory");
+			return -1;
+		}
+	}
 	/* The allowlist comes before anything reaches a server. */
 	if (!allowlist_match(exec_allow, ec->full)) {
+		ec->tool_known = server != -1 && exec_tool_exists(ec);
 		exec_not_allowed(ec);
 		return -1;
 	}
-	if ((server = registry_find_server(exec_registry, srv,
-	    (size_t)(sep - srv))) == -1) {
+	if (server == -1) {
 		exec_not_found(ec, "no MCP server of that name is configured");
-		return -1;
-	}
-	ec->sc.server = (size_t)server;
-	if ((ec->sc.tool = strdup(sep + 2)) == NULL) {
-		exec_fail_msg(ec, 500, 0, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -364,6 +426,8 @@ exec_validate(struct exec_call *ec, const struct tool *tool)
 	};
 	struct schema_result	 res;
 	json_object		*inst = ec->params, *empty = NULL;
+	const char		*s;
+	size_t			 len;
 	int			 ok;
 
 	if (tool->schema == NULL)
@@ -376,19 +440,27 @@ exec_validate(struct exec_call *ec, const struct tool *tool)
 	memset(&res, 0, sizeof(res));
 	ok = schema_validate_limits(tool->schema, inst, &res, ec->bulk ?
 	    NULL : &inline_limits, NULL);
-	json_object_put(empty);
 	if (!ok && res.too_costly && !ec->bulk) {
 		/* Too costly for a worker: again with the full budget, on a
 		 * thread whose time nobody waits for. */
+		json_object_put(empty);
 		schema_result_free(&res);
 		ec->sc.job.run = exec_run;
 		pool_post_bulk(exec_pool, &ec->sc.job);
 		return -1;
 	}
 	if (!ok && res.too_costly)
-		metrics_reject(METRICS_TOO_COSTLY);
-	if (!ok)
+		stats_reject(STATS_TOO_COSTLY);
+	if (!ok) {
+		ec->validation_failed = 1;
+		ec->reason = res.too_costly ? "too_costly" : "validation";
+		if ((s = json_object_to_json_string_length(inst,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &len)) != NULL)
+			exec_hash(ec, s, len);
 		exec_invalid(ec, tool->schema, &res);
+	}
+	json_object_put(empty);
 	schema_result_free(&res);
 	return ok ? 0 : -1;
 }
@@ -397,31 +469,95 @@ exec_validate(struct exec_call *ec, const struct tool *tool)
 static void
 exec_send(struct exec_call *ec, const struct tool *tool)
 {
-	json_object	*call;
-	const char	*s;
-	size_t		 len;
-
 	ec->sc.timeout_ms = tool->timeout_ms;
-	if ((call = json_object_new_object()) == NULL) {
-		exec_fail_msg(ec, 500, 0, "out of memory");
-		return;
-	}
-	json_object_object_add(call, "name",
-	    json_object_new_string(ec->sc.tool));
-	json_object_object_add(call, "arguments", ec->params != NULL ?
-	    json_object_get(ec->params) : json_object_new_object());
-	s = json_object_to_json_string_length(call,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	ec->sc.params = s != NULL ? strndup(s, len) : NULL;
-	ec->sc.paramslen = ec->sc.params != NULL ? len : 0;
-	json_object_put(call);
-	if (ec->sc.params == NULL) {
+	if ((ec->sc.params = exec_call_line(ec, &ec->sc.paramslen)) == NULL) {
 		exec_fail_msg(ec, 500, 0, "out of memory");
 		return;
 	}
 	/* The parsed body is not needed while the call waits. */
 	exec_release(ec);
 	registry_submit(exec_registry, &ec->sc);
+}
+
+/*
+ * The tools/call params, {"name":N,"arguments":A,"_meta":{KEY:ID}}: the
+ * arguments serialised once, hashed for the audit log, and the request id
+ * under our key in _meta, for the server's own logs. A malloc'd string.
+ */
+static char *
+exec_call_line(struct exec_call *ec, size_t *lenp)
+{
+	json_object	*name;
+	const char	*args = "{}", *ntext;
+	char		 meta[sizeof(ec->sc.rid) + 64], *line = NULL;
+	size_t		 alen = 2, nlen, mlen = 0;
+	int		 n;
+
+	if (ec->params != NULL && (args = json_object_to_json_string_length(
+	    ec->params, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &alen)) == NULL)
+		return NULL;
+	exec_hash(ec, args, alen);
+	if ((name = json_object_new_string(ec->sc.tool)) == NULL ||
+	    (ntext = json_object_to_json_string_length(name,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &nlen)) ==
+	    NULL)
+		goto done;
+	if (ec->sc.rid[0] != '\0' && (n = snprintf(meta, sizeof(meta),
+	    ",\"_meta\":{\"" EXEC_META_KEY "\":\"%s\"}", ec->sc.rid)) > 0)
+		mlen = (size_t)n;
+	*lenp = 8 + nlen + 13 + alen + mlen + 1;
+	if ((line = malloc(*lenp + 1)) == NULL)
+		goto done;
+	snprintf(line, *lenp + 1, "{\"name\":%.*s,\"arguments\":%.*s%.*s}",
+	    (int)nlen, ntext, (int)alen, args, (int)mlen, meta);
+ done:
+	json_object_put(name);
+	return line;
+}
+
+/* paramsSha256 of the audit log: the arguments as sent. */
+static void
+exec_hash(struct exec_call *ec, const char *text, size_t len)
+{
+	unsigned char	h[SHA256_LEN];
+	size_t		i;
+
+	sha256(text, len, h);
+	for (i = 0; i < SHA256_LEN; i++)
+		snprintf(ec->params_sha256 + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Whether the server of a refused call lists its tool (for the labels of
+ * mcp_tool_calls_total: only tools that exist). */
+static int
+exec_tool_exists(struct exec_call *ec)
+{
+	struct toolset	*ts;
+	int		 found;
+
+	ts = registry_toolset(exec_registry, ec->sc.server);
+	found = ts != NULL && toolset_find(ts, ec->sc.tool) != NULL;
+	toolset_release(ts);
+	return found;
+}
+
+/* The reason of a refusal, from its status. */
+static const char *
+exec_reason_of(int status)
+{
+	switch (status) {
+	case 403:
+		return "allowlist";
+	case 404:
+		return "unknown_tool";
+	case 503:
+		return "unavailable";
+	case 400:
+		return "bad_request";
+	default:
+		return "internal";
+	}
 }
 
 /* ------------------------------------------------------------- parking */
@@ -495,7 +631,7 @@ exec_park_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	event_free(ec->park_ev);
 	ec->park_ev = NULL;
-	metrics_reject(METRICS_NO_TOOL_LIST);
+	stats_reject(STATS_NO_TOOL_LIST);
 	snprintf(msg, sizeof(msg), "server '%s' has not listed its tools "
 	    "within startTimeoutMs (%d ms); its arguments cannot be validated "
 	    "yet", registry_server_name(exec_registry, ec->sc.server),

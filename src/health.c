@@ -1,7 +1,9 @@
 /*
  * health.c: GET /health - liveness and per-server state, answered at once
  * from the loop thread (registry_health() reads atomics and small state
- * under each server's mutex; nothing waits for a worker).
+ * under each server's mutex; nothing waits for a worker). 200 when the
+ * daemon serves and every enabled server is ready, else 503 with the same
+ * body, "degraded" naming the servers that are not ready and why.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +14,8 @@
 #include "cache.h"
 #include "health.h"
 #include "http.h"
-#include "metrics.h"
+#include "log.h"
+#include "stats.h"
 #include "pool.h"
 #include "registry.h"
 #include "version.h"
@@ -24,24 +27,52 @@ static struct pool	*health_pool;
 static struct registry	*health_registry;
 static struct cache	*health_cache;
 
+/* The enabled servers that are not ready, and why: [{"server": name,
+ * "state": state, "reason": lastError or the state}, ...]. */
+static json_object *
+health_degraded(json_object *servers)
+{
+	json_object	*list, *d, *v, *why;
+
+	list = json_object_new_array();
+	json_object_object_foreach(servers, name, srv) {
+		if (!json_object_object_get_ex(srv, "enabled", &v) ||
+		    !json_object_get_boolean(v) ||
+		    !json_object_object_get_ex(srv, "state", &v) ||
+		    strcmp(json_object_get_string(v), "ready") == 0)
+			continue;
+		if (!json_object_object_get_ex(srv, "lastError", &why) ||
+		    why == NULL)
+			why = v;
+		d = json_object_new_object();
+		json_object_object_add(d, "server",
+		    json_object_new_string(name));
+		json_object_object_add(d, "state", json_object_get(v));
+		json_object_object_add(d, "reason", json_object_get(why));
+		json_object_array_add(list, d);
+	}
+	return list;
+}
+
 static void
 health_handle(struct evhttp_request *req, const struct auth_caller *caller,
     void *arg)
 {
-	json_object	*o, *servers;
+	json_object	*o, *servers, *degraded;
 	struct timespec	 ts;
-	struct tm	 tm;
-	char		 stamp[64];
+	char		 stamp[LOG_TIMESTAMP_LEN];
+	int		 healthy;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp),
-	    ".%03ldZ", ts.tv_nsec / 1000000);
-
+	log_timestamp(&ts, stamp);
+	servers = registry_health(health_registry);
+	degraded = health_degraded(servers);
+	healthy = !http_draining() && json_object_array_length(degraded) == 0;
 	o = json_object_new_object();
-	json_object_object_add(o, "healthy",
-	    json_object_new_boolean(!http_draining()));
+	json_object_object_add(o, "healthy", json_object_new_boolean(healthy));
+	json_object_object_add(o, "draining",
+	    json_object_new_boolean(http_draining()));
+	json_object_object_add(o, "degraded", degraded);
 	json_object_object_add(o, "timestamp", json_object_new_string(stamp));
 	json_object_object_add(o, "uptime",
 	    json_object_new_int64((int64_t)http_uptime_ms()));
@@ -59,13 +90,12 @@ health_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	    json_object_new_boolean(registry_all_ready(health_registry)));
 	json_object_object_add(o, "unvalidatedTools", json_object_new_int64(
 	    (int64_t)registry_unvalidated(health_registry)));
-	json_object_object_add(o, "rejected", metrics_rejects_json());
+	json_object_object_add(o, "rejected", stats_rejects_json());
 	if (health_cache != NULL)
 		json_object_object_add(o, "schemaCache",
 		    cache_stats(health_cache));
-	servers = registry_health(health_registry);
 	json_object_object_add(o, "servers", servers);
-	http_reply_json(req, 200, o, 0);
+	http_reply_json(req, healthy ? 200 : 503, o, 0);
 }
 
 void

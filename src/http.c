@@ -3,12 +3,20 @@
  * and the one reply path.
  *
  * DESIGN. Loop thread only. A request arrives in http_gencb(): it is
- * counted in flight, answered 503 while draining, 401 without the right
- * bearer token, then routed on its path (the query is ignored) to a
- * handler, which answers at once or registers a struct http_pending and
- * answers when its job comes back from the pool. http_reply*() is the only
- * place that sends: it sets the JSON content type, sends, counts the request
- * out of flight and finishes a drain.
+ * counted in flight, given its id (the client's sane X-Request-Id, else a
+ * new one, echoed on the reply), answered 503 while draining, 401 without
+ * the right bearer token (audited), then routed on its path (the query is
+ * ignored) to a handler, which answers at once or registers a struct
+ * http_pending and answers when its job comes back from the pool.
+ * http_reply*() is the only place that sends: it sets the JSON content
+ * type (unless the handler set another), counts the answer (stats.c:
+ * method, status, endpoint, duration), sends, counts the request out of
+ * flight and finishes a drain. The answers written without a request
+ * (408, a refused body, libevent's rewritten pages) are counted where
+ * they are written, without a duration. What is known of the request in
+ * progress (its id, peer, clock, labels) is kept with its connection
+ * (struct http_reqinfo): evhttp runs one request per connection at a
+ * time.
  *
  * libevent 2.1.12 has no cap on connections and answers protocol errors
  * (bad request line, body or headers over the limit) with its own HTML
@@ -99,12 +107,14 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
-#include "metrics.h"
 #include "ratelimit.h"
+#include "reqid.h"
+#include "stats.h"
 
 #define HTTP_MAX_ROUTES		16
 #define HTTP_MAX_LISTENERS	4
@@ -195,6 +205,16 @@ enum http_deadline {
 	HD_BODY			/* bodyTimeoutMs */
 };
 
+/* What the counters, the audit log and the logs know of the request
+ * http_gencb() has, until its reply. */
+struct http_reqinfo {
+	double			 t_arrived;	/* http_now_ms() */
+	enum stats_method	 method;
+	enum stats_endpoint	 endpoint;
+	char			 id[REQID_MAX + 1];
+	char			 peer[64];	/* "addr:port" */
+};
+
 /* One accepted connection: we hold a reference on its bufferevent, so
  * the record stays valid after evhttp frees the connection. */
 struct http_conn {
@@ -213,6 +233,7 @@ struct http_conn {
 	int			 answered;	/* evhttp wrote an error page */
 	int			 hint;		/* see http_conn_hint() */
 	struct http_scan	 scan;
+	struct http_reqinfo	 ri;
 };
 
 /* A warning that may repeat: at most one line per HTTP_LOG_EVERY_MS. */
@@ -252,6 +273,7 @@ struct http_state {
 	struct timespec		 started;
 	struct http_ratelog	 cap_log;
 	struct http_ratelog	 accept_log;
+	struct http_reqinfo	 lone;		/* of an uncounted connection */
 };
 
 static struct http_state hs;
@@ -310,6 +332,15 @@ static void	 http_not_found(struct evhttp_request *, int);
 static int	 http_bind(const char *, int, int);
 static double	 ts_ms(const struct timespec *, const struct timespec *);
 static void	 http_free_body(const void *, size_t, void *);
+static struct http_reqinfo *http_info(struct evhttp_request *);
+static void	 http_request_begin(struct http_conn *,
+		    struct evhttp_request *, const char *);
+static void	 http_peer(struct evhttp_connection *, char *, size_t);
+static enum stats_method http_stats_method(enum evhttp_cmd_type);
+static enum stats_method http_scan_method(const struct http_scan *);
+static void	 http_count_unrouted(struct http_conn *, int);
+static void	 http_unauthorized_reply(struct evhttp_request *);
+static void	 http_audit_refusal(struct http_conn *, const char *);
 
 static double
 ts_ms(const struct timespec *a, const struct timespec *b)
@@ -726,7 +757,7 @@ http_accept_error_cb(struct evconnlistener *l, void *arg)
 	char	more[HTTP_RATELOG_MORE];
 	int	err = EVUTIL_SOCKET_ERROR();
 
-	metrics_reject(METRICS_ACCEPT_PAUSED);
+	stats_reject(STATS_ACCEPT_PAUSED);
 	if (http_log_due(&hs.accept_log, more))
 		log_warnx("cannot accept a connection: %s; not accepting for "
 		    "%d ms%s", evutil_socket_error_to_string(err),
@@ -848,7 +879,7 @@ http_conn_update(struct http_conn *c)
 	if ((evcon = http_conn_evcon(c)) == NULL)
 		return;
 	evhttp_connection_set_max_body_size(evcon, 0);
-	metrics_reject(METRICS_EARLY_401);
+	stats_reject(STATS_EARLY_401);
 	c->refused = 1;
 	c->check = 1;
 	event_active(c->timer, EV_TIMEOUT, 1);
@@ -948,14 +979,19 @@ static int
 http_conn_refuse(struct http_conn *c)
 {
 	struct evhttp_connection	*evcon;
+	char				 id[REQID_MAX + 1], hdr[256];
 
 	if (!c->refused || c->answered || c->state != HC_BODY ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
 	    (evcon = http_conn_evcon(c)) == NULL)
 		return -1;
-	log_debug("%s: 401 before the body", __func__);
-	http_conn_write_now(c, 401, "WWW-Authenticate: Bearer\r\n",
-	    http_unauthorized);
+	reqid_make(id);
+	log_debug("%s: 401 before the body (request %s)", __func__, id);
+	http_count_unrouted(c, 401);
+	http_audit_refusal(c, id);
+	snprintf(hdr, sizeof(hdr), "WWW-Authenticate: Bearer\r\n"
+	    "X-Request-Id: %s\r\n", id);
+	http_conn_write_now(c, 401, hdr, http_unauthorized);
 	evhttp_connection_free(evcon);
 	http_conn_linger(c, HTTP_LINGER_MS);
 	return 0;
@@ -966,7 +1002,7 @@ static void
 http_conn_expire(struct http_conn *c)
 {
 	struct evhttp_connection	*evcon = http_conn_evcon(c);
-	char				 body[160];
+	char				 body[160], id[REQID_MAX + 1], hdr[192];
 	int				 head = c->deadline_of == HD_HEADER;
 
 	snprintf(body, sizeof(body), "{\"error\":\"Request Timeout - the "
@@ -974,11 +1010,14 @@ http_conn_expire(struct http_conn *c)
 	    head ? "headers" : "body",
 	    head ? "headerTimeoutMs" : "bodyTimeoutMs",
 	    head ? hs.cfg->header_timeout_ms : hs.cfg->body_timeout_ms);
-	log_debug("%s: 408, the request %s took too long", __func__,
-	    head ? "headers" : "body");
-	metrics_reject(head ? METRICS_HEADER_TIMEOUT : METRICS_BODY_TIMEOUT);
+	reqid_make(id);
+	log_debug("%s: 408, the request %s took too long (request %s)",
+	    __func__, head ? "headers" : "body", id);
+	stats_reject(head ? STATS_HEADER_TIMEOUT : STATS_BODY_TIMEOUT);
+	http_count_unrouted(c, 408);
 	c->deadline_of = HD_NONE;
-	http_conn_write_now(c, 408, "", body);
+	snprintf(hdr, sizeof(hdr), "X-Request-Id: %s\r\n", id);
+	http_conn_write_now(c, 408, hdr, body);
 	if (evcon != NULL)
 		evhttp_connection_free(evcon);
 	/* No lingering: a slow client must not keep its slot any longer. */
@@ -1157,10 +1196,11 @@ http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct http_conn	*c = arg;
 	struct evbuffer_ptr	 at, start, p;
 	struct evbuffer		*keep;
-	char			 line[16], body[256];
+	char			 line[16], body[256], id[REQID_MAX + 1];
+	char			 headers[256];
 	size_t			 len;
 	int			 status;
-	const char		*msg, *headers = "";
+	const char		*msg;
 
 	/* libevent adds its page's body in one piece of a few hundred bytes;
 	 * our own replies can be megabytes, not to be searched. */
@@ -1210,15 +1250,21 @@ http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		break;
 	}
 	snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	reqid_make(id);
+	snprintf(headers, sizeof(headers), "X-Request-Id: %s\r\n", id);
 	if (c != NULL) {
 		c->answered = 1;
 		if (c->refused && status == 413) {
-			log_debug("%s: 401 before the body", __func__);
+			log_debug("%s: 401 before the body (request %s)",
+			    __func__, id);
 			status = 401;
-			headers = "WWW-Authenticate: Bearer\r\n";
+			snprintf(headers, sizeof(headers), "WWW-Authenticate: "
+			    "Bearer\r\nX-Request-Id: %s\r\n", id);
 			snprintf(body, sizeof(body), "%s", http_unauthorized);
+			http_audit_refusal(c, id);
 		}
 	}
+	http_count_unrouted(c, status);
 	if ((keep = evbuffer_new()) == NULL)
 		return;
 	evbuffer_remove_buffer(buf, keep, (size_t)p.pos);
@@ -1262,6 +1308,160 @@ http_not_found(struct evhttp_request *req, int status)
 	http_reply_json(req, status, o, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* What is known of a request: its id, its peer, its clock.            */
+
+static struct http_reqinfo *
+http_info(struct evhttp_request *req)
+{
+	struct http_conn	*c = http_conn_of(req);
+
+	return c != NULL ? &c->ri : &hs.lone;
+}
+
+/* "addr:port" ("[addr]:port" for IPv6) of the connection's peer. */
+static void
+http_peer(struct evhttp_connection *evcon, char *out, size_t len)
+{
+	char		*addr = NULL;
+	ev_uint16_t	 port = 0;
+
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	if (addr == NULL)
+		snprintf(out, len, "unknown");
+	else
+		snprintf(out, len, strchr(addr, ':') != NULL ? "[%s]:%u" :
+		    "%s:%u", addr, (unsigned)port);
+}
+
+static enum stats_method
+http_stats_method(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+		return STATS_GET;
+	case EVHTTP_REQ_POST:
+		return STATS_POST;
+	case EVHTTP_REQ_HEAD:
+		return STATS_HEAD;
+	default:
+		return STATS_OTHER_METHOD;
+	}
+}
+
+/* The method of a request evhttp never handed us, as scanned. */
+static enum stats_method
+http_scan_method(const struct http_scan *s)
+{
+	static const char *const names[] = { "GET", "POST", "HEAD" };
+	size_t	i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (s->method_done && s->methodlen == strlen(names[i]) &&
+		    memcmp(s->method, names[i], s->methodlen) == 0)
+			return (enum stats_method)i;
+	return STATS_OTHER_METHOD;
+}
+
+/* A request has reached http_gencb(): its clock, its counters' labels
+ * and its id (the client's, when sane; X-Request-Id on every reply). */
+static void
+http_request_begin(struct http_conn *c, struct evhttp_request *req,
+    const char *path)
+{
+	struct http_reqinfo	*ri = c != NULL ? &c->ri : &hs.lone;
+	const char		*id;
+
+	ri->t_arrived = http_now_ms();
+	ri->method = http_stats_method(evhttp_request_get_command(req));
+	ri->endpoint = stats_endpoint_of(path);
+	id = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Request-Id");
+	if (id != NULL && reqid_valid(id, strlen(id)))
+		snprintf(ri->id, sizeof(ri->id), "%s", id);
+	else
+		reqid_make(ri->id);
+	if (c == NULL || ri->peer[0] == '\0')
+		http_peer(evhttp_request_get_connection(req), ri->peer,
+		    sizeof(ri->peer));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "X-Request-Id", ri->id);
+}
+
+/* An answer evhttp never saw (ours on the socket, or a rewritten error
+ * page): counted without a duration, for the endpoint "other". */
+static void
+http_count_unrouted(struct http_conn *c, int status)
+{
+	stats_http(c != NULL ? http_scan_method(&c->scan) : STATS_OTHER_METHOD,
+	    status, STATS_EP_OTHER, -1);
+	if (status == 401)
+		stats_auth_failure();
+}
+
+static void
+http_unauthorized_reply(struct evhttp_request *req)
+{
+	struct audit_event	ev;
+
+	stats_auth_failure();
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "auth_failure";
+	ev.status = 401;
+	ev.error = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization") == NULL ? "no Authorization header" :
+	    "invalid bearer token";
+	http_audit(req, NULL, &ev);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "WWW-Authenticate", "Bearer");
+	http_reply(req, 401, http_unauthorized, sizeof(http_unauthorized) - 1,
+	    0);
+}
+
+/* An auth failure refused before evhttp handed us the request. */
+static void
+http_audit_refusal(struct http_conn *c, const char *id)
+{
+	struct audit_event	ev;
+	char			peer[64];
+
+	http_peer(http_conn_evcon(c), peer, sizeof(peer));
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "auth_failure";
+	ev.request_id = id;
+	ev.client = peer;
+	ev.status = 401;
+	ev.latency_ms = -1;
+	ev.error = "invalid or missing bearer token (body refused unread)";
+	audit_log(&ev);
+}
+
+const char *
+http_request_id(struct evhttp_request *req)
+{
+	return http_info(req)->id;
+}
+
+double
+http_request_age_ms(struct evhttp_request *req)
+{
+	return http_now_ms() - http_info(req)->t_arrived;
+}
+
+void
+http_audit(struct evhttp_request *req, const struct auth_caller *caller,
+    struct audit_event *ev)
+{
+	struct http_reqinfo	*ri = http_info(req);
+
+	ev->request_id = ri->id;
+	ev->client = ri->peer;
+	ev->caller = caller != NULL ? caller->id : NULL;
+	ev->latency_ms = http_now_ms() - ri->t_arrived;
+	audit_log(ev);
+}
+
 static void
 http_gencb(struct evhttp_request *req, void *arg)
 {
@@ -1274,6 +1474,11 @@ http_gencb(struct evhttp_request *req, void *arg)
 	if ((c = http_conn_of(req)) != NULL)
 		http_conn_request(c, req);
 	atomic_fetch_add(&hs.inflight, 1);
+	uri = evhttp_request_get_evhttp_uri(req);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL || *path == '\0')
+		path = "/";
+	http_request_begin(c, req, path);
 	if (hs.draining) {
 		http_reply_error(req, 503,
 		    "Service Unavailable - server is shutting down", 1);
@@ -1282,16 +1487,9 @@ http_gencb(struct evhttp_request *req, void *arg)
 	caller = auth_check(hs.auth, evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization"));
 	if (caller == NULL) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "WWW-Authenticate", "Bearer");
-		http_reply(req, 401, http_unauthorized,
-		    sizeof(http_unauthorized) - 1, 0);
+		http_unauthorized_reply(req);
 		return;
 	}
-	uri = evhttp_request_get_evhttp_uri(req);
-	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	if (path == NULL || *path == '\0')
-		path = "/";
 	switch (evhttp_request_get_command(req)) {
 	case EVHTTP_REQ_GET:
 	case EVHTTP_REQ_HEAD:
@@ -1332,9 +1530,13 @@ static void
 http_send(struct evhttp_request *req, int status, int retry_after)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct http_reqinfo	*ri = http_info(req);
 	char			 buf[32];
 
-	evhttp_add_header(h, "Content-Type", "application/json");
+	if (evhttp_find_header(h, "Content-Type") == NULL)
+		evhttp_add_header(h, "Content-Type", "application/json");
+	stats_http(ri->method, status, ri->endpoint,
+	    (http_now_ms() - ri->t_arrived) / 1000);
 	if (retry_after > 0) {
 		snprintf(buf, sizeof(buf), "%d", retry_after);
 		evhttp_add_header(h, "Retry-After", buf);
@@ -1395,13 +1597,20 @@ int
 http_rate_limited(struct evhttp_request *req, struct ratelimit *rl,
     const struct auth_caller *caller)
 {
-	json_object	*o;
-	char		 window[32];
-	int		 retry;
+	struct audit_event	 ev;
+	json_object		*o;
+	char			 window[32];
+	int			 retry;
 
 	if (rl == NULL || ratelimit_take(rl, caller->name, http_now_ms(),
 	    &retry))
 		return 0;
+	stats_rate_limited(http_info(req)->endpoint);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "rejected";
+	ev.reason = "rate_limit";
+	ev.status = 429;
+	http_audit(req, caller, &ev);
 	o = json_object_new_object();
 	json_object_object_add(o, "error",
 	    json_object_new_string("Rate limit exceeded"));

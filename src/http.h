@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+struct audit_event;
 struct auth;
 struct auth_caller;
 struct config;
@@ -68,9 +69,18 @@ void	http_reply_error(struct evhttp_request *, int status, const char *msg,
 
 /* Takes a token from rl for the caller; when none is left answers 429
  * {"error":"Rate limit exceeded","retryAfter":s,"limit":N,"window":"Ws"}
- * with Retry-After and returns 1. */
+ * with Retry-After (counted, and audited as rejected) and returns 1. */
 int	http_rate_limited(struct evhttp_request *, struct ratelimit *,
 	    const struct auth_caller *);
+/* The request's id (see reqid.h): valid until its reply. */
+const char *http_request_id(struct evhttp_request *);
+/* Milliseconds since the request arrived (http_gencb()). */
+double	http_request_age_ms(struct evhttp_request *);
+/* Fills ev's requestId, client (the peer's address), caller (its public
+ * id; caller may be NULL) and latencyMs (since the request arrived), and
+ * writes it to the audit log. */
+void	http_audit(struct evhttp_request *, const struct auth_caller *,
+	    struct audit_event *);
 /* The loop thread's event base. */
 struct event_base *http_base(void);
 /* Sweeps rl's idle buckets every second (at most 4 limiters). */

@@ -205,3 +205,15 @@ log_libevent_flush(void)
 		log_warnx("suppressed %ld libevent message%s", suppressed,
 		    suppressed == 1 ? "" : "s");
 }
+
+void
+log_timestamp(const struct timespec *ts, char *out)
+{
+	struct tm	tm;
+	size_t		n;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = strftime(out, LOG_TIMESTAMP_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, LOG_TIMESTAMP_LEN - n, ".%03ldZ",
+	    ts->tv_nsec / 1000000);
+}

@@ -32,4 +32,10 @@ void	fatalx(const char *fmt, ...)
 void	log_libevent(int severity, const char *msg);
 void	log_libevent_flush(void);
 
+/* ts (CLOCK_REALTIME) as ISO 8601 in UTC with milliseconds,
+ * "2026-12-01T20:21:09.123Z", into out (LOG_TIMESTAMP_LEN bytes). */
+#define LOG_TIMESTAMP_LEN	32
+struct timespec;
+void	log_timestamp(const struct timespec *ts, char *out);
+
 #endif

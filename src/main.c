@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "allowlist.h"
+#include "audit.h"
 #include "auth.h"
 #include "cache.h"
 #include "config.h"
@@ -32,9 +33,11 @@
 #include "health.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "registry.h"
 #include "sdnotify.h"
+#include "stats.h"
 #include "version.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/mcp-proxyd/mcp-proxyd.json"
@@ -102,9 +105,11 @@ static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct sigaction	sa;
+	struct audit_event	ev;
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: logging goes to stderr, nothing to re-open");
+		log_info("SIGHUP: re-opening the audit log");
+		audit_reopen();
 		return;
 	}
 	if (main_signals++ > 0)
@@ -118,6 +123,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	sigaction(SIGINT, &sa, NULL);
 	log_info("%s: draining (drainTimeoutMs %d)", strsignal((int)sig),
 	    main_cfg->drain_timeout_ms);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "shutdown";
+	ev.latency_ms = -1;
+	ev.reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	audit_log(&ev);
 	notify("STOPPING=1");
 	http_drain(main_cfg->drain_timeout_ms);
 }
@@ -359,10 +369,13 @@ start_back(struct daemon *d)
 		fatalx("cannot set up the schema cache");
 	if ((main_registry = registry_new(cfg, d->pool, d->cache)) == NULL)
 		fatalx("cannot create the server registry");
+	if (stats_init(cfg) == -1)
+		fatalx("cannot set up the counters");
 	exec_init(d->pool, main_registry, cfg, d->allow);
 	exec_register();
 	discovery_register(main_registry, cfg, d->allow);
 	health_register(d->pool, main_registry, d->cache);
+	metrics_register(d->pool, main_registry, d->cache);
 	if (registry_start(main_registry) == -1)
 		fatalx("cannot start the MCP servers");
 }
@@ -375,6 +388,7 @@ free_all(struct daemon *d)
 	discovery_free();
 	http_free();
 	exec_free();
+	stats_free();
 	for (i = 0; i < 3; i++)
 		event_free(d->sigs[i]);
 	cache_free(d->cache);
@@ -406,6 +420,8 @@ main(int argc, char *argv[])
 	if ((d.allow = allowlist_new(d.cfg->allowed_tools,
 	    d.cfg->nallowed_tools)) == NULL)
 		fatalx("cannot build the allowlist");
+	if (audit_open(d.cfg->audit_log, 0) == -1)
+		fatalx("cannot open the audit log %s", d.cfg->audit_log);
 	start_front(&d, listen);
 	start_back(&d);
 
@@ -420,6 +436,7 @@ main(int argc, char *argv[])
 
 	shutdown_all(d.pool, d.cache);
 	free_all(&d);
+	audit_close();
 	log_info("exited cleanly");
 	return 0;
 }

@@ -412,6 +412,12 @@ registry_health(struct registry *reg)
 	return o;
 }
 
+void
+registry_server_stats(struct registry *reg, size_t i, struct server_stats *st)
+{
+	server_stats(reg->servers[i], st);
+}
+
 int
 registry_all_ready(struct registry *reg)
 {

@@ -28,6 +28,7 @@ struct server_call;
 struct toolset;
 
 struct registry;
+struct server_stats;
 
 /* cfg, pool and cache (may be NULL) outlive the registry. */
 struct registry	*registry_new(const struct config *, struct pool *,
@@ -67,6 +68,9 @@ int		 registry_unpark(struct registry *, size_t server, struct job *);
 int		 registry_failing(struct registry *, size_t server);
 /* Any thread: {"<name>": server_health(), ...} (a new object). */
 json_object	*registry_health(struct registry *);
+/* Any thread: server_stats() of one server (index < nservers). */
+void		 registry_server_stats(struct registry *, size_t,
+		    struct server_stats *);
 /* 1 when every enabled server is ready. */
 int		 registry_all_ready(struct registry *);
 /* Sum over the servers of the tools whose schema could not be compiled. */

@@ -34,10 +34,11 @@
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
-#include "metrics.h"
+#include "stats.h"
 #include "proc.h"
 #include "reply.h"
 #include "rpc.h"
@@ -47,6 +48,7 @@
 
 #define PROTOCOL_VERSION	"2025-11-25"
 #define SERVER_HASH		1024	/* pending calls by id, per instance */
+#define SERVER_ERROR_MAX	512	/* bytes of a call's error kept */
 #define SERVER_BULK_LINE	(64 * 1024)	/* longer answers: bulk lane */
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		30000
@@ -125,6 +127,10 @@ struct server_inst {
 	int			 backoff_ms;
 	int64_t			 ready_at;	/* monotonic ms */
 	int			 attempted;	/* first attempt concluded */
+	/* For /health, under srv->mtx: the child's pid (0: none) and the
+	 * protocol version it agreed to ("": not yet). */
+	pid_t			 shown_pid;
+	char			 shown_version[16];
 };
 
 struct server {
@@ -145,7 +151,6 @@ struct server {
 	/* Any thread, under mtx. */
 	pthread_mutex_t			 mtx;
 	char				 last_error[512];
-	int				 restarts;
 	int				 crash_loop;
 	int				 exec_failed;
 	pid_t				 shown_pid;
@@ -153,6 +158,11 @@ struct server {
 	int				 nfailures;
 	int				 reported;	/* hooks.started */
 	int				 nattempted;
+	struct timespec			 last_error_at;	/* CLOCK_REALTIME */
+	struct timespec			 last_start_at;
+	atomic_int			 stopped;	/* shutting down */
+	atomic_int			 restarts;
+	atomic_size_t			 ntools;	/* in the slot */
 	atomic_int			 nready;
 	atomic_int			 inflight;
 	atomic_int			 queued;
@@ -186,6 +196,8 @@ struct server_parse {
 };
 
 static int64_t	 now_ms(void);
+static void	 server_publish(struct server *, struct toolset *);
+static double	 mono_ms(void);
 static char	**server_build_env(const struct config_server *);
 static void	 inst_timer(struct server_inst *, struct event *, int);
 static int	 inst_spawn(struct server_inst *);
@@ -224,6 +236,7 @@ static void	 inst_load(struct server_inst *, int);
 static void	 inst_fail_later(struct server_inst *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	 inst_down(struct server_inst *, const char *);
+static void	 inst_audit(struct server_inst *, const char *, const char *);
 static void	 inst_fail_calls(struct server_inst *, int, const char *);
 static void	 inst_schedule_restart(struct server_inst *);
 static void	 call_reply(struct server_inst *, struct server_call *,
@@ -261,6 +274,8 @@ server_call_clear(struct server_call *c)
 	free(c->params);
 	free(c->body);
 	free(c->line);
+	free(c->error);
+	c->error = NULL;
 	if (c->answer != NULL) {
 		rpc_msg_free(c->answer);
 		free(c->answer);
@@ -274,11 +289,19 @@ void
 server_call_finish(struct server_call *c, int status, json_object *body,
     int retry_after)
 {
+	json_object	*msg;
+
 	if (c->timer != NULL) {
 		event_free(c->timer);
 		c->timer = NULL;
 	}
 	free(c->body);
+	free(c->error);
+	c->error = NULL;
+	if (status != 200 && json_object_object_get_ex(body, "error", &msg) &&
+	    json_object_is_type(msg, json_type_string))
+		c->error = strndup(json_object_get_string(msg),
+		    SERVER_ERROR_MAX);
 	c->body = reply_text(body, &c->bodylen);
 	if (c->body == NULL) {
 		/* Out of memory: a fixed answer still goes out. */
@@ -309,6 +332,16 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The same clock as now_ms(), finer, for the time a call waited. */
+static double
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Arms (ms >= 0) or cancels (ms < 0) one of an instance's timers. */
@@ -481,8 +514,18 @@ server_preload(struct server *srv, json_object *tools)
 
 	text = json_object_to_json_string_length(tools,
 	    JSON_C_TO_STRING_PLAIN, &len);
-	toolset_slot_set(&srv->tools, toolset_build(srv->name, srv->cs,
-	    tools, toolset_text_hash(text, len), NULL));
+	server_publish(srv, toolset_build(srv->name, srv->cs, tools,
+	    toolset_text_hash(text, len), NULL));
+}
+
+/* A new toolset in the slot (NULL: none could be built). */
+static void
+server_publish(struct server *srv, struct toolset *ts)
+{
+	if (ts == NULL)
+		return;
+	atomic_store(&srv->ntools, toolset_count(ts));
+	toolset_slot_set(&srv->tools, ts);
 }
 
 int
@@ -573,9 +616,12 @@ inst_spawn(struct server_inst *in)
 	}
 	pthread_mutex_lock(&srv->mtx);
 	srv->exec_failed = 0;
+	in->shown_pid = proc_pid(in->proc);
+	clock_gettime(CLOCK_REALTIME, &srv->last_start_at);
 	pthread_mutex_unlock(&srv->mtx);
 	log_debug("%s: %s: pid %d", __func__, in->label,
 	    (int)proc_pid(in->proc));
+	inst_audit(in, "server_start", NULL);
 	in->gen++;
 	in->state = INST_INIT;
 	in->has_tools = 0;
@@ -630,7 +676,7 @@ inst_stdin_full(struct server_inst *in)
 {
 	if (proc_buffered(in->proc) == 0 || in->fail_msg != NULL)
 		return;
-	metrics_reject(METRICS_STDIN_FULL);
+	stats_reject(STATS_STDIN_FULL);
 	inst_fail_later(in, "server '%s' is not reading its stdin (%zu bytes "
 	    "waiting, maxBufferedBytes %zu)", in->srv->name,
 	    proc_buffered(in->proc), in->srv->cs->max_buffered_bytes);
@@ -823,7 +869,7 @@ bulk_build_run(struct job *j)
 	if (b->changed &&
 	    (ts = toolset_build(srv->name, srv->cs, b->tools, hash, NULL)) !=
 	    NULL) {
-		toolset_slot_set(&srv->tools, ts);
+		server_publish(srv, ts);
 		if (srv->cache != NULL)
 			b->flush = cache_store(srv->cache, srv->cs, text, len);
 	}
@@ -976,6 +1022,8 @@ inst_ready(struct server_inst *in)
 	pthread_mutex_lock(&srv->mtx);
 	if (srv->shown_pid == 0)
 		srv->shown_pid = proc_pid(in->proc);
+	snprintf(in->shown_version, sizeof(in->shown_version), "%s",
+	    in->version);
 	pthread_mutex_unlock(&srv->mtx);
 	ts = server_toolset(srv);
 	log_info("%s: ready (pid %d, protocol %s, %zu tools)", in->label,
@@ -1051,6 +1099,7 @@ server_submit(struct server *srv, int i, struct server_call *c)
 		return;
 	}
 	if (in->stopping || in->proc == NULL) {
+		c->reason = "shutdown";
 		server_call_fail(c, 503, 1, NULL, "server shutting down");
 		return;
 	}
@@ -1061,6 +1110,7 @@ server_submit(struct server *srv, int i, struct server_call *c)
 		snprintf(msg, sizeof(msg), "server '%s' is not available: %s",
 		    srv->name, srv->last_error);
 		pthread_mutex_unlock(&srv->mtx);
+		c->reason = "unavailable";
 		server_call_fail(c, 503, server_retry_after(srv), srv->name,
 		    msg);
 		return;
@@ -1089,8 +1139,9 @@ inst_over_queue(struct server_inst *in, struct server_call *c)
 
 	if (atomic_load(&srv->queued) <= srv->cs->max_queued)
 		return 0;
-	metrics_reject(METRICS_MAX_QUEUED);
+	stats_reject(STATS_MAX_QUEUED);
 	inst_queue_del(in, c);
+	c->reason = "overload";
 	snprintf(msg, sizeof(msg), "server '%s' is overloaded: %d calls are "
 	    "already waiting (maxQueued)", srv->name, srv->cs->max_queued);
 	server_call_fail(c, 503, 1, srv->name, msg);
@@ -1160,6 +1211,7 @@ inst_send_call(struct server_inst *in, struct server_call *c)
 	in->npending++;
 	inst_load(in, 1);
 	atomic_fetch_add(&in->srv->inflight, 1);
+	c->sent_ms = mono_ms();
 	n = snprintf(prefix, sizeof(prefix), "{\"jsonrpc\":\"2.0\",\"id\":%"
 	    PRId64 ",\"method\":\"tools/call\",\"params\":", c->id);
 	if (proc_send(in->proc, prefix, (size_t)n, c->params, c->paramslen,
@@ -1266,7 +1318,7 @@ call_timeout_sent(struct server_inst *in, struct server_call *c)
 	unsent = c->unsent;
 	snprintf(full, sizeof(full), "mcp__%s__%s", in->srv->name, c->tool);
 	if (unsent)
-		metrics_reject(METRICS_NEVER_SENT);
+		stats_reject(STATS_NEVER_SENT);
 	if (unsent)
 		snprintf(msg, sizeof(msg), "Tool call timed out after %d ms "
 		    "before it could be sent (the server is not reading its "
@@ -1276,9 +1328,9 @@ call_timeout_sent(struct server_inst *in, struct server_call *c)
 		    c->timeout_ms);
 		inst_ghost(in, c);
 	}
-	log_info("%s: %s timed out after %d ms (id %" PRId64 "%s)",
-	    in->label, c->tool, c->timeout_ms, c->id, unsent ?
-	    ", never sent" : "");
+	log_info("%s: %s timed out after %d ms (id %" PRId64 "%s, request "
+	    "%s)", in->label, c->tool, c->timeout_ms, c->id, unsent ?
+	    ", never sent" : "", c->rid);
 	if ((o = reply_message(msg, NULL)) != NULL)
 		json_object_object_add(o, "tool", json_object_new_string(full));
 	server_call_finish(c, 504, o, 0);
@@ -1507,9 +1559,9 @@ inst_on_overflow(void *arg, const char *head, size_t headlen, size_t total)
 			return;
 		}
 		if ((c = inst_take(in, id)) != NULL) {
-			log_warnx("%s: reply to %s (id %" PRId64 ") is %zu "
-			    "bytes, more than maxMessageBytes; dropped",
-			    in->label, c->tool, id, total);
+			log_warnx("%s: reply to %s (id %" PRId64 ", request "
+			    "%s) is %zu bytes, more than maxMessageBytes; "
+			    "dropped", in->label, c->tool, id, c->rid, total);
 			server_call_fail(c, 502, 0, srv->name, msg);
 			inst_dispatch(in);
 			return;
@@ -1699,6 +1751,11 @@ inst_on_exited(void *arg, int status, int known)
 		    "%d", srv->name, WTERMSIG(status));
 	else
 		snprintf(msg, sizeof(msg), "server '%s' exited", srv->name);
+	inst_audit(in, "server_exit", msg);
+	pthread_mutex_lock(&srv->mtx);
+	in->shown_pid = 0;
+	in->shown_version[0] = '\0';
+	pthread_mutex_unlock(&srv->mtx);
 	if (in->state != INST_DEAD) {
 		inst_down(in, msg);
 		return;
@@ -1711,6 +1768,28 @@ inst_on_exited(void *arg, int status, int known)
 		srv->hooks.gone(srv->hooks.arg, srv->index, in->index);
 	else
 		inst_schedule_restart(in);
+}
+
+/* server_start (error NULL) or server_exit, in the audit log; expected
+ * says whether we asked it to exit. */
+static void
+inst_audit(struct server_inst *in, const char *event, const char *error)
+{
+	struct audit_event	ev;
+	char			extra[160];
+	int			n;
+
+	n = snprintf(extra, sizeof(extra), "\"server\":\"%s\",\"instance\":"
+	    "%d,\"pid\":%d", in->srv->name, in->index, (int)in->shown_pid);
+	if (error != NULL && n > 0 && (size_t)n < sizeof(extra))
+		snprintf(extra + n, sizeof(extra) - (size_t)n,
+		    ",\"expected\":%s", in->stopping ? "true" : "false");
+	memset(&ev, 0, sizeof(ev));
+	ev.event = event;
+	ev.latency_ms = -1;
+	ev.error = error;
+	ev.extra = extra;
+	audit_log(&ev);
 }
 
 static void
@@ -1790,9 +1869,7 @@ restart_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (in->stopping || in->state != INST_IDLE)
 		return;
-	pthread_mutex_lock(&srv->mtx);
-	srv->restarts++;
-	pthread_mutex_unlock(&srv->mtx);
+	atomic_fetch_add(&srv->restarts, 1);
 	inst_spawn(in);
 }
 
@@ -1856,6 +1933,7 @@ server_note_failure(struct server *srv, const char *msg)
 
 	pthread_mutex_lock(&srv->mtx);
 	snprintf(srv->last_error, sizeof(srv->last_error), "%s", msg);
+	clock_gettime(CLOCK_REALTIME, &srv->last_error_at);
 	srv->failures[srv->nfailures % CRASH_LOOP_FAILURES] = now;
 	srv->nfailures++;
 	oldest = srv->failures[srv->nfailures % CRASH_LOOP_FAILURES];
@@ -1866,18 +1944,52 @@ server_note_failure(struct server *srv, const char *msg)
 
 /* ----------------------------------------------------------- reporting */
 
+/* srv->mtx held. */
 static const char *
 server_state(struct server *srv, int nready, int crash)
 {
-	if (srv->cs->disabled)
-		return "disabled";
+	if (srv->cs->disabled || atomic_load(&srv->stopped))
+		return "stopped";
 	if (nready > 0)
 		return "ready";
 	if (srv->exec_failed || crash)
 		return "failed";
-	if (srv->restarts == 0 && srv->last_error[0] == '\0')
+	if (atomic_load(&srv->restarts) == 0 && srv->last_error[0] == '\0')
 		return "starting";
 	return "restarting";
+}
+
+/* A CLOCK_REALTIME time as an ISO 8601 string, or null when unset. */
+static json_object *
+server_time_json(const struct timespec *ts)
+{
+	char	buf[LOG_TIMESTAMP_LEN];
+
+	if (ts->tv_sec == 0)
+		return NULL;
+	log_timestamp(ts, buf);
+	return json_object_new_string(buf);
+}
+
+/* srv->mtx held: each instance's pid (null: none) and the protocol
+ * version of the first one that agreed to one. */
+static void
+server_health_insts(struct server *srv, json_object *o)
+{
+	json_object	*pids;
+	const char	*version = NULL;
+	int		 i;
+
+	pids = json_object_new_array();
+	for (i = 0; i < srv->ninsts; i++) {
+		json_object_array_add(pids, srv->insts[i].shown_pid > 0 ?
+		    json_object_new_int(srv->insts[i].shown_pid) : NULL);
+		if (version == NULL && srv->insts[i].shown_version[0] != '\0')
+			version = srv->insts[i].shown_version;
+	}
+	json_object_object_add(o, "pids", pids);
+	json_object_object_add(o, "protocolVersion", version != NULL ?
+	    json_object_new_string(version) : NULL);
 }
 
 json_object *
@@ -1890,19 +2002,27 @@ server_health(struct server *srv)
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
 	nready = atomic_load(&srv->nready);
+	json_object_object_add(o, "name", json_object_new_string(srv->name));
+	json_object_object_add(o, "enabled",
+	    json_object_new_boolean(!srv->cs->disabled));
 	pthread_mutex_lock(&srv->mtx);
 	crash = server_crash_loop(srv);
 	json_object_object_add(o, "state", json_object_new_string(
 	    server_state(srv, nready, crash)));
 	json_object_object_add(o, "pid", srv->shown_pid > 0 ?
 	    json_object_new_int(srv->shown_pid) : NULL);
+	server_health_insts(srv, o);
 	json_object_object_add(o, "instances",
 	    json_object_new_int(srv->ninsts));
 	json_object_object_add(o, "ready", json_object_new_int(nready));
 	json_object_object_add(o, "restarts",
-	    json_object_new_int(srv->restarts));
+	    json_object_new_int(atomic_load(&srv->restarts)));
 	json_object_object_add(o, "lastError", srv->last_error[0] != '\0' ?
 	    json_object_new_string(srv->last_error) : NULL);
+	json_object_object_add(o, "lastErrorAt",
+	    server_time_json(&srv->last_error_at));
+	json_object_object_add(o, "lastStartAt",
+	    server_time_json(&srv->last_start_at));
 	json_object_object_add(o, "crashLoop", json_object_new_boolean(crash));
 	pthread_mutex_unlock(&srv->mtx);
 	json_object_object_add(o, "inflight",
@@ -1916,6 +2036,16 @@ server_health(struct server *srv)
 	    (int)toolset_unvalidated(ts)));
 	toolset_release(ts);
 	return o;
+}
+
+void
+server_stats(struct server *srv, struct server_stats *st)
+{
+	st->up = atomic_load(&srv->nready) > 0;
+	st->inflight = atomic_load(&srv->inflight);
+	st->queued = atomic_load(&srv->queued);
+	st->restarts = atomic_load(&srv->restarts);
+	st->tools = atomic_load(&srv->ntools);
 }
 
 int
@@ -1933,6 +2063,7 @@ server_inst_stop(struct server *srv, int i)
 	struct server_call	*c;
 
 	in->stopping = 1;
+	atomic_store(&srv->stopped, 1);
 	while ((c = in->qhead) != NULL) {
 		inst_queue_del(in, c);
 		server_call_fail(c, 503, 1, srv->name, "server shutting down");

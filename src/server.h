@@ -30,6 +30,7 @@
 #include <json-c/json.h>
 
 #include "pool.h"
+#include "reqid.h"
 
 struct cache;
 struct config;
@@ -61,12 +62,20 @@ struct server_call {
 	size_t		 paramslen;
 	int		 timeout_ms;	/* whole call, queueing included */
 	void		(*complete)(struct server_call *);
+	char		 rid[REQID_MAX + 1];	/* request id, for the logs */
 
 	/* Output, set before complete(). */
 	int		 status;	/* HTTP status */
 	char		*body;		/* JSON reply body, malloc'd */
 	size_t		 bodylen;
 	int		 retry_after;	/* seconds for Retry-After, 0: none */
+	double		 sent_ms;	/* when its line went to the child's
+					   write queue (CLOCK_MONOTONIC ms);
+					   0: never */
+	const char	*reason;	/* refused unsent: "overload",
+					   "unavailable", "shutdown"; static */
+	char		*error;		/* the body's "error", malloc'd, at
+					   most 512 bytes; NULL for 200 */
 
 	/* Private to server.c. */
 	enum server_call_state state;
@@ -138,6 +147,15 @@ struct toolset	*server_toolset(struct server *);
  * ready. */
 json_object	*server_health(struct server *);
 int		 server_ready(struct server *);
+/* Any thread: the numbers GET /metrics shows. */
+struct server_stats {
+	int	up;		/* an instance is ready */
+	int	restarts;
+	int	inflight;
+	int	queued;
+	size_t	tools;
+};
+void		 server_stats(struct server *, struct server_stats *);
 /* Any thread: 1 when the server cannot start (its command fails to run, or
  * it crashed 5 times within a minute): calls are answered at once. */
 int		 server_failing(struct server *);

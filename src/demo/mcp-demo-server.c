@@ -21,6 +21,9 @@
  *	--slow-start MS	answer initialize MS milliseconds late
  *	--remote-ref-tool  also list "remote", whose schema a validator
  *			cannot compile (a $ref to another document)
+ *	--meta-tools	also list "meta", which replies with the params._meta
+ *			it was sent, and "odd\"name\\", a tool whose name
+ *			holds a quote and a backslash (for label escaping)
  *
  * Like every file of the build it gets autoconf.h (and so _GNU_SOURCE)
  * force-included by the compiler command line.
@@ -123,6 +126,7 @@ struct demo_state {
 	int			 slow_start_ms;
 	int			 extra_enabled;
 	int			 remote_enabled;
+	int			 meta_enabled;
 	int			 stdout_dead;
 	int			 stalled;	/* 1: stdin is not read */
 	int64_t			 stall_until;	/* monotonic ms, 0: for good */
@@ -203,6 +207,8 @@ static struct json_object *demo_tool_ask(const struct demo_call *, char *,
 static struct json_object *demo_tool_extra(const struct demo_call *, char *,
 		    size_t);
 static struct json_object *demo_tool_unique(const struct demo_call *, char *,
+		    size_t);
+static struct json_object *demo_tool_meta(const struct demo_call *, char *,
 		    size_t);
 static struct json_object *demo_tool_match(const struct demo_call *, char *,
 		    size_t);
@@ -407,6 +413,18 @@ static struct demo_tool demo_tools[] = {
 		"{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":"
 		"\"https://schemas.example.com/x.json\"}}}",
 		NULL, demo_tool_extra, 2, NULL, NULL
+	}, {
+		"meta",
+		"Reply with the JSON text of the call's params._meta (null "
+		"without one), listed with --meta-tools.",
+		"{\"type\":\"object\"}",
+		NULL, demo_tool_meta, 3, NULL, NULL
+	}, {
+		"odd\"name\\",
+		"A tool whose name holds a quote and a backslash, listed with "
+		"--meta-tools; replies \"extra\".",
+		"{\"type\":\"object\"}",
+		NULL, demo_tool_extra, 3, NULL, NULL
 	}
 };
 
@@ -1429,6 +1447,16 @@ demo_tool_extra(const struct demo_call *c, char *err, size_t errlen)
 }
 
 static struct json_object *
+demo_tool_meta(const struct demo_call *c, char *err, size_t errlen)
+{
+	const char	*text;
+
+	text = c->meta != NULL ? json_object_to_json_string_ext(c->meta,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null";
+	return demo_text_result(text, strlen(text), 0);
+}
+
+static struct json_object *
 demo_tool_unique(const struct demo_call *c, char *err, size_t errlen)
 {
 	struct json_object	*xs;
@@ -1577,7 +1605,8 @@ static int
 demo_tool_listed(const struct demo_tool *t)
 {
 	return t->hidden == 0 || (t->hidden == 1 && demo.extra_enabled) ||
-	    (t->hidden == 2 && demo.remote_enabled);
+	    (t->hidden == 2 && demo.remote_enabled) ||
+	    (t->hidden == 3 && demo.meta_enabled);
 }
 
 /* A tool that is currently listed, by name. */
@@ -2054,8 +2083,8 @@ static void
 demo_usage(void)
 {
 	fprintf(stderr, "usage: %s [--page-size N] [--stderr-hello] "
-	    "[--fail-init] [--slow-start MS] [--remote-ref-tool]\n",
-	    DEMO_NAME);
+	    "[--fail-init] [--slow-start MS] [--remote-ref-tool] "
+	    "[--meta-tools]\n", DEMO_NAME);
 }
 
 static int
@@ -2083,6 +2112,7 @@ main(int argc, char *argv[])
 		{ "fail-init",		no_argument,	   NULL, 'F' },
 		{ "slow-start",		required_argument, NULL, 's' },
 		{ "remote-ref-tool",	no_argument,	   NULL, 'R' },
+		{ "meta-tools",		no_argument,	   NULL, 'M' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL,			0,		   NULL, 0 }
@@ -2110,6 +2140,9 @@ main(int argc, char *argv[])
 			break;
 		case 'R':
 			demo.remote_enabled = 1;
+			break;
+		case 'M':
+			demo.meta_enabled = 1;
 			break;
 		case 'h':
 			demo_usage();

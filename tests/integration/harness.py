@@ -217,6 +217,21 @@ class Daemon:
             self.proc.wait()
 
 
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "LeakSanitizer")
+
+
+def stop_ok(tap, d, name):
+    """Stops a daemon and asserts a clean exit without sanitizer reports."""
+    rc = d.stop()
+    with open(d.log_path, errors="replace") as f:
+        log = f.read()
+    bad = [w for w in SANITIZER_REPORTS if w in log]
+    tap.ok(rc == 0 and not bad, "%s: exit 0, no sanitizer report" % name,
+           "rc %r %r\n%s" % (rc, bad, log[-4000:] if bad else ""))
+    return log
+
+
 def cpu_seconds(pid, tid=None):
     """utime + stime of a process (or one of its threads) in seconds."""
     path = "/proc/%d/stat" % pid if tid is None else \

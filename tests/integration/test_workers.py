@@ -19,21 +19,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (MCP_DEMO_SERVER, Daemon, Tap, demo_server,  # noqa: E402
-                     group_alive, wait_until)
+                     group_alive, stop_ok, wait_until)
 
 CI = os.environ.get("CI") == "true"
-
-
-def stop_ok(tap, d, name):
-    """Stops a daemon and asserts a clean exit without sanitizer reports."""
-    rc = d.stop()
-    with open(d.log_path, errors="replace") as f:
-        log = f.read()
-    bad = [w for w in ("ERROR: AddressSanitizer", "runtime error:",
-                       "WARNING: ThreadSanitizer", "LeakSanitizer")
-           if w in log]
-    tap.ok(rc == 0 and not bad, "%s: exit 0, no sanitizer report" % name,
-           "rc %r %r" % (rc, bad))
 
 
 def post(d, tool, params, conn=None, timeout=60):

@@ -298,7 +298,9 @@ START_TEST(test_started)
 	ck_assert_int_eq(json_object_get_int(v), 2);
 	json_object_put(h);
 	h = health_of("off");
-	ck_assert_str_eq(str_at(h, "state"), "disabled");
+	ck_assert_str_eq(str_at(h, "state"), "stopped");
+	ck_assert(json_object_object_get_ex(h, "enabled", &v));
+	ck_assert(!json_object_get_boolean(v));
 	json_object_put(h);
 	/* A command relative to our cwd while the child runs in /, and one
 	 * found through the PATH of the entry's env. */
