@@ -50,6 +50,7 @@
 #define AUDIT_RETRY_MS		1000	/* between two open attempts */
 #define AUDIT_EXIT_MS		2000	/* writing on after audit_close() */
 #define AUDIT_JOIN_MS		2500	/* then the writer is cancelled */
+#define AUDIT_GATHER_MS		10	/* between two batches, at least */
 
 /* The strings of an event, in the order of their members. */
 enum audit_field {
@@ -131,6 +132,7 @@ static int		 audit_open_fd(void);
 static int		 audit_mid_line(const struct stat *);
 static int		 audit_ensure_open(void);
 static void		*audit_main(void *);
+static void		 audit_gather(int64_t *);
 static int		 audit_report_due(int64_t *);
 static void		 audit_report(int);
 static void		 audit_write_batch(int64_t);
@@ -207,6 +209,8 @@ audit_start(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&audit.thread, NULL, audit_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		pthread_setname_np(audit.thread, "audit");
 	if (rc != 0) {
 		log_warnx("audit: pthread_create: %s", strerror(rc));
 		pthread_cond_destroy(&audit.cond);
@@ -415,6 +419,8 @@ audit_main(void *arg)
 	int64_t		at, stop_by;
 	int		stopping;
 
+	int64_t		last = 0;
+
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_mutex_lock(&audit.mtx);
 	for (;;) {
@@ -427,6 +433,8 @@ audit_main(void *arg)
 			audit_timespec(&ts, at);
 			pthread_cond_timedwait(&audit.cond, &audit.mtx, &ts);
 		}
+		if (!audit.stopping)
+			audit_gather(&last);
 		audit.batch = audit.head;
 		audit.head = audit.tail = NULL;
 		stopping = audit.stopping;
@@ -440,6 +448,30 @@ audit_main(void *arg)
 	}
 	pthread_mutex_unlock(&audit.mtx);
 	return NULL;
+}
+
+/*
+ * audit.mtx held, a line queued: let more lines come, so that a busy
+ * daemon's lines go out in batches, at most one write(2) and one wake-up
+ * every AUDIT_GATHER_MS. While the writer sleeps here (not on the
+ * condition variable), audit_log()'s signal finds no waiter and costs no
+ * system call.
+ */
+static void
+audit_gather(int64_t *last)
+{
+	struct timespec	ts;
+	int64_t		now = audit_now_ms(), wait = *last + AUDIT_GATHER_MS -
+			    now;
+
+	if (wait > 0 && wait <= AUDIT_GATHER_MS) {
+		pthread_mutex_unlock(&audit.mtx);
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)wait * 1000000;
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&audit.mtx);
+	}
+	*last = audit_now_ms();
 }
 
 /* 1 when drops wait to be reported and may be now; else *at is when they
