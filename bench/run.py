@@ -42,7 +42,10 @@ on this machine, in one run:
      (about half the calls are parsed on the worker that does not own the
      instance and forwarded to its owner's mailbox), and "workers": 2 as
      shipped (a call goes to the worker that owned the instance of its
-     connection's last call): req/s, p50, p99, CPU per call.
+     connection's last call): req/s, p50, p99, CPU per call;
+  9. scraped: echo at 64 and 1 connections on one daemon, without and
+     with a client scraping GET /metrics every second beside it, the two
+     interleaved; target: req/s with the scrapes >= 0.97 x without.
 
 The machine is shared and noisy, so every target is a ratio to a limit
 measured in the same run, and the load runs are interleaved (bare server,
@@ -50,7 +53,8 @@ then the daemon, at each connection count) and repeated --rounds times; the
 table shows the median of the rounds (items 6 and 8 also run --rounds
 times, medians shown). It prints one table and writes it, with the
 machine's description, to BENCHMARKS.md. --only runs some row groups
-(load: items 0-4, memory: 5, noisy: 6, loopcpu: 7, forward: 8) and leaves
+(load: items 0-4, memory: 5, noisy: 6, loopcpu: 7, forward: 8, scrape: 9)
+and leaves
 BENCHMARKS.md alone, for quick runs while developing, e.g.
 
     python3 bench/run.py --only noisy,loopcpu --rounds 1 --duration 2
@@ -76,6 +80,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1382,6 +1387,111 @@ def forward_rounds(args, procs, workdir, demo, notes):
             d.stop()
 
 
+# ---------------------------------------------------------------- item 9
+
+SCRAPE_LEVELS = (64, 1)
+TARGET_SCRAPE = 0.97        # req/s scraped every second >= 0.97 x not
+
+
+class Scraper:
+    """GET /metrics every second on one keep-alive connection, in a
+    thread, as Prometheus does; keeps each scrape's time and size."""
+
+    def __init__(self, port, token):
+        self.port, self.token = port, token
+        self.stop_ev = threading.Event()
+        self.times, self.sizes, self.errors = [], [], 0
+        self.t = threading.Thread(target=self.loop, daemon=True)
+        self.t.start()
+
+    def loop(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=10)
+        try:
+            while not self.stop_ev.is_set():
+                t0 = time.monotonic()
+                try:
+                    conn.request("GET", "/metrics", headers={
+                        "Authorization": "Bearer " + self.token})
+                    r = conn.getresponse()
+                    body = r.read()
+                    if r.status != 200:
+                        self.errors += 1
+                    self.sizes.append(len(body))
+                except (OSError, http.client.HTTPException):
+                    self.errors += 1
+                    conn.close()
+                spent = time.monotonic() - t0
+                self.times.append(spent)
+                self.stop_ev.wait(max(0.0, 1.0 - spent))
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.stop_ev.set()
+        self.t.join(15)
+
+
+def scrape_rounds(args, procs, workdir, demo, notes):
+    """echo on one daemon, without and with a Scraper, interleaved,
+    --rounds times."""
+    d = Daemon(procs, args.bdir, workdir, "scrape", {"demo": dict(demo)})
+    try:
+        check_call(d, "mcp__demo__echo", {"message": ECHO_MESSAGE},
+                   ECHO_MESSAGE)
+        script = wrk_script(os.path.join(workdir, "scrape.lua"), "POST",
+                            call_body("mcp__demo__echo",
+                                      {"message": ECHO_MESSAGE}), d.token)
+        wrk(d.url, script, 64, 1)
+        res = {(m, c): [] for m in ("off", "on") for c in SCRAPE_LEVELS}
+        times, sizes = [], []
+        for rnd in range(args.rounds):
+            for c in SCRAPE_LEVELS:
+                for mode in ("off", "on"):
+                    sc = Scraper(d.port, d.token) if mode == "on" else None
+                    r = wrk(d.url, script, c, args.duration)
+                    if sc is not None:
+                        sc.stop()
+                        times += sc.times
+                        sizes += sc.sizes
+                        if sc.errors:
+                            notes.append("scrape, round %d: %d failed "
+                                         "scrapes" % (rnd + 1, sc.errors))
+                    res[(mode, c)].append(r)
+                    log("  scrape %-3s c=%-3d %9.0f req/s  p50 %7d us  "
+                        "p99 %7d us" % (mode, c, r["rps"], r["p50"],
+                                        r["p99"]))
+                    if r["errors"]:
+                        notes.append("scrape %s at %d connections, round "
+                                     "%d: %d errors" % (mode, c, rnd + 1,
+                                                        r["errors"]))
+        d.alive()
+        return {"res": res, "times": times, "sizes": sizes,
+                "config": d.config}
+    finally:
+        d.stop()
+
+
+def report_scrape(t, sc):
+    """Item 9."""
+    res, times = sc["res"], sorted(sc["times"])
+    for c in SCRAPE_LEVELS:
+        off, on = res[("off", c)], res[("on", c)]
+        t.check("9. echo scraped every second, %d conn" % c,
+                "%s, p50 %s, p99 %s" % (f_rps(med(on, "rps")),
+                                        f_us(med(on, "p50")),
+                                        f_us(med(on, "p99"))),
+                "not scraped: %s, p50 %s, p99 %s" % (
+                    f_rps(med(off, "rps")), f_us(med(off, "p50")),
+                    f_us(med(off, "p99"))),
+                med(on, "rps") / med(off, "rps"), ">=", TARGET_SCRAPE)
+    if times:
+        t.add("9. one scrape of GET /metrics (%d scrapes)" % len(times),
+              "p50 %s, max %s, %s bytes" % (
+                  f_us(pct(times, 0.5) * 1e6), f_us(times[-1] * 1e6),
+                  format(int(statistics.median(sc["sizes"])), ",")))
+
+
 def report_load(t, args, m, res, sleep_wall, sleep_failed, have_every):
     """Items 0-4."""
     bare = {c: res["bare"][c] for c in args.levels}
@@ -1785,6 +1895,13 @@ def write_md(path, args, m, table, rounds_text, notes, configs, elapsed):
         "server's in brackets; the ratios are req/s, p99 and CPU against "
         "workers=1."
         % (args.rounds, args.duration),
+        "- **9. scraped**: echo at 64 and 1 connections on one daemon, "
+        "%d rounds of %d s each without and with a client that scrapes "
+        "`GET /metrics` every second on a keep-alive connection (as "
+        "Prometheus does), the two interleaved; the target is req/s "
+        "scraped >= %.2f x req/s not scraped. The time of one scrape is "
+        "measured by that client (request sent to body read)."
+        % (args.rounds, args.duration, TARGET_SCRAPE),
         "",
         "## Machine",
         "",
@@ -1819,7 +1936,7 @@ def write_md(path, args, m, table, rounds_text, notes, configs, elapsed):
     log("wrote " + path)
 
 
-GROUPS = ("load", "memory", "noisy", "loopcpu", "forward")
+GROUPS = ("load", "memory", "noisy", "loopcpu", "forward", "scrape")
 
 
 def main():
@@ -1848,7 +1965,8 @@ def main():
                     help="run only these row groups, comma-separated: load "
                     "(items 0-4: floors, echo, server-everything, sleeps, "
                     "discovery), memory (5), noisy (6), loopcpu (7), "
-                    "forward (8); default all. Implies --no-md")
+                    "forward (8), scrape (9); default all. Implies "
+                    "--no-md")
     ap.add_argument("--out", default=os.path.join(HERE, "out"),
                     help="work directory (default bench/out)")
     ap.add_argument("--build-dir", help="build tree (default OUT/build)")
@@ -1947,6 +2065,11 @@ def main():
                 configs.append(("forwarded or routed (item 8), %s%s" %
                                 (w, ", environment %s" % env if env else ""),
                                 fw["configs"][w]))
+        if "scrape" in groups:
+            log("scraped every second, or not")
+            sc = scrape_rounds(args, procs, workdir, demo, notes)
+            report_scrape(table, sc)
+            configs.append(("scraped (item 9)", sc["config"]))
         m["load_end"] = os.getloadavg()[0]
         m["desc"][-2] = ("load average", "%s, %.2f at the end" %
                          (m["desc"][-2][1], m["load_end"]))
