@@ -14,6 +14,11 @@
 
 #define STATS_MAX_STATUS	600
 #define STATS_TOOL_HASH		64
+/* Tool series per server, at most (a server that renames its tools again
+ * and again must not grow the counters without end); the calls of the
+ * tools beyond are counted under the tool label STATS_OTHER_TOOL. */
+#define STATS_MAX_TOOLS		1000
+#define STATS_OTHER_TOOL	"_other"
 #define STATS_NBOUNDS		16	/* the longest list of bounds */
 
 /* Buckets: the original's 0.01 .. 5 s and finer ones down to 0.1 ms (we
@@ -45,6 +50,7 @@ struct stats_tool {
 struct stats_server {
 	const char		*name;
 	struct stats_tool	*tools[STATS_TOOL_HASH];
+	size_t			 ntools;
 	struct stats_hist	 duration;
 };
 
@@ -245,6 +251,8 @@ stats_tool(struct stats_server *s, const char *name)
 	for (t = s->tools[h % STATS_TOOL_HASH]; t != NULL; t = t->next)
 		if (strcmp(t->name, name) == 0)
 			return t;
+	if (s->ntools >= STATS_MAX_TOOLS && strcmp(name, STATS_OTHER_TOOL) != 0)
+		return stats_tool(s, STATS_OTHER_TOOL);
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (t->name = strdup(name)) == NULL) {
 		free(t);
@@ -252,6 +260,7 @@ stats_tool(struct stats_server *s, const char *name)
 	}
 	t->next = s->tools[h % STATS_TOOL_HASH];
 	s->tools[h % STATS_TOOL_HASH] = t;
+	s->ntools++;
 	return t;
 }
 

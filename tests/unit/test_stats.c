@@ -116,6 +116,34 @@ START_TEST(test_histogram)
 }
 END_TEST
 
+/* A server that renames its tools without end gets 1000 tool series,
+ * then one "_other". */
+START_TEST(test_tool_cap)
+{
+	static const char *const names[] = { "churn" };
+	struct config	*cfg = config_of(names, 1);
+	char		 tool[32], *t, *p;
+	int		 i, n = 0;
+
+	ck_assert_int_eq(stats_init(cfg), 0);
+	for (i = 0; i < 1005; i++) {
+		snprintf(tool, sizeof(tool), "t%d", i);
+		stats_call(0, tool, 200, 0, 0.001, -1);
+	}
+	stats_call(0, "t3", 200, 0, 0.001, -1);
+	t = render();
+	for (p = t; (p = strstr(p, "mcp_tool_calls_total{")) != NULL; p++)
+		n++;
+	ck_assert_int_eq(n, 1001);
+	ck_assert(strstr(t, "tool=\"_other\",outcome=\"ok\"} 5\n") != NULL);
+	ck_assert(strstr(t, "tool=\"t3\",outcome=\"ok\"} 2\n") != NULL);
+	ck_assert(strstr(t, "tool=\"t1004\"") == NULL);
+	free(t);
+	stats_free();
+	config_of_free(cfg);
+}
+END_TEST
+
 START_TEST(test_outcomes)
 {
 	ck_assert_int_eq(stats_outcome_of(200), STATS_OK);
@@ -195,6 +223,7 @@ main(void)
 
 	tcase_add_test(tc, test_escaping);
 	tcase_add_test(tc, test_histogram);
+	tcase_add_test(tc, test_tool_cap);
 	tcase_add_test(tc, test_outcomes);
 	tcase_add_test(tc, test_http_counts);
 	tcase_add_test(tc, test_reqid);
