@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +27,20 @@
 /* Room for a maximal token followed by a fair amount of trailing space. */
 #define AUTH_FILE_MAX		(2 * AUTH_TOKEN_MAX)
 
+#define AUTH_HASH_MIN		64	/* buckets of the callers' table */
+
 struct auth {
-	struct auth_caller	*callers;
-	size_t			 ncallers;
+	struct auth_caller	 admin;		/* the daemon token */
+	struct auth_caller	**hash;		/* the sessions' callers */
+	size_t			 hashmask;
+	size_t			 n;
 };
 
 static int	auth_token_char_ok(unsigned char);
 static int	auth_is_space(unsigned char);
 static void	auth_caller_id(struct auth_caller *);
+static size_t	auth_slot(const struct auth *, const unsigned char *);
+static int	auth_grow(struct auth *);
 static void	auth_seterr(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -89,16 +96,16 @@ auth_new(const char *token)
 		return NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
-	if ((a->callers = calloc(1, sizeof(*a->callers))) == NULL)
-		goto fail;
-	a->ncallers = 1;
-	snprintf(a->callers[0].name, sizeof(a->callers[0].name), "default");
-	sha256(token, strlen(token), a->callers[0].digest);
-	auth_caller_id(&a->callers[0]);
+	if ((a->hash = calloc(AUTH_HASH_MIN, sizeof(*a->hash))) == NULL) {
+		free(a);
+		return NULL;
+	}
+	a->hashmask = AUTH_HASH_MIN - 1;
+	snprintf(a->admin.name, sizeof(a->admin.name), "default");
+	auth_digest(token, a->admin.digest);
+	auth_caller_id(&a->admin);
+	a->admin.admin = 1;
 	return a;
- fail:
-	auth_free(a);
-	return NULL;
 }
 
 void
@@ -106,19 +113,87 @@ auth_free(struct auth *a)
 {
 	if (a == NULL)
 		return;
-	if (a->callers != NULL)
-		explicit_bzero(a->callers, a->ncallers * sizeof(*a->callers));
-	free(a->callers);
+	explicit_bzero(&a->admin, sizeof(a->admin));
+	free(a->hash);
 	free(a);
 }
 
-const struct auth_caller *
-auth_check(const struct auth *a, const char *header)
+void
+auth_digest(const char *token, unsigned char out[32])
 {
-	const struct auth_caller	*found = NULL;
+	sha256(token, strlen(token), out);
+}
+
+/* The bucket of a digest: its first bytes (a digest is uniform). */
+static size_t
+auth_slot(const struct auth *a, const unsigned char *digest)
+{
+	uint64_t	h;
+
+	memcpy(&h, digest, sizeof(h));
+	return (size_t)h & a->hashmask;
+}
+
+/* Twice the buckets, when there are more callers than buckets. */
+static int
+auth_grow(struct auth *a)
+{
+	struct auth_caller	**old = a->hash, *c, *next;
+	size_t			  i, n = a->hashmask + 1;
+
+	if ((a->hash = calloc(2 * n, sizeof(*a->hash))) == NULL) {
+		a->hash = old;
+		return -1;
+	}
+	a->hashmask = 2 * n - 1;
+	for (i = 0; i < n; i++)
+		for (c = old[i]; c != NULL; c = next) {
+			next = c->hnext;
+			c->hnext = a->hash[auth_slot(a, c->digest)];
+			a->hash[auth_slot(a, c->digest)] = c;
+		}
+	free(old);
+	return 0;
+}
+
+int
+auth_add(struct auth *a, struct auth_caller *c)
+{
+	size_t	slot;
+
+	if (a->n >= a->hashmask + 1 && auth_grow(a) == -1)
+		return -1;
+	auth_caller_id(c);
+	c->admin = 0;
+	slot = auth_slot(a, c->digest);
+	c->hnext = a->hash[slot];
+	a->hash[slot] = c;
+	a->n++;
+	return 0;
+}
+
+void
+auth_remove(struct auth *a, struct auth_caller *c)
+{
+	struct auth_caller	**pp;
+
+	for (pp = &a->hash[auth_slot(a, c->digest)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			c->hnext = NULL;
+			a->n--;
+			return;
+		}
+}
+
+const struct auth_caller *
+auth_check(const struct auth *a, const char *header, double now_ms)
+{
+	const struct auth_caller	*found = NULL, *c;
 	const char			*token;
 	unsigned char			 digest[32];
-	size_t				 i, n;
+	size_t				 n;
 
 	if (a == NULL || header == NULL)
 		return NULL;
@@ -131,12 +206,18 @@ auth_check(const struct auth *a, const char *header)
 	if (n == 0)
 		return NULL;
 	sha256(token, n, digest);
-	/* Look at every caller: the time taken does not depend on which. */
-	for (i = 0; i < a->ncallers; i++)
-		if (sha256_equal(digest, a->callers[i].digest,
-		    sizeof(digest)))
-			found = &a->callers[i];
+	if (sha256_equal(digest, a->admin.digest, sizeof(digest)))
+		found = &a->admin;
+	/* A session's: the bucket of the digest; its entries are compared
+	 * in constant time, and a digest reveals nothing of another token. */
+	for (c = a->hash[auth_slot(a, digest)]; c != NULL && found == NULL;
+	    c = c->hnext)
+		if (sha256_equal(digest, c->digest, sizeof(digest)))
+			found = c;
 	explicit_bzero(digest, sizeof(digest));
+	if (found != NULL && found->expires_ms != 0 &&
+	    now_ms >= found->expires_ms)
+		return NULL;
 	return found;
 }
 

@@ -118,6 +118,8 @@ static const struct config_key config_top_keys[] = {
 	    0, 0 },
 	{ "schemaCacheTtlSeconds", CONFIG_KIND_INT,
 	    CONFIG_TOP(schema_cache_ttl_s), 0, 31536000 },
+	{ "maxSessions", CONFIG_KIND_INT, CONFIG_TOP(max_sessions), 0,
+	    1000000 },
 	{ "mcpServers", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
 };
@@ -1515,6 +1517,7 @@ config_parse_buf(const char *text, size_t len, const char *name, char *err,
 	cf->rate_execute.requests = CONFIG_DEFAULT_RATE_EXECUTE_REQUESTS;
 	cf->rate_execute.window_s = CONFIG_DEFAULT_RATE_WINDOW_S;
 	cf->schema_cache_ttl_s = CONFIG_DEFAULT_SCHEMA_CACHE_TTL_S;
+	cf->max_sessions = CONFIG_DEFAULT_MAX_SESSIONS;
 	if (config_top(&p, root, cf) == -1)
 		goto fail;
 

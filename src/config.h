@@ -75,6 +75,7 @@ struct config {
 	struct config_rate	 rate_execute;		/* default off */
 	char			*schema_cache_path;	/* NULL: default path */
 	int			 schema_cache_ttl_s;	/* default 86400 */
+	int			 max_sessions;		/* default 10000 */
 	struct config_server	*servers;
 	size_t			 nservers;
 	char		       **warnings;	/* NULL terminated: keys that are
@@ -98,6 +99,7 @@ struct config {
 #define CONFIG_DEFAULT_MAX_QUEUED		1024
 #define CONFIG_MIN_MAX_BUFFERED_BYTES		(16u * 1024 * 1024)
 #define CONFIG_DEFAULT_SCHEMA_CACHE_TTL_S	86400
+#define CONFIG_DEFAULT_MAX_SESSIONS		10000
 
 /* Parse and validate; NULL with a message in err (CONFIG_ERR_MAX bytes). */
 struct config	*config_load(const char *path, char *err, size_t errlen);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "registry.h"
+#include "session.h"
 #include "toolset.h"
 
 #define DISC_MAX_QUERY		100
@@ -54,7 +55,6 @@ static void	disc_wait_free(struct disc_wait *);
 
 static struct registry		*disc_registry;
 static const struct config	*disc_cfg;
-static const struct allowlist	*disc_allow;
 static struct ratelimit		*disc_rl;
 static struct disc_wait		*disc_waits;
 static struct event_base	*disc_base;
@@ -207,6 +207,7 @@ disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
 	const struct tool *t;
 	size_t		 s, i;
 	int		 first = 1, nwarn = 0, nresults = 0;
+	const struct allowlist *allow = session_allowlist(caller);
 	json_object	*warnings = json_object_new_array();
 	char		 msg[256];
 
@@ -233,7 +234,7 @@ disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
 			if (!discovery_match(t->search_text, keywords))
 				continue;
 			if (disc_cfg->discovery_respects_allowlist &&
-			    !allowlist_match(disc_allow, t->full_name))
+			    !allowlist_match(allow, t->full_name))
 				continue;
 			if (!first)
 				evbuffer_add(buf, ",", 1);
@@ -269,6 +270,8 @@ disc_wait_free(struct disc_wait *w)
 	if (w->ev != NULL)
 		event_free(w->ev);
 	discovery_free_keywords(w->keywords);
+	if (w->caller != NULL)
+		session_drop(w->caller);
 	free(w);
 }
 
@@ -333,6 +336,7 @@ disc_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	}
 	w->keywords = keywords;
 	w->caller = caller;
+	session_hold(caller);
 	w->deadline = http_now_ms() + disc_cfg->discovery_timeout_ms;
 	w->next = disc_waits;
 	if (disc_waits != NULL)
@@ -343,12 +347,10 @@ disc_handle(struct evhttp_request *req, const struct auth_caller *caller,
 }
 
 void
-discovery_register(struct registry *reg, const struct config *cfg,
-    const struct allowlist *allow)
+discovery_register(struct registry *reg, const struct config *cfg)
 {
 	disc_registry = reg;
 	disc_cfg = cfg;
-	disc_allow = allow;
 	disc_base = http_base();
 	disc_rl = NULL;
 	if (cfg->rate_discovery.requests > 0 &&
@@ -356,7 +358,8 @@ discovery_register(struct registry *reg, const struct config *cfg,
 	    cfg->rate_discovery.window_s)) == NULL)
 		fatalx("%s: cannot create the rate limiter", __func__);
 	http_sweep_ratelimit(disc_rl);
-	http_add_route("/mcp/tools", HTTP_M_GET, disc_handle, NULL);
+	http_add_route("/mcp/tools", HTTP_M_GET | HTTP_R_SANDBOX, disc_handle,
+	    NULL);
 }
 
 void

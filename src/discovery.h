@@ -7,7 +7,6 @@
 
 #include <stddef.h>
 
-struct allowlist;
 struct config;
 struct registry;
 
@@ -21,8 +20,9 @@ void	discovery_free_keywords(char **);
  * no keywords match everything. */
 int	discovery_match(const char *haystack, char *const *keywords);
 
-void	discovery_register(struct registry *, const struct config *,
-	    const struct allowlist *);
+/* Discovery applies the caller's allowlist (session_allowlist()) when
+ * discoveryRespectsAllowlist is set. */
+void	discovery_register(struct registry *, const struct config *);
 /* Answers or drops the requests still waiting for servers (shutdown). */
 void	discovery_free(void);
 

@@ -38,6 +38,7 @@
 #include "rpc.h"
 #include "schema.h"
 #include "server.h"
+#include "session.h"
 #include "sha256.h"
 #include "stats.h"
 #include "toolset.h"
@@ -64,7 +65,8 @@ struct exec_call {
 	int			 bulk;	/* running on the bulk lane */
 	struct event		*park_ev;
 	/* What the counters and the audit log learn on the way. */
-	const struct auth_caller *caller;	/* lives as long as auth */
+	const struct auth_caller *caller;	/* held (session_enter) */
+	const struct allowlist	*allow;		/* the caller's */
 	char			*name;		/* toolName, a copy */
 	int			 server_known;	/* sc.server is set */
 	int			 tool_known;	/* the server lists sc.tool */
@@ -95,6 +97,7 @@ static void	exec_invalid(struct exec_call *, const struct schema *,
 		    struct schema_result *);
 static void	exec_not_allowed(struct exec_call *);
 static void	exec_account(struct exec_call *, struct evhttp_request *);
+static int	exec_busy(struct evhttp_request *, const struct auth_caller *);
 static const char *exec_reason_of(int);
 static void	exec_hash(struct exec_call *, const char *, size_t);
 static char	*exec_call_line(struct exec_call *, size_t *);
@@ -103,18 +106,15 @@ static int	exec_tool_exists(struct exec_call *);
 static struct pool		*exec_pool;
 static struct registry		*exec_registry;
 static const struct config	*exec_cfg;
-static const struct allowlist	*exec_allow;
 static struct ratelimit		*exec_rl;
 static int			 exec_round_robin;	/* benchmarks only */
 
 void
-exec_init(struct pool *pool, struct registry *reg, const struct config *cfg,
-    const struct allowlist *allow)
+exec_init(struct pool *pool, struct registry *reg, const struct config *cfg)
 {
 	exec_pool = pool;
 	exec_registry = reg;
 	exec_cfg = cfg;
-	exec_allow = allow;
 	exec_rl = NULL;
 	/* For the benchmark's comparison only: ignore the connection's last
 	 * owner, so about half the calls are forwarded (mcp-proxyd(8)). */
@@ -138,7 +138,7 @@ exec_free(void)
 void
 exec_register(void)
 {
-	http_add_route("/", HTTP_M_POST, exec_handle, NULL);
+	http_add_route("/", HTTP_M_POST | HTTP_R_SANDBOX, exec_handle, NULL);
 }
 
 /* Any thread that owns the call (done() on the main thread at the end). */
@@ -163,21 +163,26 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct exec_call	*ec;
+	struct ratelimit	*rl;
 	size_t			 len = evbuffer_get_length(in);
 
 	/* The rate limit comes before any other work. */
-	if (http_rate_limited(req, exec_rl, caller))
+	rl = session_ratelimit(caller);
+	if (http_rate_limited(req, rl != NULL ? rl : exec_rl, caller) ||
+	    exec_busy(req, caller))
 		return;
 	if ((ec = calloc(1, sizeof(*ec))) == NULL ||
 	    (ec->in = evbuffer_new()) == NULL ||
 	    evbuffer_add_buffer(ec->in, in) == -1) {
 		if (ec != NULL)
 			exec_call_free(ec);
+		session_leave(caller, NULL, 500, 0, NULL);
 		http_reply_error(req, 500, "out of memory", 0);
 		return;
 	}
 	ec->bulk = len > EXEC_BULK_BODY;
 	ec->caller = caller;
+	ec->allow = session_allowlist(caller);
 	snprintf(ec->sc.rid, sizeof(ec->sc.rid), "%s", http_request_id(req));
 	ec->sc.job.run = exec_run;
 	ec->sc.job.done = exec_done;
@@ -224,7 +229,8 @@ exec_done(struct job *j)
 			    ec->sc.bodylen, ec->sc.retry_after);
 			ec->sc.body = NULL;
 		}
-	}
+	} else	/* the drain answered it */
+		session_leave(ec->caller, NULL, 503, 0, NULL);
 	exec_call_free(ec);
 }
 
@@ -251,6 +257,29 @@ exec_account(struct exec_call *ec, struct evhttp_request *req)
 	ev.status = ec->sc.status;
 	ev.error = ec->sc.error;
 	http_audit(req, ec->caller, &ev);
+	session_leave(ec->caller, ec->name, ec->sc.status, now - t0,
+	    ec->sc.error);
+}
+
+/* A session at its maxConcurrent: 429 (the call is not held). */
+static int
+exec_busy(struct evhttp_request *req, const struct auth_caller *caller)
+{
+	struct audit_event	 ev;
+	char			 msg[160];
+
+	if (session_enter(caller) == 0)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "rejected";
+	ev.reason = "session_concurrency";
+	ev.status = 429;
+	http_audit(req, caller, &ev);
+	snprintf(msg, sizeof(msg), "Too Many Requests - this session has %d "
+	    "calls in flight (its maxConcurrent)",
+	    session_max_concurrent(caller));
+	http_reply_error(req, 429, msg, 1);
+	return 1;
 }
 
 /* ------------------------------------------------------- pool threads */
@@ -405,7 +434,7 @@ exec_target(struct exec_call *ec)
 		}
 	}
 	/* The allowlist comes before anything reaches a server. */
-	if (!allowlist_match(exec_allow, ec->full)) {
+	if (!allowlist_match(ec->allow, ec->full)) {
 		ec->tool_known = server != -1 && exec_tool_exists(ec);
 		exec_not_allowed(ec);
 		return -1;
@@ -708,12 +737,17 @@ exec_not_allowed(struct exec_call *ec)
 	snprintf(msg, sizeof(msg), "Tool '%s' not in allowlist", ec->full);
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	arr = json_object_new_array();
-	for (i = 0; i < allowlist_count(exec_allow); i++)
+	for (i = 0; i < allowlist_count(ec->allow); i++)
 		json_object_array_add(arr, json_object_new_string(
-		    allowlist_pattern(exec_allow, i)));
+		    allowlist_pattern(ec->allow, i)));
 	json_object_object_add(o, "allowedTools", arr);
-	snprintf(msg, sizeof(msg), "Add '%s' to allowedTools in the "
-	    "mcp-proxyd configuration", ec->full);
+	if (ec->caller->session != NULL)
+		snprintf(msg, sizeof(msg), "Ask for '%s' in the allowedTools "
+		    "of a new session (POST /sessions), within the daemon's",
+		    ec->full);
+	else
+		snprintf(msg, sizeof(msg), "Add '%s' to allowedTools in the "
+		    "mcp-proxyd configuration", ec->full);
 	json_object_object_add(o, "suggestion", json_object_new_string(msg));
 	exec_fail(ec, 403, 0, o);
 }

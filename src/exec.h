@@ -9,13 +9,13 @@
 #ifndef EXEC_H
 #define EXEC_H
 
-struct allowlist;
 struct config;
 struct pool;
 struct registry;
 
-void	exec_init(struct pool *, struct registry *, const struct config *,
-	    const struct allowlist *);
+/* A call is checked against its caller's allowlist
+ * (session_allowlist()). */
+void	exec_init(struct pool *, struct registry *, const struct config *);
 /* Registers the route. */
 void	exec_register(void);
 void	exec_free(void);

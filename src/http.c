@@ -329,6 +329,11 @@ static long	 http_fd_limit(int, unsigned long long *);
 static void	 http_maybe_finish_drain(void);
 static const char *http_reason(int);
 static void	 http_not_found(struct evhttp_request *, int);
+static void	 http_route_names(json_object *, const struct http_route *);
+static int	 http_route_match(const struct http_route *, const char *);
+static void	 http_forbidden(struct evhttp_request *,
+		    const struct auth_caller *);
+static const char *http_allow(int);
 static int	 http_bind(const char *, int, int);
 static double	 ts_ms(const struct timespec *, const struct timespec *);
 static void	 http_free_body(const void *, size_t, void *);
@@ -552,7 +557,8 @@ http_scan_header(struct http_scan *s)
 	case HL_AUTH:
 		if (s->auth != HA_NONE)
 			break;
-		s->auth = !s->valover && auth_check(hs.auth, s->val) != NULL ?
+		s->auth = !s->valover && auth_check(hs.auth, s->val,
+		    http_now_ms()) != NULL ?
 		    HA_OK : HA_BAD;
 		s->auth_last = 1;
 		break;
@@ -1287,25 +1293,83 @@ http_add_route(const char *path, int methods, http_handler handler,
 	hs.nroutes++;
 }
 
+/* "GET /x", "DELETE /sessions/{id}": the i-th route's entries, added to
+ * arr. */
+static void
+http_route_names(json_object *arr, const struct http_route *r)
+{
+	static const struct { int bit; const char *name; } ms[] = {
+		{ HTTP_M_GET, "GET" }, { HTTP_M_POST, "POST" },
+		{ HTTP_M_DELETE, "DELETE" }
+	};
+	char	buf[160];
+	size_t	i;
+
+	for (i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		if (r->methods & ms[i].bit) {
+			snprintf(buf, sizeof(buf), "%s %s%s", ms[i].name,
+			    r->path, (r->methods & HTTP_R_PREFIX) ? "{id}" : "");
+			json_object_array_add(arr, json_object_new_string(buf));
+		}
+}
+
 static void
 http_not_found(struct evhttp_request *req, int status)
 {
 	json_object	*o, *routes;
-	char		 buf[128];
 	int		 i;
 
 	o = json_object_new_object();
 	routes = json_object_new_array();
-	for (i = 0; i < hs.nroutes; i++) {
-		snprintf(buf, sizeof(buf), "%s %s",
-		    (hs.routes[i].methods & HTTP_M_POST) ? "POST" : "GET",
-		    hs.routes[i].path);
-		json_object_array_add(routes, json_object_new_string(buf));
-	}
+	for (i = 0; i < hs.nroutes; i++)
+		http_route_names(routes, &hs.routes[i]);
 	json_object_object_add(o, "error", json_object_new_string(
 	    status == 405 ? "Method Not Allowed" : "Not Found"));
 	json_object_object_add(o, "validRoutes", routes);
 	http_reply_json(req, status, o, 0);
+}
+
+/* Whether route r serves path. */
+static int
+http_route_match(const struct http_route *r, const char *path)
+{
+	size_t	n;
+
+	if (!(r->methods & HTTP_R_PREFIX))
+		return strcmp(path, r->path) == 0;
+	n = strlen(r->path);
+	return strncmp(path, r->path, n) == 0 && path[n] != '\0';
+}
+
+/* The Allow header of a 405. */
+static const char *
+http_allow(int methods)
+{
+	static char	buf[32];
+
+	snprintf(buf, sizeof(buf), "%s%s%s%s%s",
+	    (methods & HTTP_M_GET) ? "GET, HEAD" : "",
+	    (methods & HTTP_M_GET) && (methods & (HTTP_M_POST |
+	    HTTP_M_DELETE)) ? ", " : "", (methods & HTTP_M_POST) ? "POST" : "",
+	    (methods & HTTP_M_POST) && (methods & HTTP_M_DELETE) ? ", " : "",
+	    (methods & HTTP_M_DELETE) ? "DELETE" : "");
+	return buf;
+}
+
+/* A session's token on a route for the daemon token only. */
+static void
+http_forbidden(struct evhttp_request *req, const struct auth_caller *caller)
+{
+	struct audit_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "rejected";
+	ev.reason = "admin_route";
+	ev.status = 403;
+	http_audit(req, caller, &ev);
+	http_reply_error(req, 403, "Forbidden - this route needs the "
+	    "daemon's token; a session's token may use POST /, GET "
+	    "/mcp/tools and GET /mcp/calls only", 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1467,9 +1531,10 @@ http_gencb(struct evhttp_request *req, void *arg)
 {
 	const struct evhttp_uri		*uri;
 	const struct auth_caller	*caller;
+	const struct http_route		*r;
 	const char			*path;
 	struct http_conn		*c;
-	int				 method, i, path_seen = 0;
+	int				 method, i, allowed = 0;
 
 	if ((c = http_conn_of(req)) != NULL)
 		http_conn_request(c, req);
@@ -1485,7 +1550,8 @@ http_gencb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	caller = auth_check(hs.auth, evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Authorization"));
+	    evhttp_request_get_input_headers(req), "Authorization"),
+	    http_now_ms());
 	if (caller == NULL) {
 		http_unauthorized_reply(req);
 		return;
@@ -1498,22 +1564,29 @@ http_gencb(struct evhttp_request *req, void *arg)
 	case EVHTTP_REQ_POST:
 		method = HTTP_M_POST;
 		break;
+	case EVHTTP_REQ_DELETE:
+		method = HTTP_M_DELETE;
+		break;
 	default:
 		method = 0;
 		break;
 	}
 	for (i = 0; i < hs.nroutes; i++) {
-		if (strcmp(path, hs.routes[i].path) != 0)
+		r = &hs.routes[i];
+		if (!http_route_match(r, path))
 			continue;
-		path_seen = 1;
-		if (hs.routes[i].methods & method) {
-			hs.routes[i].handler(req, caller, hs.routes[i].arg);
-			return;
-		}
+		allowed |= r->methods;
+		if (!(r->methods & method))
+			continue;
+		if (!caller->admin && !(r->methods & HTTP_R_SANDBOX))
+			http_forbidden(req, caller);
+		else
+			r->handler(req, caller, r->arg);
+		return;
 	}
-	if (path_seen) {
+	if (allowed != 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", strcmp(path, "/") == 0 ? "POST" : "GET");
+		    "Allow", http_allow(allowed));
 		http_not_found(req, 405);
 		return;
 	}

@@ -26,8 +26,13 @@ struct evhttp_request;
 struct ratelimit;
 
 enum http_method_mask {
-	HTTP_M_GET = 1 << 0,
-	HTTP_M_POST = 1 << 1
+	HTTP_M_GET = 1 << 0,		/* GET and HEAD */
+	HTTP_M_POST = 1 << 1,
+	HTTP_M_DELETE = 1 << 2,
+	/* Not methods: how a route matches and who may use it. */
+	HTTP_R_PREFIX = 1 << 8,		/* path is a prefix: "/sessions/" */
+	HTTP_R_SANDBOX = 1 << 9		/* session tokens may use it too; the
+					   others need the daemon token */
 };
 
 typedef void (*http_handler)(struct evhttp_request *,

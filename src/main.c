@@ -37,6 +37,8 @@
 #include "pool.h"
 #include "registry.h"
 #include "sdnotify.h"
+#include "session.h"
+#include "sessionapi.h"
 #include "stats.h"
 #include "version.h"
 
@@ -371,11 +373,14 @@ start_back(struct daemon *d)
 		fatalx("cannot create the server registry");
 	if (stats_init(cfg) == -1)
 		fatalx("cannot set up the counters");
-	exec_init(d->pool, main_registry, cfg, d->allow);
+	exec_init(d->pool, main_registry, cfg);
 	exec_register();
-	discovery_register(main_registry, cfg, d->allow);
+	discovery_register(main_registry, cfg);
 	health_register(d->pool, main_registry, d->cache);
 	metrics_register(d->pool, main_registry, d->cache);
+	if (session_init(d->base, d->auth, cfg, d->allow) == -1)
+		fatalx("cannot set up sessions");
+	sessionapi_register();
 	if (registry_start(main_registry) == -1)
 		fatalx("cannot start the MCP servers");
 }
@@ -389,6 +394,7 @@ free_all(struct daemon *d)
 	http_free();
 	exec_free();
 	stats_free();
+	session_free_all();
 	for (i = 0; i < 3; i++)
 		event_free(d->sigs[i]);
 	cache_free(d->cache);

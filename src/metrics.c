@@ -25,6 +25,7 @@
 #include "pool.h"
 #include "registry.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
@@ -36,6 +37,7 @@ static void	metrics_server_family(struct evbuffer *, const char *,
 		    const char *, const char *, int);
 static void	metrics_gauges(struct evbuffer *);
 static void	metrics_cache(struct evbuffer *);
+static void	metrics_sessions(struct evbuffer *);
 static void	metrics_process(struct evbuffer *);
 static double	metrics_start_time(void);
 static long	metrics_open_fds(void);
@@ -69,6 +71,7 @@ metrics_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	metrics_servers(b);
 	metrics_gauges(b);
 	metrics_cache(b);
+	metrics_sessions(b);
 	metrics_process(b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", METRICS_CONTENT_TYPE);
@@ -176,6 +179,26 @@ metrics_cache(struct evbuffer *b)
 	    "Writes of the schema cache file that failed.");
 	evbuffer_add_printf(b, "schema_cache_write_errors_total %ld\n",
 	    n.write_errors);
+}
+
+static void
+metrics_sessions(struct evbuffer *b)
+{
+	struct session_counts	n;
+
+	session_counts(&n);
+	stats_family(b, "sessions_active", "gauge",
+	    "Sessions whose token works now.");
+	evbuffer_add_printf(b, "sessions_active %ld\n", n.active);
+	stats_family(b, "sessions_created_total", "counter",
+	    "Sessions created.");
+	evbuffer_add_printf(b, "sessions_created_total %ld\n", n.created);
+	stats_family(b, "sessions_expired_total", "counter",
+	    "Sessions that reached their ttlSeconds.");
+	evbuffer_add_printf(b, "sessions_expired_total %ld\n", n.expired);
+	stats_family(b, "sessions_revoked_total", "counter",
+	    "Sessions revoked by DELETE /sessions/{id}.");
+	evbuffer_add_printf(b, "sessions_revoked_total %ld\n", n.revoked);
 }
 
 /* ------------------------------------------------------------ process */

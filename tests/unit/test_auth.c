@@ -3,6 +3,7 @@
  */
 #include <sys/stat.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,21 +157,21 @@ START_TEST(test_check_right_token)
 
 	a = auth_new(TOKEN);
 	ck_assert_ptr_nonnull(a);
-	c = auth_check(a, "Bearer " TOKEN);
+	c = auth_check(a, "Bearer " TOKEN, 0);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(c->name, "default");
 	/* Only the digest is kept, and it is the SHA-256 of the token. */
 	ck_assert_int_eq(memcmp(c->digest, want, 32), 0);
 	/* The same caller record every time. */
-	ck_assert_ptr_eq(auth_check(a, "Bearer " TOKEN), c);
+	ck_assert_ptr_eq(auth_check(a, "Bearer " TOKEN, 0), c);
 	auth_free(a);
 
 	/* Any printable token works, short or odd. */
 	a = auth_new("x");
-	ck_assert_ptr_nonnull(auth_check(a, "Bearer x"));
+	ck_assert_ptr_nonnull(auth_check(a, "Bearer x", 0));
 	auth_free(a);
 	a = auth_new("t\xc3\xa9-/+=:~");
-	ck_assert_ptr_nonnull(auth_check(a, "Bearer t\xc3\xa9-/+=:~"));
+	ck_assert_ptr_nonnull(auth_check(a, "Bearer t\xc3\xa9-/+=:~", 0));
 	auth_free(a);
 }
 END_TEST
@@ -209,12 +210,54 @@ START_TEST(test_check_rejects)
 	a = auth_new(TOKEN);
 	ck_assert_ptr_nonnull(a);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(auth_check(a, bad[i]) == NULL, "accepted \"%s\"",
+		ck_assert_msg(auth_check(a, bad[i], 0) == NULL, "accepted \"%s\"",
 		    bad[i]);
-	ck_assert_ptr_null(auth_check(a, NULL));
-	ck_assert_ptr_null(auth_check(NULL, "Bearer " TOKEN));
+	ck_assert_ptr_null(auth_check(a, NULL, 0));
+	ck_assert_ptr_null(auth_check(NULL, "Bearer " TOKEN, 0));
 	/* Still fine after all that. */
-	ck_assert_ptr_nonnull(auth_check(a, "Bearer " TOKEN));
+	ck_assert_ptr_nonnull(auth_check(a, "Bearer " TOKEN, 0));
+	auth_free(a);
+}
+END_TEST
+
+/* Many callers (the table grows), removal, expiry, the admin apart, and
+ * public ids that are neither the token nor its digest. */
+START_TEST(test_callers)
+{
+	static struct auth_caller	 cs[300];
+	struct auth			*a = auth_new(TOKEN);
+	char				 tok[300][65], hdr[80], hex[13];
+	size_t				 i, j;
+
+	ck_assert_ptr_nonnull(a);
+	for (i = 0; i < 300; i++) {
+		ck_assert_int_eq(auth_token_generate(tok[i]), 0);
+		snprintf(cs[i].name, sizeof(cs[i].name), "s%zu", i);
+		auth_digest(tok[i], cs[i].digest);
+		cs[i].expires_ms = i == 7 ? 1000.0 : 0;
+		cs[i].session = (struct session *)(uintptr_t)(i + 1);
+		ck_assert_int_eq(auth_add(a, &cs[i]), 0);
+	}
+	for (i = 0; i < 300; i++) {
+		snprintf(hdr, sizeof(hdr), "Bearer %.64s", tok[i]);
+		ck_assert_ptr_eq(auth_check(a, hdr, 999.0), &cs[i]);
+		ck_assert(!cs[i].admin);
+		ck_assert_uint_eq(strlen(cs[i].id), 12);
+		ck_assert(strstr(tok[i], cs[i].id) == NULL);
+		for (j = 0; j < 6; j++)
+			snprintf(hex + 2 * j, 3, "%02x", cs[i].digest[j]);
+		ck_assert_str_ne(hex, cs[i].id);
+	}
+	/* Expired at 1000 ms: refused from then on. */
+	snprintf(hdr, sizeof(hdr), "Bearer %.64s", tok[7]);
+	ck_assert_ptr_null(auth_check(a, hdr, 1000.0));
+	ck_assert_ptr_eq(auth_check(a, "Bearer " TOKEN, 5000.0)->admin ?
+	    a : NULL, a);
+	auth_remove(a, &cs[42]);
+	snprintf(hdr, sizeof(hdr), "Bearer %.64s", tok[42]);
+	ck_assert_ptr_null(auth_check(a, hdr, 0));
+	snprintf(hdr, sizeof(hdr), "Bearer %.64s", tok[43]);
+	ck_assert_ptr_eq(auth_check(a, hdr, 0), &cs[43]);
 	auth_free(a);
 }
 END_TEST
@@ -251,9 +294,9 @@ START_TEST(test_generate)
 		char		 hdr[80];
 
 		snprintf(hdr, sizeof(hdr), "Bearer %s", a);
-		ck_assert_ptr_nonnull(auth_check(au, hdr));
+		ck_assert_ptr_nonnull(auth_check(au, hdr, 0));
 		snprintf(hdr, sizeof(hdr), "Bearer %s", b);
-		ck_assert_ptr_null(auth_check(au, hdr));
+		ck_assert_ptr_null(auth_check(au, hdr, 0));
 		auth_free(au);
 	}
 }
@@ -440,6 +483,7 @@ auth_suite(void)
 	tcase_add_test(tc, test_sha256_pieces);
 	tcase_add_test(tc, test_check_right_token);
 	tcase_add_test(tc, test_check_rejects);
+	tcase_add_test(tc, test_callers);
 	tcase_add_test(tc, test_new_empty);
 	tcase_add_test(tc, test_generate);
 	suite_add_tcase(s, tc);
