@@ -270,6 +270,7 @@ exec_busy(struct evhttp_request *req, const struct auth_caller *caller)
 
 	if (session_enter(caller) == 0)
 		return 0;
+	stats_reject(STATS_SESSION_BUSY);
 	memset(&ev, 0, sizeof(ev));
 	ev.event = "rejected";
 	ev.reason = "session_concurrency";

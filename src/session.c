@@ -25,6 +25,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "session.h"
+#include "stats.h"
 
 #define SESSION_ID_BYTES	8	/* 16 hex digits */
 #define SESSION_HASH		1024	/* buckets by id */
@@ -272,10 +273,12 @@ session_create(const struct session_params *p, char token[65], int *status,
 		if (ss.max == 0)
 			snprintf(err, errlen, "Service Unavailable - sessions "
 			    "are disabled (maxSessions is 0)");
-		else
+		else {
+			stats_reject(STATS_MAX_SESSIONS);
 			snprintf(err, errlen, "Service Unavailable - %ld "
 			    "sessions exist (maxSessions); revoke one or wait "
 			    "for one to expire", ss.n);
+		}
 		return NULL;
 	}
 	if ((s = session_build(p, token)) == NULL ||

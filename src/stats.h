@@ -30,6 +30,8 @@ enum stats_reject {
 	STATS_HEADER_TIMEOUT,		/* headerTimeoutMs: 408 */
 	STATS_BODY_TIMEOUT,		/* bodyTimeoutMs: 408 */
 	STATS_ACCEPT_PAUSED,		/* accept() out of descriptors */
+	STATS_SESSION_BUSY,		/* a session's maxConcurrent: 429 */
+	STATS_MAX_SESSIONS,		/* maxSessions: 503 */
 	STATS_NREJECT
 };
 

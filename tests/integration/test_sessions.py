@@ -105,9 +105,17 @@ def t_limits_of_a_session(tap):
                         token=tok2)[0] for _ in range(3)]
         tap.eq(codes, [200, 200, 429], "its own rateLimit of 2")
         create(d)
-        st, _, b = d.request("POST", "/sessions", {})
-        tap.ok(st == 503 and "maxSessions" in b["error"],
-               "maxSessions 3: the 4th is refused", (st, b))
+        st, h, b = d.request("POST", "/sessions", {})
+        tap.ok(st == 503 and "maxSessions" in b["error"] and
+               h.get("retry-after") == "5",
+               "maxSessions 3: the 4th is refused, Retry-After", (st, b))
+        rej = d.request("GET", "/health")[2]["rejected"]
+        tap.eq((rej["sessionBusy"], rej["maxSessions"]), (1, 1),
+               "/health counts the maxConcurrent and maxSessions refusals")
+        st, _, b = d.request("POST", "/sessions",
+                             b'{"label": "' + b"x" * 65536 + b'"}')
+        tap.ok(st == 413 and "64 KiB" in b["error"],
+               "a session request over 64 KiB is 413", (st, b))
         bad = [{"ttlSeconds": 0}, {"nope": 1}, {"allowedTools": "x"},
                {"label": "x" * 129}, {"rateLimit": {"windowSeconds": 5}},
                {"maxConcurrent": "2"}]
