@@ -46,6 +46,11 @@ on this machine, in one run:
   9. scraped: echo at 64 and 1 connections on one daemon, without and
      with a client scraping GET /metrics every second beside it, the two
      interleaved; target: req/s with the scrapes >= 0.97 x without.
+ 10. sessions: 10,000 made with POST /sessions (target: the daemon's CPU
+     time per session < 100 us), then echo at 64 connections sending a
+     different session token with each request, in turn over all of them,
+     against the same script with one token, interleaved; target: req/s
+     >= 0.95 x one token.
 
 The machine is shared and noisy, so every target is a ratio to a limit
 measured in the same run, and the load runs are interleaved (bare server,
@@ -53,7 +58,8 @@ then the daemon, at each connection count) and repeated --rounds times; the
 table shows the median of the rounds (items 6 and 8 also run --rounds
 times, medians shown). It prints one table and writes it, with the
 machine's description, to BENCHMARKS.md. --only runs some row groups
-(load: items 0-4, memory: 5, noisy: 6, loopcpu: 7, forward: 8, scrape: 9)
+(load: items 0-4, memory: 5, noisy: 6, loopcpu: 7, forward: 8, scrape: 9,
+sessions: 10)
 and leaves
 BENCHMARKS.md alone, for quick runs while developing, e.g.
 
@@ -1495,6 +1501,113 @@ def report_scrape(t, sc):
                   format(int(statistics.median(sc["sizes"])), ",")))
 
 
+SESSIONS_N = 10000
+TARGET_SESSION_US = 100.0   # daemon CPU per POST /sessions < 100 us
+TARGET_SESSION_TOKENS = 0.95  # rotating session tokens >= 0.95 x one
+
+# The same request() for both runs: only the size of the token table
+# differs, so the difference measured is the daemon's.
+SESSION_LUA = r'''
+local i = 0
+local n = #tokens
+request = function()
+	i = i + 1
+	if i > n then i = 1 end
+	return wrk.format("POST", "/", {
+	    ["Authorization"] = "Bearer " .. tokens[i],
+	    ["Content-Type"] = "application/json"}, body)
+end
+'''
+
+
+def session_script(path, body, tokens):
+    """A wrk script that sends body with the next of tokens each time."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("body = %s\ntokens = {\n" % lua_str(body))
+        f.write("".join("%s,\n" % lua_str(t) for t in tokens))
+        f.write("}\n" + SESSION_LUA + WRK_DONE)
+    return path
+
+
+def create_sessions(d, n):
+    """n sessions over one keep-alive connection: (tokens, the daemon's
+    CPU seconds and RSS growth for them, wall seconds)."""
+    conn = Conn(d.port)
+    req = raw_request(d.port, d.token, "POST", "/sessions",
+                      json.dumps({"ttlSeconds": 3600, "label": "bench"}))
+    tokens = []
+    rss0, cpu0, t0 = rss_bytes(d.p.pid), cpu_seconds(d.p.pid), \
+        time.monotonic()
+    try:
+        for _ in range(n):
+            st, body = conn.call(req)
+            if st != 201:
+                raise BenchError("POST /sessions: %s %r" % (st, body[:200]))
+            tokens.append(json.loads(body)["token"])
+    finally:
+        conn.close()
+    return (tokens, cpu_seconds(d.p.pid) - cpu0,
+            rss_bytes(d.p.pid) - rss0, time.monotonic() - t0)
+
+
+def session_rounds(args, procs, workdir, demo, notes):
+    """Item 10: SESSIONS_N sessions made, then echo at 64 connections with
+    one token and with the sessions' tokens in turn, interleaved."""
+    d = Daemon(procs, args.bdir, workdir, "sessions", {"demo": dict(demo)},
+               {"maxSessions": SESSIONS_N})
+    try:
+        check_call(d, "mcp__demo__echo", {"message": ECHO_MESSAGE},
+                   ECHO_MESSAGE)
+        tokens, cpu, rss, wall = create_sessions(d, SESSIONS_N)
+        body = call_body("mcp__demo__echo", {"message": ECHO_MESSAGE})
+        scripts = {"one": session_script(os.path.join(
+            workdir, "session-one.lua"), body, [tokens[0]]),
+            "rotating": session_script(os.path.join(
+                workdir, "session-all.lua"), body, tokens)}
+        for sc in scripts.values():
+            wrk(d.url, sc, 64, 1)
+        res = {k: [] for k in scripts}
+        for rnd in range(args.rounds):
+            for k, sc in scripts.items():
+                r = wrk(d.url, sc, 64, args.duration)
+                res[k].append(r)
+                log("  sessions %-8s c=64 %9.0f req/s  p50 %7d us  "
+                    "p99 %7d us" % (k, r["rps"], r["p50"], r["p99"]))
+                if r["errors"]:
+                    notes.append("sessions, %s token(s), round %d: %d "
+                                 "errors" % (k, rnd + 1, r["errors"]))
+        d.alive()
+        return {"res": res, "cpu": cpu, "rss": rss, "wall": wall,
+                "config": d.config}
+    finally:
+        d.stop()
+
+
+def report_sessions(t, se):
+    """Item 10."""
+    res = se["res"]
+    us = se["cpu"] / SESSIONS_N * 1e6
+    t.check("10. POST /sessions, %s sessions" % format(SESSIONS_N, ","),
+            "%.1f us CPU each" % us, "%.0f us" % TARGET_SESSION_US,
+            us / TARGET_SESSION_US, "<=", 1.0)
+    t.add("10. the %s sessions: wall time, memory" %
+          format(SESSIONS_N, ","), "%.2f s, %s" % (
+              se["wall"], f_bytes(se["rss"])),
+          "%s bytes of RSS each" % format(int(se["rss"] / SESSIONS_N),
+                                          ","))
+    one, rot = res["one"], res["rotating"]
+    t.check("10. echo, 64 conn, a session token per request "
+            "(%s in turn)" % format(SESSIONS_N, ","),
+            "%s, p50 %s, p99 %s" % (f_rps(med(rot, "rps")),
+                                    f_us(med(rot, "p50")),
+                                    f_us(med(rot, "p99"))),
+            "one token: %s, p50 %s, p99 %s" % (
+                f_rps(med(one, "rps")), f_us(med(one, "p50")),
+                f_us(med(one, "p99"))),
+            med(rot, "rps") / med(one, "rps"), ">=", TARGET_SESSION_TOKENS)
+
+
 def report_load(t, args, m, res, sleep_wall, sleep_failed, have_every):
     """Items 0-4."""
     bare = {c: res["bare"][c] for c in args.levels}
@@ -1905,6 +2018,15 @@ def write_md(path, args, m, table, rounds_text, notes, configs, elapsed):
         "scraped >= %.2f x req/s not scraped. The time of one scrape is "
         "measured by that client (request sent to body read)."
         % (args.rounds, args.duration, TARGET_SCRAPE),
+        "- **10. sessions**: %s sessions made with `POST /sessions` one "
+        "after the other on a keep-alive connection (the daemon's CPU time "
+        "over them, from /proc, divided by their number; target < %.0f "
+        "µs each); then echo at 64 connections, %d rounds of %d s each, "
+        "with a wrk script whose request() sends the next session token "
+        "of all %s with each request, interleaved with the same script "
+        "holding one token; target: req/s >= %.2f x one token."
+        % (format(SESSIONS_N, ","), TARGET_SESSION_US, args.rounds,
+           args.duration, format(SESSIONS_N, ","), TARGET_SESSION_TOKENS),
         "",
         "## Machine",
         "",
@@ -1939,7 +2061,8 @@ def write_md(path, args, m, table, rounds_text, notes, configs, elapsed):
     log("wrote " + path)
 
 
-GROUPS = ("load", "memory", "noisy", "loopcpu", "forward", "scrape")
+GROUPS = ("load", "memory", "noisy", "loopcpu", "forward", "scrape",
+          "sessions")
 
 
 def main():
@@ -1968,7 +2091,8 @@ def main():
                     help="run only these row groups, comma-separated: load "
                     "(items 0-4: floors, echo, server-everything, sleeps, "
                     "discovery), memory (5), noisy (6), loopcpu (7), "
-                    "forward (8), scrape (9); default all. Implies "
+                    "forward (8), scrape (9), sessions (10); default all. "
+                    "Implies "
                     "--no-md")
     ap.add_argument("--out", default=os.path.join(HERE, "out"),
                     help="work directory (default bench/out)")
@@ -2073,6 +2197,11 @@ def main():
             sc = scrape_rounds(args, procs, workdir, demo, notes)
             report_scrape(table, sc)
             configs.append(("scraped (item 9)", sc["config"]))
+        if "sessions" in groups:
+            log("%d sessions" % SESSIONS_N)
+            se = session_rounds(args, procs, workdir, demo, notes)
+            report_sessions(table, se)
+            configs.append(("sessions (item 10)", se["config"]))
         m["load_end"] = os.getloadavg()[0]
         m["desc"][-2] = ("load average", "%s, %.2f at the end" %
                          (m["desc"][-2][1], m["load_end"]))
