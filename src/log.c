@@ -32,6 +32,8 @@ static void	vlog(int, int, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
 
 static atomic_int log_verbose;
+/* Set by a command-line tool: its name replaces the "<N>" prefix. */
+static const char *log_progname;
 
 /* log_libevent()'s budget: the second it is for, lines logged in it, and
  * lines dropped since the last report. */
@@ -44,6 +46,12 @@ void
 log_init(int verbose)
 {
 	atomic_store(&log_verbose, verbose);
+}
+
+void
+log_init_tool(const char *progname)
+{
+	log_progname = progname;
 }
 
 void
@@ -70,7 +78,10 @@ vlog(int pri, int with_errno, const char *fmt, va_list ap)
 	if (with_errno && n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 
-	o = (size_t)snprintf(line, sizeof(line), "<%d>", pri);
+	if (log_progname != NULL)
+		o = (size_t)snprintf(line, sizeof(line), "%s: ", log_progname);
+	else
+		o = (size_t)snprintf(line, sizeof(line), "<%d>", pri);
 	for (i = 0; msg[i] != '\0' && o < sizeof(line) - 5; i++) {
 		unsigned char c = (unsigned char)msg[i];
 

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 
 void	log_init(int verbose);
+/* A command-line tool's lines start "progname: " instead of "<N>". */
+void	log_init_tool(const char *progname);
 void	log_set_verbose(int verbose);
 int	log_get_verbose(void);
 /* log_warn appends strerror(errno); log_warnx does not. */
