@@ -24,8 +24,20 @@ if [ ! -x configure ] || [ configure.ac -nt configure ] || \
 fi
 mkdir -p "$dir"
 cd "$dir"
+# A build directory configured otherwise (by hand, or by an older test.sh)
+# is cleaned and configured again: build-asan/ must never run as a plain
+# build.
+want=$(echo --enable-werror $flags)
+if [ -f Makefile ] && [ -x config.status ]; then
+	have=$(echo $(./config.status --config | tr -d "'"))
+	if [ "$have" != "$want" ]; then
+		echo "test.sh: $dir/ was configured with '$have', not '$want':" \
+		    "configuring it again"
+		make distclean >/dev/null 2>&1 || rm -f Makefile
+	fi
+fi
 # shellcheck disable=SC2086
-[ -f Makefile ] || ../configure --enable-werror $flags
+[ -f Makefile ] || ../configure $want
 make -j"$(nproc)"
 if ! make -j"$(nproc)" check; then
 	for f in $(find tests -name '*.log' ! -name test-suite.log); do

@@ -23,6 +23,64 @@ MCP_PROXYD = os.environ.get("MCP_PROXYD",
 MCP_DEMO_SERVER = os.environ.get(
     "MCP_DEMO_SERVER", os.path.join(TOP_BUILDDIR, "src", "mcp-demo-server"))
 
+# A sanitizer report must fail the test that caused it: every program a
+# test starts (the daemon, the demo server, mcp-proxyctl) stops at the
+# first report with an exit status of its own, leaks included; the
+# daemon's stderr is searched for reports too (stop_ok). Options the
+# caller set come after ours, so they win.
+SANITIZER_EXIT = {"ASAN_OPTIONS": 86, "UBSAN_OPTIONS": 87,
+                  "TSAN_OPTIONS": 88}
+SANITIZER_OPTIONS = {
+    "ASAN_OPTIONS": "halt_on_error=1:exitcode=86:detect_leaks=1:"
+                    "abort_on_error=0",
+    "UBSAN_OPTIONS": "halt_on_error=1:exitcode=87:print_stacktrace=1",
+    "TSAN_OPTIONS": "halt_on_error=1:exitcode=88:second_deadlock_stack=1",
+}
+for _k, _v in SANITIZER_OPTIONS.items():
+    os.environ[_k] = _v + (":" + os.environ[_k] if os.environ.get(_k)
+                           else "")
+
+# Every Daemon started, so that Tap.done() can fail a test that left one
+# unchecked (not stopped through stop_ok, or not asserted otherwise).
+DAEMONS = []
+# Every 503 and 429 a test got through Daemon.request() without a sane
+# Retry-After header; Tap.done() fails the test when there is one.
+NO_RETRY_AFTER = []
+
+
+def ci():
+    """True under CI, where nothing a test needs may be missing."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(tap, deps):
+    """The dependencies of a whole test file, [(what, present, how), ...]:
+    returns when every one is present; else, under CI, fails one point per
+    missing one and ends the test; elsewhere skips the file, naming them."""
+    missing = [(w, h) for w, p, h in deps if not p]
+    if not missing:
+        return
+    if ci():
+        for w, h in missing:
+            tap.ok(False, "%s is missing (under CI=true nothing may be "
+                   "missing): %s" % (w, h))
+        tap.done()
+    tap.skip_all("; ".join("%s is missing (%s)" % m for m in missing))
+
+
+def need(tap, what, present, how):
+    """A dependency of a test: under CI a missing one fails (one failed
+    point naming it); elsewhere the test is skipped with the reason.
+    Returns present."""
+    if present:
+        return True
+    if ci():
+        tap.ok(False, "%s is missing (under CI=true nothing may be "
+               "missing): %s" % (what, how))
+    else:
+        tap.diag("SKIP: %s is missing: %s" % (what, how))
+    return False
+
 
 class Tap:
     """Minimal TAP producer: tap.ok(cond, name); tap.done() exits."""
@@ -44,6 +102,12 @@ class Tap:
         sys.stdout.flush()
         return cond
 
+    def skip(self, name, why):
+        """A point that could not be checked here, said so in TAP."""
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, why))
+        sys.stdout.flush()
+
     def eq(self, got, want, name):
         return self.ok(got == want, name, "got %r, want %r" % (got, want))
 
@@ -57,6 +121,14 @@ class Tap:
         sys.exit(0)
 
     def done(self):
+        if NO_RETRY_AFTER:
+            self.ok(False, "every 503 and 429 has Retry-After: %d did not"
+                    % len(NO_RETRY_AFTER), "\n".join(NO_RETRY_AFTER[:10]))
+        for d in DAEMONS:
+            if not d.checked:
+                rc = d.stop()
+                self.ok(False, "a daemon (%s) was not stopped and checked "
+                        "by its test (exit %r)" % (d.config_path, rc))
         print("1..%d" % self.n)
         sys.exit(1 if self.failed else 0)
 
@@ -91,9 +163,15 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log = open(self.log_path, "wb")
         cmd = [MCP_PROXYD, "-c", self.config_path, "-v"] + list(args)
+        if env is not None:
+            env = dict(env)
+            for k in SANITIZER_OPTIONS:
+                env.setdefault(k, os.environ[k])
+        self.checked = False
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=self.log, stdin=subprocess.DEVNULL,
                                      env=env, preexec_fn=preexec_fn)
+        DAEMONS.append(self)
         self.ready = self._read_ready(ready_timeout)
         self.port = self.ready["port"]
         self.token = self.ready.get("authToken")
@@ -106,6 +184,7 @@ class Daemon:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.kill()
+                self.checked = True     # the exception fails the test
                 raise RuntimeError("no ready line within %.0fs; log:\n%s" %
                                    (timeout, self.stderr()))
             r, _, _ = select.select([fd], [], [], left)
@@ -114,6 +193,7 @@ class Daemon:
             chunk = os.read(fd, 4096)
             if not chunk:
                 rc = self.proc.wait()
+                self.checked = True
                 raise RuntimeError("daemon exited %d before ready; log:\n%s"
                                    % (rc, self.stderr()))
             buf += chunk
@@ -121,7 +201,8 @@ class Daemon:
         return json.loads(self.ready_line)
 
     def stderr(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -149,6 +230,10 @@ class Daemon:
             r = c.getresponse()
             raw = r.read()
             hdrs = {k.lower(): v for k, v in r.getheaders()}
+            if r.status in (429, 503) and not \
+                    hdrs.get("retry-after", "").isdigit():
+                NO_RETRY_AFTER.append("%s %s: %d %r" % (method, path,
+                                                        r.status, raw[:200]))
             try:
                 data = json.loads(raw)
             except ValueError:
@@ -221,14 +306,22 @@ SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "runtime error:",
                      "WARNING: ThreadSanitizer", "LeakSanitizer")
 
 
-def stop_ok(tap, d, name):
-    """Stops a daemon and asserts a clean exit without sanitizer reports."""
+def sanitizer_reports(text):
+    """The sanitizer reports' first lines found in a program's output."""
+    return [w for w in SANITIZER_REPORTS if w in text]
+
+
+def stop_ok(tap, d, name, want=0):
+    """Stops a daemon and asserts its exit status (0 unless told) and
+    that it printed no sanitizer report."""
     rc = d.stop()
+    d.checked = True
     with open(d.log_path, errors="replace") as f:
         log = f.read()
-    bad = [w for w in SANITIZER_REPORTS if w in log]
-    tap.ok(rc == 0 and not bad, "%s: exit 0, no sanitizer report" % name,
-           "rc %r %r\n%s" % (rc, bad, log[-4000:] if bad else ""))
+    bad = sanitizer_reports(log)
+    tap.ok(rc == want and not bad, "%s: exit %d, no sanitizer report" %
+           (name, want), "rc %r %r\n%s" % (rc, bad,
+                                            log[-4000:] if bad else ""))
     return log
 
 

@@ -173,7 +173,7 @@ def t_audit_stderr(tap):
 def t_audit_unwritable(tap):
     try:
         d = Daemon({"auditLog": "/nonexistent-dir/audit.log"})
-        d.stop()
+        stop_ok(tap, d, "started with an unwritable audit log")
         tap.ok(False, "an audit log that cannot be opened stops the start")
     except RuntimeError as e:
         tap.ok("audit" in str(e) and "/nonexistent-dir/audit.log" in str(e),

@@ -7,7 +7,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import MCP_DEMO_SERVER, Daemon, Tap, wait_until  # noqa: E402
+from harness import (MCP_DEMO_SERVER, Daemon, Tap, stop_ok,  # noqa: E402
+                     wait_until)
 
 
 def main():
@@ -30,7 +31,7 @@ def main():
         tap.eq((h["schemaCache"]["misses"], h["schemaCache"]["hits"]),
                (1, 0), "first start: a miss")
     finally:
-        d.stop()
+        stop_ok(tap, d, "first start")
     with open(path) as f:
         data = json.load(f)
     tools = data["servers"]["demo"]["tools"]
@@ -56,7 +57,7 @@ def main():
         tap.eq(h["schemaCache"]["hits"], 1, "/health counts the cache hit")
         tap.ok("schema cache" in d.stderr(), "the preload is logged")
     finally:
-        d.stop()
+        stop_ok(tap, d, "server down: from the cache")
     os.unlink(flag)
 
     # A changed configuration does not use the old entry.
@@ -68,7 +69,7 @@ def main():
         tap.eq((h["schemaCache"]["hits"], h["schemaCache"]["misses"]),
                (0, 1), "another command line: a miss")
     finally:
-        d.stop()
+        stop_ok(tap, d, "changed configuration")
 
     with open(path, "w") as f:
         f.write("{this is not json")
@@ -79,7 +80,7 @@ def main():
                "a corrupt cache file is ignored, never fatal")
         tap.ok("corrupt" in d.stderr(), "and logged")
     finally:
-        d.stop()
+        stop_ok(tap, d, "corrupt cache file")
     with open(path) as f:
         try:
             names = [t["name"] for t in json.load(f)["servers"]["demo"]
@@ -99,7 +100,7 @@ def main():
         tap.eq(h["schemaCache"]["writeErrors"], 1, "the write error is "
                "counted, once")
     finally:
-        d.stop()
+        stop_ok(tap, d, "unwritable cache path")
     tap.done()
 
 

@@ -5,7 +5,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, Tap, demo_server  # noqa: E402
+from harness import Daemon, Tap, demo_server, stop_ok  # noqa: E402
 
 
 def names(body):
@@ -72,7 +72,7 @@ def t_rate_limit(tap):
         tap.eq(codes, [200, 200, 429], "execution has its own budget")
         tap.eq(d.request("GET", "/health")[0], 200, "health is not limited")
     finally:
-        d.stop()
+        stop_ok(tap, d, "rate limits")
 
 
 def t_allowlist_switch(tap):
@@ -85,14 +85,14 @@ def t_allowlist_switch(tap):
                "discoveryRespectsAllowlist hides tools the caller may not "
                "call")
     finally:
-        d.stop()
+        stop_ok(tap, d, "discoveryRespectsAllowlist")
     d = Daemon({"mcpServers": demo_server(),
                 "allowedTools": ["mcp__demo__echo"]})
     try:
         st, _, body = d.request("GET", "/mcp/tools")
         tap.ok(len(names(body)) > 1, "by default discovery shows every tool")
     finally:
-        d.stop()
+        stop_ok(tap, d, "allowlist ignored by default")
 
 
 def t_partial(tap):
@@ -110,7 +110,7 @@ def t_partial(tap):
                "and a warning naming the server left out", body)
         tap.ok(took < 2, "within discoveryTimeoutMs (%.2fs)" % took)
     finally:
-        d.stop()
+        stop_ok(tap, d, "partial answer")
 
 
 def main():
@@ -120,7 +120,7 @@ def main():
     try:
         tap.run(t_search, d)
     finally:
-        tap.eq(d.stop(), 0, "exit 0")
+        stop_ok(tap, d, "search")
     tap.run(t_rate_limit)
     tap.run(t_allowlist_switch)
     tap.run(t_partial)

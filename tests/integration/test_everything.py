@@ -6,18 +6,21 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, Tap, group_alive, npm_server, wait_until  # noqa
+from harness import (Daemon, Tap, group_alive, npm_server,  # noqa: E402
+                     require, stop_ok, wait_until)
 
 
 def main():
     tap = Tap()
     every = npm_server("everything")
     node = shutil.which("node")
-    if every is None or node is None:
-        tap.skip_all("@modelcontextprotocol/server-everything not installed "
-                     "(scripts/deps.sh test installs it)")
     memory = npm_server("memory")
     fs = npm_server("filesystem")
+    how = "sh scripts/deps.sh test installs it"
+    require(tap, [("node", node, how),
+                  ("@modelcontextprotocol/server-everything", every, how),
+                  ("@modelcontextprotocol/server-memory", memory, how),
+                  ("@modelcontextprotocol/server-filesystem", fs, how)])
     root = tempfile.mkdtemp(prefix="mcp-fs-")
     with open(os.path.join(root, "hello.txt"), "w") as f:
         f.write("hello from the filesystem server\n")
@@ -99,8 +102,7 @@ def main():
             tap.ok(st == 422, "filesystem outside its root: 422", body)
     finally:
         pg = sorted({os.getpgid(p) for p in d.children()})
-        rc = d.stop()
-    tap.eq(rc, 0, "exit 0")
+        stop_ok(tap, d, "the reference servers")
     tap.ok(pg and wait_until(lambda: not any(group_alive(g) for g in pg), 5),
            "no process left, grandchildren included", pg)
     shutil.rmtree(root, ignore_errors=True)

@@ -45,6 +45,7 @@ def log_of(d):
 def stop_clean(tap, d, name):
     f = open_log(d)
     rc = d.stop()
+    d.checked = True
     tap.eq(rc, 0, "%s: exit 0 after SIGTERM" % name)
     with f:
         log = f.read().decode("utf-8", "replace")
