@@ -4,13 +4,23 @@
 # one test per draft with the runner's summary as a diagnostic. The suite is
 # read from $JSON_SCHEMA_SUITE_DIR, else from
 # $TOP_SRCDIR/../shared/testdata/json-schema-test-suite/tests; when it is not
-# there the whole test is skipped.
+# there the test fails under CI (CI=true) and is skipped elsewhere. The
+# features skipped on purpose are listed by name (see jsonschema-suite.c).
 
 suite="${JSON_SCHEMA_SUITE_DIR:-${TOP_SRCDIR:-.}/../shared/testdata/json-schema-test-suite/tests}"
 runner="${TOP_BUILDDIR:-.}/tests/jsonschema-suite"
 
 if [ ! -d "$suite/draft7" ] || [ ! -d "$suite/draft2020-12" ]; then
-	echo "1..0 # SKIP suite not present"
+	case "${CI:-}" in
+	true|1|yes)
+		echo "1..1"
+		echo "not ok 1 - the JSON Schema Test Suite is missing at $suite" \
+		    "(under CI=true nothing may be missing; set" \
+		    "JSON_SCHEMA_SUITE_DIR)"
+		exit 0 ;;
+	esac
+	echo "1..0 # SKIP the JSON Schema Test Suite is not at $suite" \
+	    "(set JSON_SCHEMA_SUITE_DIR)"
 	exit 0
 fi
 if [ ! -x "$runner" ]; then
@@ -31,6 +41,8 @@ for draft in draft7 draft2020-12; do
 		echo "not ok $n - JSON Schema Test Suite $draft"
 		printf '%s\n' "$out" | grep '^# FAIL' | head -n 50
 	fi
-	echo "# $draft: $summary"
+	echo "# $draft: $summary; skipped on purpose:" $(printf '%s\n' "$out" |
+	    sed -n 's/.*unsupported: \([^(]*[^ (]\).*/\1/p' | sort -u |
+	    tr '\n' ',' | sed 's/,$//; s/,/, /g')
 done
 exit 0
