@@ -1610,6 +1610,9 @@ http_send(struct evhttp_request *req, int status, int retry_after)
 		evhttp_add_header(h, "Content-Type", "application/json");
 	stats_http(ri->method, status, ri->endpoint,
 	    (http_now_ms() - ri->t_arrived) / 1000);
+	/* Every 503 and 429 says when to come back. */
+	if ((status == 503 || status == 429) && retry_after <= 0)
+		retry_after = 1;
 	if (retry_after > 0) {
 		snprintf(buf, sizeof(buf), "%d", retry_after);
 		evhttp_add_header(h, "Retry-After", buf);
