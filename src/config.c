@@ -29,6 +29,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "toolname.h"
 
 #define CONFIG_FILE_MAX		(16 * 1024 * 1024)	/* bytes */
 #define CONFIG_PATH_MAX		256	/* a JSON path in a message */
@@ -679,21 +680,17 @@ config_listen(struct config_parser *p, const char *path,
 
 /*
  * An allowedTools entry: a glob (any text with a "*") or an exact name
- * mcp__<server>__<tool> with a non-empty server (no "__") and tool.
+ * of the grammar of toolname.h.
  */
 static int
 config_tool_pattern_ok(const char *s)
 {
-	const char	*sep;
+	struct toolname	tn;
+	char		err[TOOLNAME_QUOTE_MAX + 128];
 
 	if (strchr(s, '*') != NULL)
 		return 1;
-	if (strncmp(s, "mcp__", 5) != 0)
-		return 0;
-	s += 5;
-	if ((sep = strstr(s, "__")) == NULL || sep == s)
-		return 0;
-	return sep[2] != '\0';
+	return toolname_parse(s, strlen(s), &tn, err, sizeof(err)) == 0;
 }
 
 static int
@@ -790,22 +787,14 @@ config_rate_limits(struct config_parser *p, const char *path,
 
 /* ------------------------------------------------------------ servers */
 
-/* 1..64 of [A-Za-z0-9_-], without "__" (the separator in tool names). */
+/* 1..64 of [A-Za-z0-9_-], without "__" (the separator in tool names) and
+ * without "_" at either end, so that mcp__<server>__<tool> has one
+ * reading. */
 static int
 config_server_name_ok(const char *name)
 {
-	const char	*s;
-
-	if (name[0] == '\0' || strlen(name) > CONFIG_SERVER_NAME_MAX)
-		return 0;
-	if (strstr(name, "__") != NULL)
-		return 0;
-	for (s = name; *s != '\0'; s++) {
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-			return 0;
-	}
-	return 1;
+	return strlen(name) <= CONFIG_SERVER_NAME_MAX &&
+	    toolname_server_ok(name);
 }
 
 /* [A-Za-z_][A-Za-z0-9_]* */
@@ -987,7 +976,9 @@ config_server(struct config_parser *p, const char *path, const char *name,
 	}
 	if (!config_server_name_ok(name)) {
 		config_error(p, path, "invalid server name %s (1 to 64 of "
-		    "A-Z a-z 0-9 _ -, without \"__\")",
+		    "A-Z a-z 0-9 _ -, without \"__\" and not starting or "
+		    "ending with \"_\": mcp__<server>__<tool> must have one "
+		    "reading)",
 		    config_quote(q, sizeof(q), name));
 		return -1;
 	}

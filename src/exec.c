@@ -41,9 +41,9 @@
 #include "session.h"
 #include "sha256.h"
 #include "stats.h"
+#include "toolname.h"
 #include "toolset.h"
 
-#define EXEC_TOOL_PREFIX	"mcp__"
 #define EXEC_MAX_SUGGESTIONS	3
 #define EXEC_MAX_SERVERS	64	/* toolsets searched for suggestions */
 /* Larger bodies are parsed on the bulk lane, never on a worker. */
@@ -389,8 +389,8 @@ static int
 exec_target(struct exec_call *ec)
 {
 	json_object	*v;
-	const char	*srv, *sep, *s;
-	char		 msg[512];
+	struct toolname	 tn;
+	char		 msg[TOOLNAME_QUOTE_MAX + 256];
 	int		 server;
 
 	if (!json_object_object_get_ex(ec->root, "toolName", &v) ||
@@ -399,24 +399,16 @@ exec_target(struct exec_call *ec)
 		    "expected a string like \"mcp__<server>__<tool>\"");
 		return -1;
 	}
-	ec->full = json_object_get_string(v);
-	if (ec->name == NULL)
-		ec->name = strndup(ec->full, 256);
-	srv = ec->full + strlen(EXEC_TOOL_PREFIX);
-	if (strncmp(ec->full, EXEC_TOOL_PREFIX, strlen(EXEC_TOOL_PREFIX)) !=
-	    0 || (sep = strstr(srv, "__")) == NULL || sep == srv ||
-	    sep[2] == '\0' || strlen(ec->full) > 256) {
-		snprintf(msg, sizeof(msg), "Invalid toolName '%.256s': "
-		    "expected \"mcp__<server>__<tool>\"", ec->full);
+	/* The grammar first: nothing else sees a name outside it. */
+	if (toolname_parse(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), &tn, msg, sizeof(msg)) ==
+	    -1) {
 		exec_fail_msg(ec, 400, 0, msg);
 		return -1;
 	}
-	for (s = ec->full; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20) {
-			exec_fail_msg(ec, 400, 0, "Invalid toolName: control "
-			    "characters");
-			return -1;
-		}
+	ec->full = json_object_get_string(v);
+	if (ec->name == NULL)
+		ec->name = strdup(ec->full);
 	if (!json_object_object_get_ex(ec->root, "params", &ec->params) ||
 	    json_object_is_type(ec->params, json_type_null))
 		ec->params = NULL;
@@ -425,11 +417,11 @@ exec_target(struct exec_call *ec)
 		    "object of the tool's arguments");
 		return -1;
 	}
-	server = registry_find_server(exec_registry, srv, (size_t)(sep - srv));
+	server = registry_find_server(exec_registry, tn.server, tn.server_len);
 	if (server != -1) {
 		ec->sc.server = (size_t)server;
 		ec->server_known = 1;
-		if ((ec->sc.tool = strdup(sep + 2)) == NULL) {
+		if ((ec->sc.tool = strdup(tn.tool)) == NULL) {
 			exec_fail_msg(ec, 500, 0, "out of memory");
 			return -1;
 		}

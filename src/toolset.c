@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "schema.h"
+#include "toolname.h"
 #include "toolset.h"
 
 #define TOOLSET_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | \
@@ -70,7 +71,7 @@ tool_names(struct tool *t, const char *server, json_object *entry,
     const char **why)
 {
 	json_object	*v;
-	const char	*name, *desc = "", *s;
+	const char	*name, *desc = "";
 	size_t		 i;
 
 	if (!json_object_is_type(entry, json_type_object)) {
@@ -88,11 +89,16 @@ tool_names(struct tool *t, const char *server, json_object *entry,
 		*why = "NUL byte in the name";
 		return -1;
 	}
-	for (s = name; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-			*why = "control character in the name";
-			return -1;
-		}
+	if (!toolname_tool_ok(name)) {
+		char	q[TOOLNAME_QUOTE_MAX + 8];
+
+		toolname_quote(name, strlen(name), q, sizeof(q));
+		log_warnx("server %s: tool \"%s\": its name is outside the "
+		    "grammar of tool names", server, q);
+		*why = "a name outside the grammar of tool names (1 to 128 of "
+		    "A-Z a-z 0-9 _ - .): it could not be called";
+		return -1;
+	}
 	if (json_object_object_get_ex(entry, "description", &v) &&
 	    json_object_is_type(v, json_type_string))
 		desc = json_object_get_string(v);

@@ -1,6 +1,7 @@
 """POST / against our C demo MCP server: results, every error status,
 timeouts, crashes and restarts, garbage and floods, big results,
 concurrency, server-to-client requests, and no process left behind."""
+import json
 import os
 import signal
 import sys
@@ -30,6 +31,35 @@ def t_results(tap, d):
     tap.ok(st == 200 and isinstance(body.get("result"), str) and
            "temperature" in body["result"], "structured: first text block",
            (st, body))
+
+
+def t_hostile_names(tap, d):
+    """Tool names are checked against one grammar before anything else."""
+    def raw(name_json):
+        return d.request("POST", "/", '{"toolName":%s,"params":{"message":'
+                         '"x"}}' % name_json,
+                         headers={"Content-Type": "application/json"})
+    st, _, body = raw('"mcp__demo__echo\\u0000"')
+    tap.ok(st == 400 and "NUL" in body.get("error", ""),
+           "a NUL inside the name is 400, not a call of what C sees",
+           (st, body))
+    st, _, body = raw('"mcp__demo__echo "')
+    tap.ok(st == 400 and "space" in body.get("error", ""),
+           "a trailing space is 400, not a 403 about the allowlist",
+           (st, body))
+    st, _, body = raw(json.dumps("mcp__demo__" + "x" * 100000))
+    err = body.get("error", "") if isinstance(body, dict) else ""
+    tap.ok(st == 400 and "longer than 256" in err and len(err) < 400 and
+           err.count("x") <= 200, "a 100,000-byte name is 400 and quoted "
+           "in at most 200 bytes (%d bytes of error)" % len(err), err[:300])
+    st, _, body = raw(json.dumps("mcp__demo__\u00e9cho"))
+    tap.ok(st == 400 and "non-ASCII" in body.get("error", ""),
+           "a non-ASCII name is 400", (st, body))
+    st, _, body = raw('"mcp__demo__echo;id"')
+    tap.ok(st == 400 and "tool part" in body.get("error", ""),
+           "characters outside the grammar are 400", (st, body))
+    st, _, body = raw('"mcp___demo__echo"')
+    tap.eq(st, 400, "a server part starting with '_' is 400")
 
 
 def t_errors(tap, d):
@@ -208,7 +238,7 @@ def main():
                 "drainTimeoutMs": 2000})
     d2 = Daemon({"mcpServers": demo_server(timeoutMs=30000)})
     try:
-        for fn in (t_results, t_errors, t_timeout, t_crash,
+        for fn in (t_results, t_hostile_names, t_errors, t_timeout, t_crash,
                    t_waits_for_restart, t_noise, t_big, t_list_changed,
                    t_server_requests, t_progress):
             tap.run(fn, d)

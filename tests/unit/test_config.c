@@ -702,14 +702,14 @@ START_TEST(test_server_names)
 {
 	static const char *const bad[] = {
 		"", "a__b", "__x", "a b", "a.b", "a/b", "caf\xc3\xa9", "a:b",
-		"x\\\"y",
+		"x\\\"y", "_", "x_", "_x",
 	};
 	struct config	*cf;
 	char		 text[512], name65[66];
 	size_t		 i;
 
 	cf = parse_ok("{\"mcpServers\": {\"a\": {\"command\": \"x\"}, "
-	    "\"Z_9-x\": {\"command\": \"x\"}, \"_\": {\"command\": \"x\"}, "
+	    "\"Z_9-x\": {\"command\": \"x\"}, \"9\": {\"command\": \"x\"}, "
 	    "\"-\": {\"command\": \"x\"}, \"a_b-c\": {\"command\": \"x\"}}}");
 	ck_assert_uint_eq(cf->nservers, 5);
 	ck_assert_str_eq(cf->servers[1].name, "Z_9-x");
@@ -733,10 +733,13 @@ START_TEST(test_server_names)
 	}
 	parse_err("{\"mcpServers\": {\"a__b\": {\"command\": \"x\"}}}",
 	    NAME ": mcpServers.a__b: invalid server name \"a__b\" (1 to 64 of "
-	    "A-Z a-z 0-9 _ -, without \"__\")");
+	    "A-Z a-z 0-9 _ -, without \"__\" and not starting or ending with "
+	    "\"_\": mcp__<server>__<tool> must have one reading)");
 	parse_err("{\"mcpServers\": {\"my server\": {\"command\": \"x\"}}}",
 	    NAME ": mcpServers[\"my server\"]: invalid server name "
-	    "\"my server\" (1 to 64 of A-Z a-z 0-9 _ -, without \"__\")");
+	    "\"my server\" (1 to 64 of A-Z a-z 0-9 _ -, without \"__\" and not "
+	    "starting or ending with \"_\": mcp__<server>__<tool> must have "
+	    "one reading)");
 }
 END_TEST
 
