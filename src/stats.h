@@ -30,6 +30,7 @@ enum stats_reject {
 	STATS_HEADER_TIMEOUT,		/* headerTimeoutMs: 408 */
 	STATS_BODY_TIMEOUT,		/* bodyTimeoutMs: 408 */
 	STATS_ACCEPT_PAUSED,		/* accept() out of descriptors */
+	STATS_BREAKER_OPEN,		/* circuit breaker open: 503 */
 	STATS_NREJECT
 };
 
