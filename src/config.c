@@ -81,6 +81,7 @@ struct config_key {
 #define CONFIG_TOP(f)		offsetof(struct config, f)
 #define CONFIG_SRV(f)		offsetof(struct config_server, f)
 #define CONFIG_RATE(f)		offsetof(struct config_rate, f)
+#define CONFIG_BREAKER(f)	offsetof(struct config_breaker, f)
 
 static const struct config_key config_top_keys[] = {
 	{ "$comment", CONFIG_KIND_OTHER, 0, 0, 0 },
@@ -121,6 +122,11 @@ static const struct config_key config_top_keys[] = {
 	    CONFIG_TOP(schema_cache_ttl_s), 0, 31536000 },
 	{ "maxSessions", CONFIG_KIND_INT, CONFIG_TOP(max_sessions), 0,
 	    1000000 },
+	{ "unresponsiveMs", CONFIG_KIND_INT, CONFIG_TOP(unresponsive_ms),
+	    0, 86400000 },
+	{ "pingTimeoutMs", CONFIG_KIND_INT, CONFIG_TOP(ping_timeout_ms),
+	    10, 600000 },
+	{ "breaker", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "mcpServers", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
 };
@@ -142,6 +148,11 @@ static const struct config_key config_server_keys[] = {
 	    65536, 4 * (int64_t)CONFIG_GIB },
 	{ "instances", CONFIG_KIND_INT, CONFIG_SRV(instances), 1, 64 },
 	{ "disabled", CONFIG_KIND_BOOL, CONFIG_SRV(disabled), 0, 0 },
+	{ "unresponsiveMs", CONFIG_KIND_INT, CONFIG_SRV(unresponsive_ms),
+	    0, 86400000 },
+	{ "pingTimeoutMs", CONFIG_KIND_INT, CONFIG_SRV(ping_timeout_ms),
+	    10, 600000 },
+	{ "breaker", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
 };
 
@@ -154,6 +165,12 @@ static const struct config_key config_rate_limits_keys[] = {
 static const struct config_key config_rate_keys[] = {
 	{ "requests", CONFIG_KIND_INT, CONFIG_RATE(requests), 0, 1000000 },
 	{ "windowSeconds", CONFIG_KIND_INT, CONFIG_RATE(window_s), 1, 86400 },
+	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
+};
+
+static const struct config_key config_breaker_keys[] = {
+	{ "failures", CONFIG_KIND_INT, CONFIG_BREAKER(failures), 1, 1000 },
+	{ "openMs", CONFIG_KIND_INT, CONFIG_BREAKER(open_ms), 100, 3600000 },
 	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
 };
 
@@ -205,6 +222,8 @@ static int		 config_rate(struct config_parser *, const char *,
 static int		 config_rate_limits(struct config_parser *,
 			    const char *, struct json_object *,
 			    struct config *);
+static int		 config_breaker(struct config_parser *, const char *,
+			    struct json_object *, struct config_breaker *);
 static int		 config_server_name_ok(const char *);
 static int		 config_env_name_ok(const char *);
 static int		 config_args(struct config_parser *, const char *,
@@ -785,6 +804,43 @@ config_rate_limits(struct config_parser *p, const char *path,
 	return 0;
 }
 
+/*
+ * "breaker": false (off), true (on, with the defaults), or an object
+ * {"failures": N, "openMs": M} (on; a key left out keeps its default).
+ */
+static int
+config_breaker(struct config_parser *p, const char *path,
+    struct json_object *v, struct config_breaker *b)
+{
+	struct json_object_iterator	 it, end;
+	const struct config_key		*k;
+	const char			*key;
+	char				 kpath[CONFIG_PATH_MAX];
+
+	if (json_object_is_type(v, json_type_boolean))
+		return config_get_bool(p, path, v, &b->enabled);
+	if (!json_object_is_type(v, json_type_object)) {
+		config_error(p, path, "expected boolean or object, got %s",
+		    config_type_name(v));
+		return -1;
+	}
+	b->enabled = 1;
+	it = json_object_iter_begin(v);
+	end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		key = json_object_iter_peek_name(&it);
+		config_path_key(kpath, sizeof(kpath), path, key);
+		if ((k = config_find_key(config_breaker_keys, key)) == NULL) {
+			config_unknown_key(p, path, key, config_breaker_keys);
+			return -1;
+		}
+		if (config_set_key(p, kpath, k,
+		    json_object_iter_peek_value(&it), b) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ servers */
 
 /* 1..64 of [A-Za-z0-9_-], without "__" (the separator in tool names) and
@@ -970,6 +1026,10 @@ config_server(struct config_parser *p, const char *path, const char *name,
 	srv->max_concurrent = CONFIG_DEFAULT_MAX_CONCURRENT;
 	srv->max_queued = CONFIG_DEFAULT_MAX_QUEUED;
 	srv->instances = 1;
+	/* -1: the top-level value, filled in by config_server_defaults(). */
+	srv->unresponsive_ms = srv->ping_timeout_ms = -1;
+	srv->breaker.enabled = srv->breaker.failures = -1;
+	srv->breaker.open_ms = -1;
 	if ((srv->name = strdup(name)) == NULL) {
 		config_error(p, path, "out of memory");
 		return -1;
@@ -1026,6 +1086,9 @@ config_server(struct config_parser *p, const char *path, const char *name,
 				return -1;
 		} else if (strcmp(key, "toolTimeouts") == 0) {
 			if (config_tool_timeouts(p, kpath, val, srv) == -1)
+				return -1;
+		} else if (strcmp(key, "breaker") == 0) {
+			if (config_breaker(p, kpath, val, &srv->breaker) == -1)
 				return -1;
 		}
 	}
@@ -1109,6 +1172,8 @@ config_top(struct config_parser *p, struct json_object *root,
 			rc = config_allowed_tools(p, kpath, val, cf);
 		else if (strcmp(key, "rateLimits") == 0)
 			rc = config_rate_limits(p, kpath, val, cf);
+		else if (strcmp(key, "breaker") == 0)
+			rc = config_breaker(p, kpath, val, &cf->breaker);
 		else if (strcmp(key, "mcpServers") == 0)
 			rc = config_servers(p, kpath, val, cf);
 		else if (strcmp(key, "ioThread") == 0)
@@ -1131,18 +1196,33 @@ config_top(struct config_parser *p, struct json_object *root,
 	return 0;
 }
 
-/* Per-server defaults that depend on top-level keys. */
+/* Per-server defaults that depend on top-level keys (which may come
+ * after mcpServers in the file). */
 static void
 config_server_defaults(struct config *cf)
 {
-	size_t	i, dflt;
+	struct config_server	*s;
+	size_t			 i, dflt;
 
 	dflt = cf->max_body_bytes * 2;
 	if (dflt < CONFIG_MIN_MAX_BUFFERED_BYTES)
 		dflt = CONFIG_MIN_MAX_BUFFERED_BYTES;
-	for (i = 0; i < cf->nservers; i++)
-		if (cf->servers[i].max_buffered_bytes == 0)
-			cf->servers[i].max_buffered_bytes = dflt;
+	for (i = 0; i < cf->nservers; i++) {
+		s = &cf->servers[i];
+		if (s->max_buffered_bytes == 0)
+			s->max_buffered_bytes = dflt;
+		if (s->unresponsive_ms == -1)
+			s->unresponsive_ms = cf->unresponsive_ms != -1 ?
+			    cf->unresponsive_ms : 2 * s->timeout_ms;
+		if (s->ping_timeout_ms == -1)
+			s->ping_timeout_ms = cf->ping_timeout_ms;
+		if (s->breaker.enabled == -1)
+			s->breaker.enabled = cf->breaker.enabled;
+		if (s->breaker.failures == -1)
+			s->breaker.failures = cf->breaker.failures;
+		if (s->breaker.open_ms == -1)
+			s->breaker.open_ms = cf->breaker.open_ms;
+	}
 }
 
 /*
@@ -1509,6 +1589,11 @@ config_parse_buf(const char *text, size_t len, const char *name, char *err,
 	cf->rate_execute.window_s = CONFIG_DEFAULT_RATE_WINDOW_S;
 	cf->schema_cache_ttl_s = CONFIG_DEFAULT_SCHEMA_CACHE_TTL_S;
 	cf->max_sessions = CONFIG_DEFAULT_MAX_SESSIONS;
+	cf->unresponsive_ms = -1;
+	cf->ping_timeout_ms = CONFIG_DEFAULT_PING_TIMEOUT_MS;
+	cf->breaker.enabled = 1;
+	cf->breaker.failures = CONFIG_DEFAULT_BREAKER_FAILURES;
+	cf->breaker.open_ms = CONFIG_DEFAULT_BREAKER_OPEN_MS;
 	if (config_top(&p, root, cf) == -1)
 		goto fail;
 

@@ -25,6 +25,16 @@ struct config_tool_timeout {
 	int	 timeout_ms;
 };
 
+/* A circuit breaker's settings (breaker.h). */
+struct config_breaker {
+	int	enabled;		/* 0: every call passes */
+	int	failures;		/* failed calls in a row that open it */
+	int	open_ms;		/* first open time; doubled after each
+					   failed trial, up to
+					   CONFIG_BREAKER_MAX_OPEN_FACTOR
+					   times this */
+};
+
 struct config_server {
 	char			 *name;		/* [A-Za-z0-9_-]+, no "__" */
 	char			 *command;
@@ -44,6 +54,11 @@ struct config_server {
 						   maxBodyBytes, >= 16 MiB */
 	int			  instances;	/* default 1 */
 	int			  disabled;	/* 1: configured but not started */
+	int			  unresponsive_ms; /* silence with calls pending
+						   before a ping; 0: never;
+						   default 2 x timeout_ms */
+	int			  ping_timeout_ms; /* default 5000 */
+	struct config_breaker	  breaker;	/* default 5 failures, 30 s */
 };
 
 struct config_rate {
@@ -76,6 +91,11 @@ struct config {
 	char			*schema_cache_path;	/* NULL: default path */
 	int			 schema_cache_ttl_s;	/* default 86400 */
 	int			 max_sessions;		/* default 10000 */
+	int			 unresponsive_ms;	/* the servers' default;
+							   -1: 2 x timeoutMs */
+	int			 ping_timeout_ms;	/* default 5000 */
+	struct config_breaker	 breaker;		/* every server's
+							   default */
 	struct config_server	*servers;
 	size_t			 nservers;
 	char		       **warnings;	/* NULL terminated: keys that are
@@ -100,6 +120,10 @@ struct config {
 #define CONFIG_MIN_MAX_BUFFERED_BYTES		(16u * 1024 * 1024)
 #define CONFIG_DEFAULT_SCHEMA_CACHE_TTL_S	86400
 #define CONFIG_DEFAULT_MAX_SESSIONS		10000
+#define CONFIG_DEFAULT_PING_TIMEOUT_MS		5000
+#define CONFIG_DEFAULT_BREAKER_FAILURES		5
+#define CONFIG_DEFAULT_BREAKER_OPEN_MS		30000
+#define CONFIG_BREAKER_MAX_OPEN_FACTOR		10
 
 /* Parse and validate; NULL with a message in err (CONFIG_ERR_MAX bytes). */
 struct config	*config_load(const char *path, char *err, size_t errlen);

@@ -2,8 +2,9 @@
  * health.c: GET /health - liveness and per-server state, answered at once
  * from the loop thread (registry_health() reads atomics and small state
  * under each server's mutex; nothing waits for a worker). 200 when the
- * daemon serves and every enabled server is ready, else 503 with the same
- * body, "degraded" naming the servers that are not ready and why.
+ * daemon serves and every enabled server is ready with its circuit
+ * breaker closed, else 503 with the same body, "degraded" naming the
+ * servers that are not ready and why.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,28 +28,58 @@ static struct pool	*health_pool;
 static struct registry	*health_registry;
 static struct cache	*health_cache;
 
-/* The enabled servers that are not ready, and why: [{"server": name,
- * "state": state, "reason": lastError or the state}, ...]. */
+/* A ready server whose breaker is not closed: its degraded entry's
+ * state and reason (new objects), else 0. */
+static int
+health_breaker(json_object *srv, json_object **state, json_object **why)
+{
+	json_object	*b, *v, *n;
+	char		 buf[96];
+
+	if (!json_object_object_get_ex(srv, "breaker", &b) || b == NULL ||
+	    !json_object_object_get_ex(b, "state", &v) ||
+	    strcmp(json_object_get_string(v), "closed") == 0)
+		return 0;
+	n = NULL;
+	json_object_object_get_ex(b, "failures", &n);
+	snprintf(buf, sizeof(buf), "breaker_%s", json_object_get_string(v));
+	*state = json_object_new_string(buf);
+	snprintf(buf, sizeof(buf), "circuit breaker %s after %d failures",
+	    strcmp(json_object_get_string(v), "open") == 0 ? "open" :
+	    "half-open", json_object_get_int(n));
+	*why = json_object_new_string(buf);
+	return 1;
+}
+
+/* The enabled servers that are not ready (or whose circuit breaker is not
+ * closed), and why: [{"server": name, "state": state, "reason": lastError
+ * or the state}, ...]. */
 static json_object *
 health_degraded(json_object *servers)
 {
-	json_object	*list, *d, *v, *why;
+	json_object	*list, *d, *v, *why, *state;
 
 	list = json_object_new_array();
 	json_object_object_foreach(servers, name, srv) {
 		if (!json_object_object_get_ex(srv, "enabled", &v) ||
 		    !json_object_get_boolean(v) ||
-		    !json_object_object_get_ex(srv, "state", &v) ||
-		    strcmp(json_object_get_string(v), "ready") == 0)
+		    !json_object_object_get_ex(srv, "state", &v))
 			continue;
-		if (!json_object_object_get_ex(srv, "lastError", &why) ||
-		    why == NULL)
-			why = v;
+		if (strcmp(json_object_get_string(v), "ready") == 0) {
+			if (!health_breaker(srv, &state, &why))
+				continue;
+		} else {
+			if (!json_object_object_get_ex(srv, "lastError",
+			    &why) || why == NULL)
+				why = v;
+			state = json_object_get(v);
+			json_object_get(why);
+		}
 		d = json_object_new_object();
 		json_object_object_add(d, "server",
 		    json_object_new_string(name));
-		json_object_object_add(d, "state", json_object_get(v));
-		json_object_object_add(d, "reason", json_object_get(why));
+		json_object_object_add(d, "state", state);
+		json_object_object_add(d, "reason", why);
 		json_object_array_add(list, d);
 	}
 	return list;

@@ -33,6 +33,7 @@
 static void	metrics_handle(struct evhttp_request *,
 		    const struct auth_caller *, void *);
 static void	metrics_servers(struct evbuffer *);
+static long	metrics_server_value(const struct server_stats *, int);
 static void	metrics_server_family(struct evbuffer *, const char *,
 		    const char *, const char *, int);
 static void	metrics_gauges(struct evbuffer *);
@@ -79,7 +80,31 @@ metrics_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	evbuffer_free(b);
 }
 
-/* One per-server family: which picks the number (see below). */
+/* The number of one per-server family (see metrics_servers()). */
+static long
+metrics_server_value(const struct server_stats *st, int which)
+{
+	switch (which) {
+	case 0:
+		return st->up;
+	case 1:
+		return st->restarts;
+	case 2:
+		return st->inflight;
+	case 3:
+		return st->queued;
+	case 4:
+		return (long)st->tools;
+	case 5:
+		return st->breaker_state;
+	case 6:
+		return st->breaker_opens;
+	default:
+		return st->hung;
+	}
+}
+
+/* One per-server family: which picks the number. */
 static void
 metrics_server_family(struct evbuffer *b, const char *name, const char *type,
     const char *help, int which)
@@ -91,9 +116,7 @@ metrics_server_family(struct evbuffer *b, const char *name, const char *type,
 	stats_family(b, name, type, help);
 	for (i = 0; i < registry_nservers(metrics_registry); i++) {
 		registry_server_stats(metrics_registry, i, &st);
-		v = which == 0 ? st.up : which == 1 ? st.restarts :
-		    which == 2 ? st.inflight : which == 3 ? st.queued :
-		    (long)st.tools;
+		v = metrics_server_value(&st, which);
 		evbuffer_add_printf(b, "%s{server=\"", name);
 		stats_label_value(b, registry_server_name(metrics_registry,
 		    i));
@@ -114,6 +137,14 @@ metrics_servers(struct evbuffer *b)
 	    "Calls waiting for a ready instance or a free slot.", 3);
 	metrics_server_family(b, "mcp_tools", "gauge",
 	    "Tools the MCP server lists.", 4);
+	metrics_server_family(b, "mcp_server_breaker_state", "gauge",
+	    "The MCP server's circuit breaker: 0 closed, 1 half-open, "
+	    "2 open.", 5);
+	metrics_server_family(b, "mcp_server_breaker_opens_total", "counter",
+	    "Times the MCP server's circuit breaker opened.", 6);
+	metrics_server_family(b, "mcp_server_hung_total", "counter",
+	    "Instances of the MCP server found not responding (silent with "
+	    "calls pending, a ping unanswered) and restarted.", 7);
 }
 
 static void

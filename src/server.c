@@ -17,6 +17,19 @@
  * time out after they were sent keep their place against maxConcurrent
  * (a "ghost") until the child answers them or answers the ping sent just
  * after their notifications/cancelled, or is restarted.
+ *
+ * A child that keeps reading but stops answering (a deadlock, a stuck
+ * upstream request) is found by its silence: when calls are pending, one
+ * of them timed out, and not one line has come from the child for
+ * unresponsiveMs, it is sent a ping; no line within pingTimeoutMs either
+ * and it is declared hung: its calls are answered 502, its process group
+ * gets SIGTERM (SIGKILL after HUNG_KILL_MS) and it is restarted like any
+ * failed child. A child that answers pings is left alone, however long
+ * its calls take; an idle one, or one whose calls are all within their
+ * timeouts, is never pinged. The circuit breaker is the server's, shared
+ * by its instances (breaker.c): failed calls open it, and while it is
+ * open calls are answered 503 at once on the owner, without a queue or
+ * timer.
  */
 
 #include <sys/types.h>
@@ -35,6 +48,7 @@
 #include <event2/event.h>
 
 #include "audit.h"
+#include "breaker.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
@@ -63,6 +77,7 @@
 #define LOG_JUNK_MAX		200
 #define MAX_LIST_PAGES		1000
 #define MAX_TOOLS		100000
+#define HUNG_KILL_MS		2000	/* after SIGTERM to a hung child */
 
 static const char *const server_versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
@@ -122,6 +137,13 @@ struct server_inst {
 	struct event		*relist_ev;	/* list_changed, debounced */
 	struct event		*refresh_ev;	/* schemaCacheTtlSeconds */
 	struct event		*fail_ev;	/* deferred failure */
+	struct event		*hung_ev;	/* silence, ping timeout */
+	int64_t			 last_msg_at;	/* monotonic ms of the last
+						   stdout line (or spawn) */
+	int64_t			 busy_since;	/* when calls became pending */
+	int64_t			 timeout_at;	/* a sent call's last timeout */
+	int64_t			 ping_id;	/* liveness ping out, 0: none */
+	int64_t			 ping_at;
 	char			*close_msg;
 	char			*fail_msg;
 	int			 backoff_ms;
@@ -166,6 +188,8 @@ struct server {
 	atomic_int			 nready;
 	atomic_int			 inflight;
 	atomic_int			 queued;
+	atomic_long			 hung;		/* hung detections */
+	struct breaker			 breaker;
 };
 
 /* A tool list on its way to the bulk lane and back to the owner. */
@@ -235,9 +259,11 @@ static void	 inst_drop_ghosts(struct server_inst *);
 static void	 inst_load(struct server_inst *, int);
 static void	 inst_fail_later(struct server_inst *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	 inst_down(struct server_inst *, const char *);
+static void	 inst_down(struct server_inst *, const char *, int);
 static void	 inst_audit(struct server_inst *, const char *, const char *);
-static void	 inst_fail_calls(struct server_inst *, int, const char *);
+static void	 inst_fail_calls(struct server_inst *, int, const char *, int);
+static void	 inst_watch(struct server_inst *);
+static void	 inst_hung(struct server_inst *);
 static void	 inst_schedule_restart(struct server_inst *);
 static void	 call_reply(struct server_inst *, struct server_call *,
 		    struct rpc_msg *);
@@ -246,6 +272,7 @@ static void	 timer_cb(evutil_socket_t, short, void *);
 static void	 restart_cb(evutil_socket_t, short, void *);
 static void	 relist_cb(evutil_socket_t, short, void *);
 static void	 fail_cb(evutil_socket_t, short, void *);
+static void	 hung_cb(evutil_socket_t, short, void *);
 static void	 bulk_reply_run(struct job *);
 static void	 bulk_parse_run(struct job *);
 static void	 parsed_run(struct job *);
@@ -260,6 +287,11 @@ static void	 server_note_failure(struct server *, const char *);
 static int	 server_failed(struct server *);
 static int	 server_crash_loop(struct server *);
 static int	 server_retry_after(struct server *);
+static int	 server_breaker_admit(struct server *, struct server_call *);
+static void	 server_breaker_note(struct server *, enum breaker_outcome,
+		    int);
+static void	 server_breaker_event(struct server *, enum breaker_event,
+		    int, const char *);
 
 static const struct proc_hooks inst_proc_hooks = {
 	inst_on_line, inst_on_overflow, inst_on_closed, inst_on_exited
@@ -294,6 +326,11 @@ server_call_finish(struct server_call *c, int status, json_object *body,
 	if (c->timer != NULL) {
 		event_free(c->timer);
 		c->timer = NULL;
+	}
+	if (c->breaker) {
+		c->breaker = 0;
+		server_breaker_note(c->srv, breaker_outcome_of(status),
+		    c->trial);
 	}
 	free(c->body);
 	free(c->error);
@@ -440,6 +477,9 @@ server_new(const struct config *cfg, size_t index,
 	srv->pool = pool;
 	srv->cache = cache;
 	pthread_mutex_init(&srv->mtx, NULL);
+	breaker_init(&srv->breaker, srv->cs->breaker.enabled ?
+	    srv->cs->breaker.failures : 0, srv->cs->breaker.open_ms,
+	    srv->cs->breaker.open_ms * CONFIG_BREAKER_MAX_OPEN_FACTOR);
 	toolset_slot_init(&srv->tools);
 	if ((srv->argv = calloc(srv->cs->nargs + 2,
 	    sizeof(*srv->argv))) == NULL ||
@@ -491,6 +531,8 @@ server_free(struct server *srv)
 			event_free(in->refresh_ev);
 		if (in->fail_ev != NULL)
 			event_free(in->fail_ev);
+		if (in->hung_ev != NULL)
+			event_free(in->hung_ev);
 		json_object_put(in->list_acc);
 		inst_drop_ghosts(in);
 		free(in->close_msg);
@@ -498,6 +540,7 @@ server_free(struct server *srv)
 	}
 	free(srv->insts);
 	toolset_slot_destroy(&srv->tools);
+	breaker_destroy(&srv->breaker);
 	for (e = srv->envp; e != NULL && *e != NULL; e++)
 		free(*e);
 	free(srv->envp);
@@ -579,13 +622,15 @@ server_inst_start(struct server *srv, int i)
 	in->relist_ev = evtimer_new(in->base, relist_cb, in);
 	in->refresh_ev = evtimer_new(in->base, relist_cb, in);
 	in->fail_ev = event_new(in->base, -1, 0, fail_cb, in);
+	in->hung_ev = evtimer_new(in->base, hung_cb, in);
 	in->proc = proc_new(in->base, &inst_proc_hooks, in, in->label,
 	    srv->cfg->max_message_bytes > 0 ? srv->cfg->max_message_bytes :
 	    CONFIG_DEFAULT_MAX_MESSAGE_BYTES, srv->cs->max_buffered_bytes,
 	    buf, len);
 	if (in->base == NULL || buf == NULL || in->timer_ev == NULL ||
 	    in->restart_ev == NULL || in->relist_ev == NULL ||
-	    in->refresh_ev == NULL || in->fail_ev == NULL || in->proc == NULL) {
+	    in->refresh_ev == NULL || in->fail_ev == NULL ||
+	    in->hung_ev == NULL || in->proc == NULL) {
 		log_warnx("%s: out of memory", in->label);
 		server_note_failure(srv, "out of memory");
 		inst_attempted(in);
@@ -626,6 +671,8 @@ inst_spawn(struct server_inst *in)
 	in->state = INST_INIT;
 	in->has_tools = 0;
 	in->relist = 0;
+	in->last_msg_at = now_ms();
+	in->ping_id = 0;
 	params = json_object_new_object();
 	info = json_object_new_object();
 	json_object_object_add(info, "name",
@@ -1013,6 +1060,7 @@ inst_ready(struct server_inst *in)
 {
 	struct server	*srv = in->srv;
 	struct toolset	*ts;
+	int		 failures;
 
 	in->state = INST_READY;
 	in->ready_at = now_ms();
@@ -1031,6 +1079,9 @@ inst_ready(struct server_inst *in)
 	    ts != NULL ? toolset_count(ts) : (size_t)0);
 	toolset_release(ts);
 	inst_attempted(in);
+	if (breaker_reset(&srv->breaker, &failures) == BREAKER_EV_CLOSED)
+		server_breaker_event(srv, BREAKER_EV_CLOSED, failures,
+		    "restarted");
 	pthread_mutex_lock(&srv->mtx);
 	if (!srv->reported) {
 		srv->reported = 1;
@@ -1090,9 +1141,11 @@ server_submit(struct server *srv, int i, struct server_call *c)
 	char			 msg[700];
 
 	c->state = SERVER_CALL_NEW;
+	c->srv = srv;
 	c->inst = NULL;
 	c->id = 0;
 	c->msg = NULL;
+	c->breaker = c->trial = 0;
 	if (c->params == NULL || c->tool == NULL) {
 		server_call_fail(c, 500, 0, NULL, "internal error: a call "
 		    "without a tool or params");
@@ -1115,6 +1168,8 @@ server_submit(struct server *srv, int i, struct server_call *c)
 		    msg);
 		return;
 	}
+	if (server_breaker_admit(srv, c) == -1)
+		return;
 	if (c->timeout_ms <= 0)
 		c->timeout_ms = srv->cs->timeout_ms > 0 ? srv->cs->timeout_ms :
 		    CONFIG_DEFAULT_SERVER_TIMEOUT_MS;
@@ -1203,6 +1258,8 @@ inst_send_call(struct server_inst *in, struct server_call *c)
 	size_t	b;
 	int	n;
 
+	if (in->npending + in->nghosts == 0)
+		in->busy_since = now_ms();
 	c->id = in->next_id++;
 	c->state = SERVER_CALL_SENT;
 	b = (size_t)c->id & (SERVER_HASH - 1);
@@ -1307,6 +1364,98 @@ inst_drop_ghosts(struct server_inst *in)
 	}
 }
 
+/* ------------------------------------------------------------- silence */
+
+/*
+ * After a call timed out, and again when the watch fires: when the
+ * instance has calls pending (ghosts included), one of them timed out
+ * during its silence, and not one line has come from it for
+ * unresponsiveMs (counted from when it last spoke or last became busy,
+ * whichever is later), it is sent a ping, which must be answered (or
+ * anything else said) within pingTimeoutMs. Nothing is armed for an idle
+ * instance, nor for one whose calls are all within their timeouts.
+ */
+static void
+inst_watch(struct server_inst *in)
+{
+	const struct config_server	*cs = in->srv->cs;
+	int64_t				 now = now_ms(), quiet;
+
+	if (cs->unresponsive_ms <= 0 || in->state != INST_READY ||
+	    in->npending + in->nghosts == 0 || in->ping_id != 0)
+		return;
+	quiet = in->last_msg_at > in->busy_since ? in->last_msg_at :
+	    in->busy_since;
+	if (in->timeout_at < quiet)
+		return;
+	if (now - quiet < cs->unresponsive_ms) {
+		if (!evtimer_pending(in->hung_ev, NULL))
+			inst_timer(in, in->hung_ev, (int)(quiet +
+			    cs->unresponsive_ms - now));
+		return;
+	}
+	in->ping_at = now;
+	inst_request(in, &in->ping_id, "ping", NULL);
+	log_debug("%s: %s: no message for %" PRId64 " ms with %d calls "
+	    "pending, one timed out: ping id %" PRId64, __func__, in->label,
+	    now - quiet, in->npending + in->nghosts, in->ping_id);
+	inst_timer(in, in->hung_ev, cs->ping_timeout_ms);
+}
+
+/* The watch: the silence is long enough for a ping, or the ping's time is
+ * up. */
+static void
+hung_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_inst	*in = arg;
+
+	if (in->state != INST_READY || in->npending + in->nghosts == 0) {
+		in->ping_id = 0;
+		return;
+	}
+	if (in->ping_id != 0 && in->last_msg_at < in->ping_at) {
+		inst_hung(in);
+		return;
+	}
+	in->ping_id = 0;	/* something came: it is alive */
+	inst_watch(in);
+}
+
+/* Top level: the child keeps silent with calls pending, even to a ping. */
+static void
+inst_hung(struct server_inst *in)
+{
+	struct server		*srv = in->srv;
+	struct audit_event	 ev;
+	char			 msg[512], extra[256];
+	int64_t			 silent = now_ms() - in->last_msg_at;
+	int			 pending = in->npending + in->nghosts;
+
+	atomic_fetch_add(&srv->hung, 1);
+	log_warnx("%s: not responding (pid %d): no message for %" PRId64
+	    " ms with %d calls pending (%d of them timed out), ping id %"
+	    PRId64 " unanswered after %d ms; SIGTERM to its process group "
+	    "(SIGKILL after %d ms), then a restart", in->label,
+	    (int)proc_pid(in->proc), silent, pending, in->nghosts,
+	    in->ping_id, srv->cs->ping_timeout_ms, HUNG_KILL_MS);
+	snprintf(extra, sizeof(extra), "\"server\":\"%s\",\"instance\":%d,"
+	    "\"pid\":%d,\"msSinceLastMessage\":%" PRId64 ",\"pending\":%d,"
+	    "\"pingTimeoutMs\":%d", srv->name, in->index,
+	    (int)proc_pid(in->proc), silent, pending,
+	    srv->cs->ping_timeout_ms);
+	snprintf(msg, sizeof(msg), "server '%s' stopped responding (no "
+	    "message for %" PRId64 " ms, no answer to a ping within %d ms); "
+	    "it is being restarted", srv->name, silent,
+	    srv->cs->ping_timeout_ms);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "server_hung";
+	ev.latency_ms = -1;
+	ev.error = msg;
+	ev.extra = extra;
+	audit_log(&ev);
+	inst_down(in, msg, 1);
+}
+
 static void
 call_timeout_sent(struct server_inst *in, struct server_call *c)
 {
@@ -1331,6 +1480,8 @@ call_timeout_sent(struct server_inst *in, struct server_call *c)
 	log_info("%s: %s timed out after %d ms (id %" PRId64 "%s, request "
 	    "%s)", in->label, c->tool, c->timeout_ms, c->id, unsent ?
 	    ", never sent" : "", c->rid);
+	in->timeout_at = now_ms();
+	inst_watch(in);
 	if ((o = reply_message(msg, NULL)) != NULL)
 		json_object_object_add(o, "tool", json_object_new_string(full));
 	server_call_finish(c, 504, o, 0);
@@ -1463,6 +1614,7 @@ inst_on_line(void *arg, char *line, size_t len)
 	char			 err[128];
 	int64_t			 id;
 
+	in->last_msg_at = now_ms();
 	if (len <= SERVER_BULK_LINE) {
 		if (rpc_parse_line(line, len, &msg, err, sizeof(err)) == -1) {
 			log_warnx("%s: skipping a stdout line that is not "
@@ -1549,6 +1701,7 @@ inst_on_overflow(void *arg, const char *head, size_t headlen, size_t total)
 	char			 msg[256];
 	int64_t			 id;
 
+	in->last_msg_at = now_ms();
 	snprintf(msg, sizeof(msg), "server '%s' sent a message larger than "
 	    "maxMessageBytes (%zu bytes)", srv->name,
 	    srv->cfg->max_message_bytes);
@@ -1603,7 +1756,12 @@ inst_on_response(struct server_inst *in, struct rpc_msg *msg, size_t linelen)
 		inst_on_init(in, msg);
 	else if (in->list_id != 0 && msg->id_int == in->list_id)
 		inst_on_list(in, msg, linelen);
-	else if ((c = inst_take(in, msg->id_int)) != NULL) {
+	else if (in->ping_id != 0 && msg->id_int == in->ping_id) {
+		log_debug("%s: %s: ping id %" PRId64 " answered in %" PRId64
+		    " ms", __func__, in->label, in->ping_id,
+		    in->last_msg_at - in->ping_at);
+		in->ping_id = 0;
+	} else if ((c = inst_take(in, msg->id_int)) != NULL) {
 		if (linelen > SERVER_BULK_LINE &&
 		    (c->answer = malloc(sizeof(*c->answer))) != NULL) {
 			/* The tree moves with the call. */
@@ -1685,7 +1843,7 @@ fail_cb(evutil_socket_t fd, short what, void *arg)
 
 	in->fail_msg = NULL;
 	if (msg != NULL)
-		inst_down(in, msg);
+		inst_down(in, msg, 0);
 	free(msg);
 }
 
@@ -1724,12 +1882,20 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		    "%d ms", srv->name, srv->cfg->start_timeout_ms > 0 ?
 		    srv->cfg->start_timeout_ms :
 		    CONFIG_DEFAULT_START_TIMEOUT_MS);
-		inst_down(in, msg);
+		inst_down(in, msg, 0);
 		break;
 	case INST_CLOSING:
 		snprintf(msg, sizeof(msg), "%s", in->close_msg != NULL ?
 		    in->close_msg : "server closed its pipes");
-		inst_down(in, msg);
+		inst_down(in, msg, 0);
+		break;
+	case INST_DEAD:
+		/* A hung child that outlived its SIGTERM. */
+		if (!in->stopping && proc_pid(in->proc) != 0) {
+			log_warnx("%s: still running %d ms after SIGTERM; "
+			    "sending SIGKILL", in->label, HUNG_KILL_MS);
+			proc_kill_group(in->proc, 0);
+		}
 		break;
 	default:
 		break;
@@ -1757,10 +1923,11 @@ inst_on_exited(void *arg, int status, int known)
 	in->shown_version[0] = '\0';
 	pthread_mutex_unlock(&srv->mtx);
 	if (in->state != INST_DEAD) {
-		inst_down(in, msg);
+		inst_down(in, msg, 0);
 		return;
 	}
 	log_debug("%s: %s: %s", __func__, in->label, msg);
+	inst_timer(in, in->timer_ev, -1);
 	proc_kill_group(in->proc, !in->stopping);	/* stragglers */
 	proc_close_pipes(in->proc);
 	in->state = INST_IDLE;
@@ -1792,25 +1959,38 @@ inst_audit(struct server_inst *in, const char *event, const char *error)
 	audit_log(&ev);
 }
 
+/* The calls sent to the instance fail with status; counts: as one
+ * failure for the breaker (one instance's end is one event, whatever the
+ * number of calls it had), else as none (shutdown). */
 static void
-inst_fail_calls(struct server_inst *in, int status, const char *msg)
+inst_fail_calls(struct server_inst *in, int status, const char *msg,
+    int counts)
 {
 	struct server_call	*c;
 	size_t			 b;
+	int			 n = 0, ticket = 0;
 
 	for (b = 0; b < SERVER_HASH; b++)
-		while ((c = in->pending[b]) != NULL)
-			server_call_fail(inst_take(in, c->id), status, 0,
-			    in->srv->name, msg);
+		while ((c = in->pending[b]) != NULL) {
+			c = inst_take(in, c->id);
+			if (c->trial > 0)
+				ticket = c->trial;
+			c->breaker = 0;
+			server_call_fail(c, status, 0, in->srv->name, msg);
+			n++;
+		}
 	inst_drop_ghosts(in);
+	if (counts && n > 0)
+		server_breaker_note(in->srv, BREAKER_FAILURE, ticket);
 }
 
 /*
- * The child failed: fail its calls, kill its process group, and restart
- * it once it is reaped. Top-level callbacks only.
+ * The child failed: fail its calls, kill its process group (term: SIGTERM
+ * first, SIGKILL HUNG_KILL_MS later), and restart it once it is reaped.
+ * Top-level callbacks only.
  */
 static void
-inst_down(struct server_inst *in, const char *msg)
+inst_down(struct server_inst *in, const char *msg, int term)
 {
 	int64_t	now = now_ms();
 
@@ -1829,6 +2009,8 @@ inst_down(struct server_inst *in, const char *msg)
 	inst_timer(in, in->timer_ev, -1);
 	inst_timer(in, in->relist_ev, -1);
 	inst_timer(in, in->refresh_ev, -1);
+	inst_timer(in, in->hung_ev, -1);
+	in->ping_id = 0;
 	/* Answers written just before the end still count. */
 	proc_drain(in->proc);
 	in->init_id = in->list_id = 0;
@@ -1836,10 +2018,13 @@ inst_down(struct server_inst *in, const char *msg)
 	in->list_acc = NULL;
 	in->relist = in->building = 0;
 	server_note_failure(in->srv, msg);
-	inst_fail_calls(in, 502, msg);
+	inst_fail_calls(in, 502, msg, 1);
 	proc_close_pipes(in->proc);
 	inst_attempted(in);
-	proc_kill_group(in->proc, 1);
+	if (term && proc_signal(in->proc, SIGTERM))
+		inst_timer(in, in->timer_ev, HUNG_KILL_MS);
+	else
+		proc_kill_group(in->proc, 1);
 	if (proc_pid(in->proc) == 0) {
 		in->state = INST_IDLE;
 		inst_schedule_restart(in);
@@ -1942,6 +2127,90 @@ server_note_failure(struct server *srv, const char *msg)
 	pthread_mutex_unlock(&srv->mtx);
 }
 
+/* ------------------------------------------------------------- breaker */
+
+/* Owner: 0 when the breaker lets the call go (perhaps as its trial), -1
+ * when the call was answered 503 at once. */
+static int
+server_breaker_admit(struct server *srv, struct server_call *c)
+{
+	struct breaker_view	 v;
+	json_object		*o;
+	int64_t			 now = now_ms(), retry_ms;
+	char			 msg[300];
+	int			 ticket, secs;
+
+	if ((ticket = breaker_admit(&srv->breaker, now, &retry_ms)) >= 0) {
+		c->breaker = 1;
+		c->trial = ticket;
+		if (ticket > 0)
+			log_info("server '%s': circuit breaker half-open: %s "
+			    "(request %s) is the trial call", srv->name,
+			    c->tool, c->rid);
+		return 0;
+	}
+	breaker_view(&srv->breaker, now, &v);
+	secs = (int)((retry_ms + 999) / 1000);
+	secs = secs < 1 ? 1 : secs;
+	snprintf(msg, sizeof(msg), "server '%s' is failing: circuit breaker "
+	    "%s after %d failed calls in a row; %s retry in %d s", srv->name,
+	    v.state == BREAKER_OPEN ? "open" : "half-open", v.failures,
+	    v.state == BREAKER_OPEN ? "calls are refused until then," :
+	    "a trial call is in progress,", secs);
+	if ((o = reply_message(msg, srv->name)) != NULL)
+		json_object_object_add(o, "breaker", json_object_new_string(
+		    breaker_state_name(v.state)));
+	stats_reject(STATS_BREAKER_OPEN);
+	c->reason = "breaker_open";
+	server_call_finish(c, 503, o, secs);
+	return -1;
+}
+
+/* Any thread: the end of an admitted call, for the breaker. */
+static void
+server_breaker_note(struct server *srv, enum breaker_outcome outcome,
+    int ticket)
+{
+	enum breaker_event	ev;
+	int			failures;
+
+	ev = breaker_result(&srv->breaker, now_ms(), outcome, ticket,
+	    &failures);
+	if (ev == BREAKER_EV_OPENED)
+		server_breaker_event(srv, ev, failures, ticket > 0 ?
+		    "trial_failed" : "failures");
+	else if (ev == BREAKER_EV_CLOSED)
+		server_breaker_event(srv, ev, failures, ticket > 0 ?
+		    "trial_succeeded" : "call_succeeded");
+}
+
+/* Any thread: a breaker opened or closed, in the log and the audit log. */
+static void
+server_breaker_event(struct server *srv, enum breaker_event ev,
+    int failures, const char *why)
+{
+	struct audit_event	e;
+	struct breaker_view	v;
+	char			extra[200];
+
+	breaker_view(&srv->breaker, now_ms(), &v);
+	if (ev == BREAKER_EV_OPENED)
+		log_warnx("server '%s': circuit breaker open for %d ms after "
+		    "%d failed calls in a row (%s): calls are answered 503 "
+		    "until then", srv->name, v.open_ms, failures, why);
+	else
+		log_info("server '%s': circuit breaker closed (%s, after %d "
+		    "failed calls in a row)", srv->name, why, failures);
+	snprintf(extra, sizeof(extra), "\"server\":\"%s\",\"failures\":%d,"
+	    "\"openMs\":%d", srv->name, failures, v.open_ms);
+	memset(&e, 0, sizeof(e));
+	e.event = ev == BREAKER_EV_OPENED ? "breaker_open" : "breaker_close";
+	e.latency_ms = -1;
+	e.reason = why;
+	e.extra = extra;
+	audit_log(&e);
+}
+
 /* ----------------------------------------------------------- reporting */
 
 /* srv->mtx held. */
@@ -1992,6 +2261,39 @@ server_health_insts(struct server *srv, json_object *o)
 	    json_object_new_string(version) : NULL);
 }
 
+/* The breaker's part of /health: null when it is off. */
+static json_object *
+server_health_breaker(struct server *srv)
+{
+	struct breaker_view	 v;
+	struct timespec		 until;
+	json_object		*o;
+	int64_t			 ms;
+
+	if (!breaker_enabled(&srv->breaker) ||
+	    (o = json_object_new_object()) == NULL)
+		return NULL;
+	breaker_view(&srv->breaker, now_ms(), &v);
+	json_object_object_add(o, "state", json_object_new_string(
+	    breaker_state_name(v.state)));
+	json_object_object_add(o, "failures", json_object_new_int(v.failures));
+	json_object_object_add(o, "openMs", json_object_new_int(v.open_ms));
+	json_object_object_add(o, "opens", json_object_new_int64(v.opens));
+	ms = v.state == BREAKER_OPEN ? v.retry_ms : 0;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	json_object_object_add(o, "openUntil", ms > 0 ?
+	    server_time_json(&until) : NULL);
+	json_object_object_add(o, "retryAfter", ms > 0 ?
+	    json_object_new_int((int)((ms + 999) / 1000)) : NULL);
+	return o;
+}
+
 json_object *
 server_health(struct server *srv)
 {
@@ -2035,6 +2337,9 @@ server_health(struct server *srv)
 	json_object_object_add(o, "unvalidatedTools", json_object_new_int(
 	    (int)toolset_unvalidated(ts)));
 	toolset_release(ts);
+	json_object_object_add(o, "breaker", server_health_breaker(srv));
+	json_object_object_add(o, "hungDetections",
+	    json_object_new_int64(atomic_load(&srv->hung)));
 	return o;
 }
 
@@ -2046,12 +2351,16 @@ server_stats(struct server *srv, struct server_stats *st)
 	st->queued = atomic_load(&srv->queued);
 	st->restarts = atomic_load(&srv->restarts);
 	st->tools = atomic_load(&srv->ntools);
+	st->breaker_state = (int)breaker_state(&srv->breaker, now_ms());
+	st->breaker_opens = breaker_opens(&srv->breaker);
+	st->hung = atomic_load(&srv->hung);
 }
 
 int
 server_ready(struct server *srv)
 {
-	return atomic_load(&srv->nready) > 0;
+	return atomic_load(&srv->nready) > 0 &&
+	    breaker_state(&srv->breaker, now_ms()) == BREAKER_CLOSED;
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -2075,7 +2384,8 @@ server_inst_stop(struct server *srv, int i)
 	inst_timer(in, in->relist_ev, -1);
 	inst_timer(in, in->refresh_ev, -1);
 	event_del(in->fail_ev);
-	inst_fail_calls(in, 502, "server shutting down");
+	inst_timer(in, in->hung_ev, -1);
+	inst_fail_calls(in, 502, "server shutting down", 0);
 	in->init_id = in->list_id = 0;
 	if (in->state == INST_READY)
 		inst_unready(in);

@@ -2,7 +2,10 @@
  * server.h: one configured MCP server: its instances (child processes)
  * and the MCP session of each: handshake, tool list, calls by id with many
  * in flight, timeouts and cancellation, server-to-client requests,
- * notifications, failure and restart with backoff, shutdown.
+ * notifications, failure and restart with backoff, a server that stops
+ * answering (found with a ping, then restarted), the circuit breaker
+ * (breaker.h) that answers calls at once while a server keeps failing,
+ * shutdown.
  *
  * Threads. Each instance belongs to one worker (its owner): everything
  * about it, its child's pipes, its timers, its pending and queued calls,
@@ -73,7 +76,8 @@ struct server_call {
 					   write queue (CLOCK_MONOTONIC ms);
 					   0: never */
 	const char	*reason;	/* refused unsent: "overload",
-					   "unavailable", "shutdown"; static */
+					   "unavailable", "shutdown",
+					   "breaker_open"; static */
 	char		*error;		/* the body's "error", malloc'd, at
 					   most 512 bytes; NULL for 200 */
 
@@ -90,6 +94,8 @@ struct server_call {
 	struct server_call *hnext;	/* pending-by-id chain */
 	struct server_call *qnext;	/* wait queue */
 	struct server_call *qprev;
+	int		 breaker;	/* 1: its end counts for the breaker */
+	int		 trial;		/* breaker's trial ticket, 0: none */
 };
 
 /* Frees the input and output strings of a call (not the call itself). */
@@ -144,16 +150,20 @@ int		 server_pick(struct server *);
 /* Any thread: a reference to the published toolset, or NULL. */
 struct toolset	*server_toolset(struct server *);
 /* Any thread: the /health entry (a new object); 1 when an instance is
- * ready. */
+ * ready and the circuit breaker is closed. */
 json_object	*server_health(struct server *);
 int		 server_ready(struct server *);
-/* Any thread: the numbers GET /metrics shows. */
+/* Any thread: the numbers GET /metrics shows (atomics only). */
 struct server_stats {
 	int	up;		/* an instance is ready */
 	int	restarts;
 	int	inflight;
 	int	queued;
 	size_t	tools;
+	int	breaker_state;	/* enum breaker_state: 0 closed, 1 half-open,
+				   2 open */
+	long	breaker_opens;
+	long	hung;		/* instances found not responding */
 };
 void		 server_stats(struct server *, struct server_stats *);
 /* Any thread: 1 when the server cannot start (its command fails to run, or

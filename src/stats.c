@@ -57,13 +57,13 @@ struct stats_server {
 static const char *const stats_reject_names[STATS_NREJECT] = {
 	"queueFull", "tooCostly", "maxQueued", "stdinFull", "neverSent",
 	"noToolList", "earlyUnauthorized", "headerTimeout", "bodyTimeout",
-	"acceptPaused", "sessionBusy", "maxSessions"
+	"acceptPaused", "sessionBusy", "maxSessions", "breakerOpen"
 };
 /* The same reasons as Prometheus label values. */
 static const char *const stats_reject_labels[STATS_NREJECT] = {
 	"queue_full", "too_costly", "max_queued", "stdin_full", "never_sent",
 	"no_tool_list", "early_unauthorized", "header_timeout", "body_timeout",
-	"accept_paused", "session_busy", "max_sessions"
+	"accept_paused", "session_busy", "max_sessions", "breaker_open"
 };
 static const char *const stats_method_names[STATS_NMETHODS] = {
 	"GET", "POST", "HEAD", "OTHER"

@@ -32,6 +32,7 @@ enum stats_reject {
 	STATS_ACCEPT_PAUSED,		/* accept() out of descriptors */
 	STATS_SESSION_BUSY,		/* a session's maxConcurrent: 429 */
 	STATS_MAX_SESSIONS,		/* maxSessions: 503 */
+	STATS_BREAKER_OPEN,		/* circuit breaker open: 503 */
 	STATS_NREJECT
 };
 

@@ -11,9 +11,10 @@
  * isError results, big replies, noise on stderr and stdout, crashes,
  * cancellation, progress, list_changed notifications (also a flood of
  * them), server-to-client requests, a server that stops reading its stdin
- * while its timers still run, and schemas that are costly to validate
- * (uniqueItems, a pattern with catastrophic backtracking) which the server
- * itself does not check. Options:
+ * while its timers still run, a server that keeps reading but stops
+ * answering anything (pings included), and schemas that are costly to
+ * validate (uniqueItems, a pattern with catastrophic backtracking) which
+ * the server itself does not check. Options:
  *
  *	--page-size N	tools per tools/list page (default 5, 0: one page)
  *	--stderr-hello	write one line to stderr at start
@@ -24,6 +25,18 @@
  *	--meta-tools	also list "meta", which replies with the params._meta
  *			it was sent, and "odd\"name\\", a tool whose name
  *			holds a quote and a backslash (for label escaping)
+ *	--hang-after N	handle the first N tools/call requests, then send
+ *			nothing at all (no answer, no ping answer, no
+ *			notification) while still reading stdin, as a server
+ *			stuck in a deadlock would; it hangs right after the
+ *			N-th call (0: at the first), so it can hang idle.
+ *			Hung, it does not notice EOF on stdin either: only
+ *			a signal ends it
+ *	--hang-tool	also list "hang", which makes the server hang as
+ *			above from then on (that call included): a way to
+ *			hang one chosen process of several
+ *	--ignore-sigterm  ignore SIGTERM (SIGKILL, or EOF on stdin when not
+ *			hung, ends the process)
  *
  * Like every file of the build it gets autoconf.h (and so _GNU_SOURCE)
  * force-included by the compiler command line.
@@ -116,7 +129,9 @@ struct demo_tool {
 	struct json_object	*(*fn)(const struct demo_call *, char *,
 				    size_t);
 	int			 hidden;	/* 1: only while toggled on, 2:
-						   only with --remote-ref-tool */
+						   only with --remote-ref-tool,
+						   3: --meta-tools, 4:
+						   --hang-tool */
 	struct json_object	*input;		/* parsed at start */
 	struct json_object	*output;
 };
@@ -127,6 +142,11 @@ struct demo_state {
 	int			 extra_enabled;
 	int			 remote_enabled;
 	int			 meta_enabled;
+	int			 hang_enabled;
+	int			 hang_after;	/* -1: never */
+	int64_t			 ncalls;	/* tools/call requests read */
+	int			 hung;		/* 1: sends nothing */
+	int			 eof;		/* hung at EOF: stdin unread */
 	int			 stdout_dead;
 	int			 stalled;	/* 1: stdin is not read */
 	int64_t			 stall_until;	/* monotonic ms, 0: for good */
@@ -216,6 +236,9 @@ static struct json_object *demo_tool_stall(const struct demo_call *, char *,
 		    size_t);
 static struct json_object *demo_tool_churn(const struct demo_call *, char *,
 		    size_t);
+static struct json_object *demo_tool_hang(const struct demo_call *, char *,
+		    size_t);
+static void	 demo_hang(const char *);
 static int64_t	 demo_churn(int64_t, int);
 static int	 demo_tools_init(void);
 static void	 demo_tools_free(void);
@@ -239,7 +262,8 @@ static void	 demo_usage(void);
 static int	 demo_parse_int(const char *, const char *, int, int);
 
 static struct demo_state demo = {
-	.page_size = DEMO_PAGE_SIZE
+	.page_size = DEMO_PAGE_SIZE,
+	.hang_after = -1
 };
 
 static struct demo_tool demo_tools[] = {
@@ -425,6 +449,12 @@ static struct demo_tool demo_tools[] = {
 		"--meta-tools; replies \"extra\".",
 		"{\"type\":\"object\"}",
 		NULL, demo_tool_extra, 3, NULL, NULL
+	}, {
+		"hang",
+		"Stop answering anything, this call included, while still "
+		"reading stdin (listed with --hang-tool).",
+		"{\"type\":\"object\",\"properties\":{}}",
+		NULL, demo_tool_hang, 4, NULL, NULL
 	}
 };
 
@@ -537,7 +567,7 @@ demo_send(struct json_object *msg)
 		demo_warnx("out of memory building a message");
 		return;
 	}
-	if (demo.stdout_dead) {
+	if (demo.stdout_dead || demo.hung) {
 		json_object_put(msg);
 		return;
 	}
@@ -1206,7 +1236,7 @@ demo_tool_noise(const struct demo_call *c, char *err, size_t errlen)
 		}
 	}
 	free(buf);
-	if (!demo.stdout_dead) {
+	if (!demo.stdout_dead && !demo.hung) {
 		iov.iov_base = junk;
 		iov.iov_len = sizeof(junk) - 1;
 		if (demo_write_all(STDOUT_FILENO, &iov, 1) == -1)
@@ -1512,6 +1542,28 @@ demo_tool_stall(const struct demo_call *c, char *err, size_t errlen)
 	return demo_text_result("stalling", 8, 0);
 }
 
+/* Nothing is sent from now on (demo_send() drops it all). */
+static void
+demo_hang(const char *why)
+{
+	if (demo.hung)
+		return;
+	demo.hung = 1;
+	demo_warnx("hang: %s; answering nothing from now on, still reading "
+	    "stdin", why);
+}
+
+/* Answered later, that is never. */
+static struct json_object *
+demo_tool_hang(const struct demo_call *c, char *err, size_t errlen)
+{
+	(void)c;
+	(void)err;
+	(void)errlen;
+	demo_hang("the hang tool was called");
+	return NULL;
+}
+
 static struct json_object *
 demo_tool_churn(const struct demo_call *c, char *err, size_t errlen)
 {
@@ -1549,7 +1601,7 @@ demo_churn(int64_t count, int toggle)
 		return -1;
 	for (i = 0; i < DEMO_CHURN_BATCH; i++)
 		memcpy(buf + len * (size_t)i, line, len);
-	while (sent < count && !demo.stdout_dead) {
+	while (sent < count && !demo.stdout_dead && !demo.hung) {
 		n = count - sent < DEMO_CHURN_BATCH ? count - sent :
 		    DEMO_CHURN_BATCH;
 		for (i = 0; toggle && i < n; i++)
@@ -1606,7 +1658,8 @@ demo_tool_listed(const struct demo_tool *t)
 {
 	return t->hidden == 0 || (t->hidden == 1 && demo.extra_enabled) ||
 	    (t->hidden == 2 && demo.remote_enabled) ||
-	    (t->hidden == 3 && demo.meta_enabled);
+	    (t->hidden == 3 && demo.meta_enabled) ||
+	    (t->hidden == 4 && demo.hang_enabled);
 }
 
 /* A tool that is currently listed, by name. */
@@ -1761,6 +1814,8 @@ demo_handle_tools_call(struct json_object *id, struct json_object *params)
 
 	memset(&c, 0, sizeof(c));
 	c.id = id;
+	if (demo.hang_after >= 0 && demo.ncalls++ >= demo.hang_after)
+		demo_hang("--hang-after");
 	if (!json_object_is_type(params, json_type_object) ||
 	    !json_object_object_get_ex(params, "name", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
@@ -1801,6 +1856,8 @@ demo_handle_tools_call(struct json_object *id, struct json_object *params)
 		demo_send_result(json_object_get(id), demo_error_result(msg));
 	}
 	json_object_put(empty);
+	if (demo.hang_after > 0 && demo.ncalls == demo.hang_after)
+		demo_hang("--hang-after");
 }
 
 static void
@@ -2084,7 +2141,8 @@ demo_usage(void)
 {
 	fprintf(stderr, "usage: %s [--page-size N] [--stderr-hello] "
 	    "[--fail-init] [--slow-start MS] [--remote-ref-tool] "
-	    "[--meta-tools]\n", DEMO_NAME);
+	    "[--meta-tools] [--hang-after N] [--hang-tool] "
+	    "[--ignore-sigterm]\n", DEMO_NAME);
 }
 
 static int
@@ -2113,6 +2171,9 @@ main(int argc, char *argv[])
 		{ "slow-start",		required_argument, NULL, 's' },
 		{ "remote-ref-tool",	no_argument,	   NULL, 'R' },
 		{ "meta-tools",		no_argument,	   NULL, 'M' },
+		{ "hang-after",		required_argument, NULL, 'A' },
+		{ "hang-tool",		no_argument,	   NULL, 'T' },
+		{ "ignore-sigterm",	no_argument,	   NULL, 'I' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL,			0,		   NULL, 0 }
@@ -2121,6 +2182,7 @@ main(int argc, char *argv[])
 	struct pollfd		 pfd;
 	struct demo_pending	*p;
 	int			 ch, hello = 0, fail_init = 0, rc, status = 0;
+	int			 ignore_term = 0;
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -2143,6 +2205,16 @@ main(int argc, char *argv[])
 			break;
 		case 'M':
 			demo.meta_enabled = 1;
+			break;
+		case 'A':
+			demo.hang_after = demo_parse_int("--hang-after",
+			    optarg, 0, INT_MAX);
+			break;
+		case 'T':
+			demo.hang_enabled = 1;
+			break;
+		case 'I':
+			ignore_term = 1;
 			break;
 		case 'h':
 			demo_usage();
@@ -2171,7 +2243,7 @@ main(int argc, char *argv[])
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = demo_on_sigterm;
+	sa.sa_handler = ignore_term ? SIG_IGN : demo_on_sigterm;
 	sigaction(SIGTERM, &sa, NULL);
 
 	if (demo_tools_init() == -1)
@@ -2184,7 +2256,8 @@ main(int argc, char *argv[])
 	for (;;) {
 		demo_pending_run(demo_now_ms());
 		/* While stalled, poll(2) only waits for the timers. */
-		pfd.fd = demo_reading(demo_now_ms()) ? STDIN_FILENO : -1;
+		pfd.fd = !demo.eof && demo_reading(demo_now_ms()) ?
+		    STDIN_FILENO : -1;
 		if (demo.stdout_dead) {
 			status = 1;
 			break;
@@ -2202,8 +2275,10 @@ main(int argc, char *argv[])
 			continue;
 		if ((rc = demo_read_input()) == -1)
 			goto fail;
-		if (rc == 1)
+		if (rc == 1 && !demo.hung)
 			break;		/* end of file: the client is done */
+		if (rc == 1)
+			demo.eof = 1;	/* hung: only a signal ends it */
 	}
 	goto done;
 fail:

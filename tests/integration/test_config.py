@@ -187,15 +187,18 @@ def test_check_option(files):
 def man_keys():
     """The keys documented in mcp-proxyd.json(5) and the text of each.
 
-    Returns {(section, key): text} with section "top", "server" or "rate".
+    Returns {(section, key): text} with section "top", "server", "rate"
+    (the keys nested under rateLimits) or "breaker" (under a server's
+    breaker).
     """
     with open(MAN5, encoding="utf-8") as f:
         lines = f.read().splitlines()
     sections = {"TOP-LEVEL KEYS": "top", "SERVER KEYS": "server"}
+    nested = {"rateLimits": "rate", "breaker": "breaker"}
     keys = {}
     section = None
     current = None
-    depth = 0
+    parents = []
     for i, line in enumerate(lines):
         if line.startswith(".SH "):
             section = sections.get(line[4:].strip().strip('"'))
@@ -204,13 +207,13 @@ def man_keys():
         if section is None:
             continue
         if line.startswith(".RS"):
-            depth += 1
+            parents.append(current[1] if current else None)
         elif line.startswith(".RE"):
-            depth -= 1
+            parents.pop()
         elif line == ".TP" and i + 1 < len(lines) and \
                 lines[i + 1].startswith(".B "):
             key = lines[i + 1][3:].strip()
-            sect = section if depth == 0 else "rate"
+            sect = nested.get(parents[-1], "rate") if parents else section
             current = (sect, key)
             keys[current] = ""
             continue
@@ -226,7 +229,8 @@ def source_keys():
     found = {}
     for table, sect in (("config_top_keys", "top"),
                         ("config_server_keys", "server"),
-                        ("config_rate_keys", "rate")):
+                        ("config_rate_keys", "rate"),
+                        ("config_breaker_keys", "breaker")):
         m = re.search(r"config_key %s\[\] = \{(.*?)\n\};" % table, text,
                       re.S)
         found[sect] = re.findall(r'\{ "([^"]+)", CONFIG_KIND_', m.group(1)) \
@@ -240,6 +244,9 @@ def wrap(sect, key, value, with_command=True):
         return {key: value}
     if sect == "rate":
         return {"rateLimits": {"discovery": {key: value}}}
+    if sect == "breaker":
+        return {"mcpServers": {"s": {"command": "x",
+                                     "breaker": {key: value}}}}
     server = {"command": "x"} if with_command and key != "command" else {}
     server[key] = value
     return {"mcpServers": {"s": server}}
@@ -247,7 +254,8 @@ def wrap(sect, key, value, with_command=True):
 
 def key_path(sect, key):
     return {"top": key, "rate": "rateLimits.discovery." + key,
-            "server": "mcpServers.s." + key}[sect]
+            "server": "mcpServers.s." + key,
+            "breaker": "mcpServers.s.breaker." + key}[sect]
 
 
 def test_man_matches_daemon(files):

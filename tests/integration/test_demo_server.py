@@ -725,6 +725,58 @@ def t_sigterm_exits_zero():
         srv.close()
 
 
+def t_hang_after():
+    srv = Server("--hang-after", "2")
+    try:
+        srv.handshake()
+        for i in range(2):
+            check(text_of(srv.tool("echo", {"message": "m%d" % i})) ==
+                  "m%d" % i, "call %d answered" % i)
+        # Hung right after the second call: not even a ping is answered,
+        # but stdin is still read (the pipe does not fill).
+        ping = srv.request("ping")
+        call = srv.request("tools/call", {"name": "echo",
+                                          "arguments": {"message": "x"}})
+        line = json.dumps({"jsonrpc": "2.0", "id": "fill",
+                           "method": "ping"}).encode() + b"\n"
+        writer = threading.Thread(target=srv.send_raw,
+                                  args=(line * ((4 << 20) // len(line)),))
+        writer.start()
+        writer.join(TIMEOUT)
+        check(not writer.is_alive(), "4 MiB of pings were not read")
+        no_response(srv, (ping, call, "fill"), 0.5, "a hung server")
+        check("hang: --hang-after" in srv.stderr_text(), "said so on stderr")
+        # EOF does not end it either; SIGTERM does.
+        srv.proc.stdin.close()
+        time.sleep(0.3)
+        check(srv.proc.poll() is None, "a hung server noticed EOF")
+        srv.proc.send_signal(signal.SIGTERM)
+        check(srv.proc.wait(timeout=TIMEOUT) == 0,
+              "exit status %r" % srv.proc.returncode)
+    finally:
+        srv.close()
+
+
+def t_hang_tool_ignore_sigterm():
+    srv = Server("--hang-tool", "--ignore-sigterm")
+    try:
+        srv.handshake()
+        tools, _ = list_all_tools(srv)
+        check("hang" in {t["name"] for t in tools}, "hang listed")
+        check(srv.call("ping").get("result") == {}, "ping before")
+        call = srv.request("tools/call", {"name": "hang", "arguments": {}})
+        ping = srv.request("ping")
+        no_response(srv, (call, ping), 0.5, "after the hang tool")
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        check(srv.proc.poll() is None, "SIGTERM was not ignored")
+        srv.proc.kill()
+        check(srv.proc.wait(timeout=TIMEOUT) == -signal.SIGKILL,
+              "exit status %r" % srv.proc.returncode)
+    finally:
+        srv.close()
+
+
 def t_fail_init():
     srv = Server("--fail-init")
     try:
@@ -795,6 +847,9 @@ TESTS = [
     ("stall with ms 0 is for good too", t_stall_zero),
     ("EOF on stdin exits 0", t_eof_exits_zero),
     ("SIGTERM exits 0", t_sigterm_exits_zero),
+    ("--hang-after 2: answers two calls, then nothing; ignores EOF",
+     t_hang_after),
+    ("--hang-tool, --ignore-sigterm", t_hang_tool_ignore_sigterm),
     ("--fail-init exits 2 without answering", t_fail_init),
     ("--stderr-hello, --slow-start, --page-size 0",
      t_stderr_hello_slow_start),

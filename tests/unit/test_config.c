@@ -47,6 +47,8 @@ static const struct int_key top_int_keys[] = {
 	{ "startTimeoutMs", 100, 600000, 0, TOP(start_timeout_ms) },
 	{ "discoveryTimeoutMs", 0, 60000, 0, TOP(discovery_timeout_ms) },
 	{ "schemaCacheTtlSeconds", 0, 31536000, 0, TOP(schema_cache_ttl_s) },
+	{ "unresponsiveMs", 0, 86400000, 0, TOP(unresponsive_ms) },
+	{ "pingTimeoutMs", 10, 600000, 0, TOP(ping_timeout_ms) },
 };
 
 #define SRV(f)	offsetof(struct config_server, f)
@@ -57,6 +59,8 @@ static const struct int_key server_int_keys[] = {
 	{ "instances", 1, 64, 0, SRV(instances) },
 	{ "maxQueued", 0, 1000000, 0, SRV(max_queued) },
 	{ "maxBufferedBytes", 65536, 4294967296LL, 1, SRV(max_buffered_bytes) },
+	{ "unresponsiveMs", 0, 86400000, 0, SRV(unresponsive_ms) },
+	{ "pingTimeoutMs", 10, 600000, 0, SRV(ping_timeout_ms) },
 };
 
 static struct config	*parse_ok(const char *);
@@ -602,6 +606,12 @@ START_TEST(test_server_defaults)
 	ck_assert_int_eq(s->max_concurrent, CONFIG_DEFAULT_MAX_CONCURRENT);
 	ck_assert_int_eq(s->instances, 1);
 	ck_assert_int_eq(s->disabled, 0);
+	ck_assert_int_eq(s->unresponsive_ms,
+	    2 * CONFIG_DEFAULT_SERVER_TIMEOUT_MS);
+	ck_assert_int_eq(s->ping_timeout_ms, CONFIG_DEFAULT_PING_TIMEOUT_MS);
+	ck_assert_int_eq(s->breaker.enabled, 1);
+	ck_assert_int_eq(s->breaker.failures, CONFIG_DEFAULT_BREAKER_FAILURES);
+	ck_assert_int_eq(s->breaker.open_ms, CONFIG_DEFAULT_BREAKER_OPEN_MS);
 	config_free(cf);
 
 	cf = parse_ok("{\"mcpServers\": {\"d\": {\"command\": \"x\", "
@@ -644,6 +654,71 @@ START_TEST(test_order)
 	ck_assert_str_eq(cf->servers[1].args[10], "--flag");
 	ck_assert_ptr_null(cf->servers[1].args[11]);
 	config_free(cf);
+}
+END_TEST
+
+/* unresponsiveMs, pingTimeoutMs and breaker: a server's own value, else
+ * the top-level one (before or after mcpServers), else the default. */
+START_TEST(test_hung_and_breaker)
+{
+	struct config		*cf;
+	struct config_server	*s;
+
+	cf = parse_ok("{\"mcpServers\": {"
+	    "\"a\": {\"command\": \"x\", \"timeoutMs\": 400},"
+	    "\"b\": {\"command\": \"x\", \"unresponsiveMs\": 0, "
+	    "\"pingTimeoutMs\": 100, \"breaker\": {\"openMs\": 1000}},"
+	    "\"c\": {\"command\": \"x\", \"breaker\": true},"
+	    "\"d\": {\"command\": \"x\", \"breaker\": false}},"
+	    "\"unresponsiveMs\": 9000, \"pingTimeoutMs\": 700, "
+	    "\"breaker\": {\"failures\": 3}}");
+	s = &cf->servers[0];
+	ck_assert_int_eq(s->unresponsive_ms, 9000);
+	ck_assert_int_eq(s->ping_timeout_ms, 700);
+	ck_assert_int_eq(s->breaker.enabled, 1);
+	ck_assert_int_eq(s->breaker.failures, 3);
+	ck_assert_int_eq(s->breaker.open_ms, CONFIG_DEFAULT_BREAKER_OPEN_MS);
+	s = &cf->servers[1];
+	ck_assert_int_eq(s->unresponsive_ms, 0);
+	ck_assert_int_eq(s->ping_timeout_ms, 100);
+	ck_assert_int_eq(s->breaker.enabled, 1);
+	ck_assert_int_eq(s->breaker.failures, 3);
+	ck_assert_int_eq(s->breaker.open_ms, 1000);
+	ck_assert_int_eq(cf->servers[2].breaker.enabled, 1);
+	ck_assert_int_eq(cf->servers[2].breaker.failures, 3);
+	ck_assert_int_eq(cf->servers[3].breaker.enabled, 0);
+	config_free(cf);
+
+	/* Off at the top: on again in a server that asks, with its keys. */
+	cf = parse_ok("{\"breaker\": false, \"mcpServers\": {"
+	    "\"a\": {\"command\": \"x\", \"timeoutMs\": 400},"
+	    "\"b\": {\"command\": \"x\", \"breaker\": {\"failures\": 1}}}}");
+	ck_assert_int_eq(cf->servers[0].breaker.enabled, 0);
+	ck_assert_int_eq(cf->servers[0].unresponsive_ms, 800);
+	ck_assert_int_eq(cf->servers[1].breaker.enabled, 1);
+	ck_assert_int_eq(cf->servers[1].breaker.failures, 1);
+	ck_assert_int_eq(cf->servers[1].breaker.open_ms,
+	    CONFIG_DEFAULT_BREAKER_OPEN_MS);
+	config_free(cf);
+
+	parse_err("{\"breaker\": 5}",
+	    NAME ": breaker: expected boolean or object, got integer");
+	parse_err("{\"mcpServers\": {\"s\": {\"command\": \"x\", "
+	    "\"breaker\": \"on\"}}}",
+	    NAME ": mcpServers.s.breaker: expected boolean or object, got "
+	    "string");
+	parse_err("{\"mcpServers\": {\"s\": {\"command\": \"x\", "
+	    "\"breaker\": {\"failures\": 0}}}}",
+	    NAME ": mcpServers.s.breaker.failures: 0 is out of range "
+	    "(1..1000)");
+	parse_err("{\"breaker\": {\"openMs\": 3600001}}",
+	    NAME ": breaker.openMs: 3600001 is out of range (100..3600000)");
+	parse_err("{\"breaker\": {\"openMs\": 99.5}}",
+	    NAME ": breaker.openMs: expected integer, got 99.5");
+	parse_err("{\"mcpServers\": {\"s\": {\"command\": \"x\", "
+	    "\"breaker\": {\"failure\": 3}}}}",
+	    NAME ": mcpServers.s.breaker: unknown key \"failure\" (did you "
+	    "mean \"failures\"?)");
 }
 END_TEST
 
@@ -1140,6 +1215,7 @@ config_suite(void)
 	tcase_add_test(tc, test_env);
 	tcase_add_test(tc, test_server_type);
 	tcase_add_test(tc, test_tool_timeout);
+	tcase_add_test(tc, test_hung_and_breaker);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
