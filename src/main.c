@@ -27,6 +27,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "cache.h"
+#include "children.h"
 #include "config.h"
 #include "discovery.h"
 #include "exec.h"
@@ -49,6 +50,7 @@
 #define FD_RESERVE		64	/* descriptors beside connections */
 #define FD_PER_INSTANCE		4	/* three pipes and a pidfd */
 #define FD_PER_WORKER		3	/* epoll, eventfd, a spare */
+#define MAIN_ORPHANS_WAIT_MS	2000	/* left-behind processes dying */
 
 static void	usage(FILE *);
 static void	on_signal(evutil_socket_t, short, void *);
@@ -420,6 +422,8 @@ main(int argc, char *argv[])
 	event_set_log_callback(log_libevent);
 	d.cfg = load_config(config_path, check);
 	main_cfg = d.cfg;
+	/* Before any thread: the reaper is forked. */
+	(void)children_init();
 	if (listen == NULL)
 		listen = d.cfg->listen != NULL ? d.cfg->listen : DEFAULT_LISTEN;
 	d.auth = load_auth(d.cfg, token, sizeof(token));
@@ -441,6 +445,7 @@ main(int argc, char *argv[])
 	explicit_bzero(token, sizeof(token));
 
 	shutdown_all(d.pool, d.cache);
+	children_finish(MAIN_ORPHANS_WAIT_MS);
 	free_all(&d);
 	audit_close();
 	log_info("exited cleanly");

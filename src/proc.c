@@ -35,6 +35,7 @@
 
 #include <event2/event.h>
 
+#include "children.h"
 #include "log.h"
 #include "proc.h"
 #include "rpc.h"
@@ -73,6 +74,7 @@ struct proc {
 	pid_t			 pid;		/* 0: none or reaped */
 	pid_t			 pgid;		/* last group led, 0: none */
 	atomic_int		 live_pgid;	/* for proc_kill() */
+	int			 group_known;	/* the reaper knows pgid */
 	int			 pidfd;
 	int			 infd, outfd, errfd;
 	struct event		*in_ev, *out_ev, *err_ev;
@@ -265,9 +267,12 @@ proc_posix_spawn(pid_t *pid, const char *path, const int fds[6],
 		posix_spawn_file_actions_destroy(&fa);
 		return rc;
 	}
+	/* The child gets its pipes on 0-2 and no other descriptor of ours,
+	 * close-on-exec or not. */
 	if ((rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) != 0 ||
 	    (rc = posix_spawn_file_actions_adddup2(&fa, fds[3], 1)) != 0 ||
-	    (rc = posix_spawn_file_actions_adddup2(&fa, fds[5], 2)) != 0)
+	    (rc = posix_spawn_file_actions_adddup2(&fa, fds[5], 2)) != 0 ||
+	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
 		goto done;
 	if (cwd != NULL &&
 	    (rc = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0)
@@ -308,7 +313,13 @@ proc_spawn(struct proc *p, const char *command, char *const argv[],
 	}
 	if (proc_pipes(fds, err, errlen) == -1)
 		goto fail;
-	if ((rc = proc_posix_spawn(&pid, exe, fds, cwd, argv, envp)) != 0) {
+	children_spawn_lock();
+	if ((rc = proc_posix_spawn(&pid, exe, fds, cwd, argv, envp)) == 0) {
+		children_started(pid);
+		p->group_known = 1;
+	}
+	children_spawn_unlock();
+	if (rc != 0) {
 		if (cwd != NULL)
 			snprintf(err, errlen, "cannot execute '%s' in '%s': %s",
 			    command, cwd, strerror(rc));
@@ -823,6 +834,8 @@ proc_exit_cb(evutil_socket_t fd, short what, void *arg)
 		return;		/* the poll timer goes on */
 	if (r == -1)
 		log_warn("%s: waitpid %d", p->label, (int)p->pid);
+	else
+		children_reaped(p->pid);
 	event_free(p->exit_ev);
 	p->exit_ev = NULL;
 	if (p->pidfd != -1)
@@ -849,6 +862,15 @@ proc_kill_group(struct proc *p, int forget)
 	if (p->pgid == 0)
 		return;
 	(void)kill(-p->pgid, SIGKILL);
+	if (p->pid == 0) {
+		/* Its leader reaped and the rest killed: nothing of the group
+		 * for the reaper to kill; what a process of it started in a
+		 * session of its own is ours now (we are a subreaper). */
+		if (p->group_known)
+			children_group_gone(p->pgid);
+		p->group_known = 0;
+		children_sweep();
+	}
 	if (forget && p->pid == 0)
 		p->pgid = 0;
 }

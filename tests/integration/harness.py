@@ -40,6 +40,9 @@ for _k, _v in SANITIZER_OPTIONS.items():
     os.environ[_k] = _v + (":" + os.environ[_k] if os.environ.get(_k)
                            else "")
 
+# The daemon's reaper process (children.c): not an MCP server.
+REAPER_NAME = "mcp-proxyd-reap"
+
 # Every Daemon started, so that Tap.done() can fail a test that left one
 # unchecked (not stopped through stop_ok, or not asserted otherwise).
 DAEMONS = []
@@ -249,8 +252,9 @@ class Daemon:
             body["params"] = params
         return self.request("POST", "/", body, **kw)
 
-    def children(self):
-        """PIDs of the daemon's direct children."""
+    def children(self, reaper=False):
+        """PIDs of the daemon's direct children: its MCP servers (and its
+        reaper process, when asked)."""
         out = []
         for d in os.listdir("/proc"):
             if not d.isdigit():
@@ -260,8 +264,10 @@ class Daemon:
                     st = f.read()
             except OSError:
                 continue
+            comm = st.split("(", 1)[1].rsplit(")", 1)[0]
             fields = st.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.proc.pid:
+            if int(fields[1]) == self.proc.pid and (
+                    reaper or comm != REAPER_NAME):
                 out.append(int(d))
         return out
 

@@ -117,7 +117,7 @@ def t_signal_during_start(tap):
     import json
     import subprocess
     import tempfile
-    from harness import MCP_DEMO_SERVER, MCP_PROXYD
+    from harness import MCP_DEMO_SERVER, MCP_PROXYD, REAPER_NAME
     tmp = tempfile.mkdtemp(prefix="mcp-start-")
     cfg = os.path.join(tmp, "c.json")
     with open(cfg, "w") as f:
@@ -134,9 +134,11 @@ def t_signal_during_start(tap):
     for d in os.listdir("/proc"):
         try:
             with open("/proc/%s/stat" % d) as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == p.pid:
-                    kids.append(os.getpgid(int(d)))
-        except (OSError, ValueError):
+                st = f.read()
+            if int(st.rsplit(")", 1)[1].split()[1]) == p.pid and \
+                    "(%s)" % REAPER_NAME not in st:
+                kids.append(os.getpgid(int(d)))
+        except (OSError, ValueError, IndexError):
             pass
     t0 = time.monotonic()
     p.send_signal(signal.SIGTERM)
