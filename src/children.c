@@ -11,11 +11,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "children.h"
 #include "log.h"
@@ -34,7 +37,9 @@ static struct {
 	struct pidset	 known;		/* started and not reaped yet */
 	pid_t		 reaper;	/* 0: none */
 	int		 fd;		/* the reaper's pipe; -1: none */
-} ch = { PTHREAD_MUTEX_INITIALIZER, { NULL, 0, 0 }, 0, -1 };
+	atomic_int	 sweep;		/* a sweep is wanted */
+	struct event	*tick;		/* on the loop thread's base */
+} ch = { PTHREAD_MUTEX_INITIALIZER, { NULL, 0, 0 }, 0, -1, 0, NULL };
 
 static int	pidset_add(struct pidset *, pid_t);
 static void	pidset_del(struct pidset *, pid_t);
@@ -43,7 +48,8 @@ static void	reaper_main(int) __attribute__((noreturn));
 static void	reaper_line(struct pidset *, const char *);
 static void	reaper_tell(char, pid_t);
 static int	children_list(pid_t *, size_t);
-static int	children_orphans(int kill_them);
+static int	children_orphans(void);
+static void	children_tick_cb(evutil_socket_t, short, void *);
 
 static int
 pidset_add(struct pidset *s, pid_t pid)
@@ -263,29 +269,32 @@ children_list(pid_t *out, size_t max)
 	return (int)n;
 }
 
-/* Under the lock: the children we did not start, killed when asked, and
- * reaped when dead; how many are left. */
+/* Under the lock: kills the children we did not start and reaps those
+ * that are dead; how many are not reaped yet. Never waits. */
 static int
-children_orphans(int kill_them)
+children_orphans(void)
 {
 	pid_t	kids[512];
-	int	n, i, left = 0, tries;
+	int	n, i, left = 0, st;
+	char	path[64], comm[32] = "";
+	FILE	*f;
 
 	n = children_list(kids, sizeof(kids) / sizeof(kids[0]));
 	for (i = 0; i < n; i++) {
 		if (kids[i] == ch.reaper || pidset_has(&ch.known, kids[i]))
 			continue;
-		if (kill_them && kill(kids[i], SIGKILL) == 0)
-			log_info("killed process %d, left behind by an MCP "
-			    "server that has exited", (int)kids[i]);
-		/* A SIGKILLed process is gone within microseconds. */
-		for (tries = 0; tries < 10; tries++) {
-			if (waitpid(kids[i], NULL, WNOHANG) != 0)
-				break;
-			usleep(1000);
+		if (waitpid(kids[i], &st, WNOHANG) == kids[i])
+			continue;	/* killed before, now reaped */
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)kids[i]);
+		if ((f = fopen(path, "re")) != NULL) {
+			if (fgets(comm, sizeof(comm), f) != NULL)
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
 		}
-		if (tries == 10)
-			left++;
+		if (kill(kids[i], SIGKILL) == 0)
+			log_info("killed process %d (%s), left behind by an MCP "
+			    "server that has exited", (int)kids[i], comm);
+		left++;
 	}
 	return left;
 }
@@ -293,9 +302,36 @@ children_orphans(int kill_them)
 void
 children_sweep(void)
 {
+	atomic_store(&ch.sweep, 1);
+}
+
+/* The loop thread, once a second: a sweep when one is wanted, again
+ * while some are not reaped yet. Opening /proc files here, not on the
+ * workers, keeps the loop thread's reuse of descriptor numbers on one
+ * thread (its epoll changelist deletes closed descriptors late). */
+static void
+children_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int	left;
+
+	if (!atomic_exchange(&ch.sweep, 0))
+		return;
 	pthread_mutex_lock(&ch.mtx);
-	(void)children_orphans(1);
+	left = children_orphans();
 	pthread_mutex_unlock(&ch.mtx);
+	if (left > 0)
+		atomic_store(&ch.sweep, 1);
+}
+
+int
+children_attach(struct event_base *base)
+{
+	struct timeval	tv = { 1, 0 };
+
+	if ((ch.tick = event_new(base, -1, EV_PERSIST, children_tick_cb,
+	    NULL)) == NULL || event_add(ch.tick, &tv) == -1)
+		return -1;
+	return 0;
 }
 
 void
@@ -304,9 +340,12 @@ children_finish(int wait_ms)
 	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
 	int		 waited, left = 1;
 
+	if (ch.tick != NULL)
+		event_free(ch.tick);
+	ch.tick = NULL;
 	for (waited = 0; waited <= wait_ms && left > 0; waited += 10) {
 		pthread_mutex_lock(&ch.mtx);
-		left = children_orphans(1);
+		left = children_orphans();
 		pthread_mutex_unlock(&ch.mtx);
 		if (left > 0)
 			nanosleep(&ts, NULL);

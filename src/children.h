@@ -5,8 +5,9 @@
  * - The daemon is a child subreaper (PR_SET_CHILD_SUBREAPER): a process
  *   that an MCP server started and then left behind (one that called
  *   setsid(2), out of the server's process group) becomes our child when
- *   its parent dies. children_sweep() kills and reaps every child we did
- *   not start ourselves: after each server exit, and at the end.
+ *   its parent dies. A sweep kills and reaps every child we did not start
+ *   ourselves: on the loop thread within a second of each server's exit
+ *   (children_sweep() asks for one), and at the end.
  * - A reaper process, forked before any thread, holds the read end of a
  *   pipe and the list of the process groups we lead; when the pipe closes
  *   because the daemon died (SIGKILL included), it sends SIGKILL to every
@@ -34,8 +35,13 @@ void	children_reaped(pid_t pid);
 /* The group pgid was sent SIGKILL after its leader was reaped: the reaper
  * may forget it. */
 void	children_group_gone(pid_t pgid);
-/* Kills (SIGKILL) and reaps the children we did not start: orphans of
- * dead servers. Never blocks. */
+/* After children_init(), on the loop thread: a timer there does the
+ * sweeps. 0, or -1. */
+struct event_base;
+int	children_attach(struct event_base *);
+/* Any thread: asks for a sweep: within a second the loop thread kills
+ * (SIGKILL) and reaps the children we did not start, orphans of dead
+ * servers. */
 void	children_sweep(void);
 /* At exit, after every server was stopped: sweeps until no orphan is left
  * (at most wait_ms), then ends the reaper. */

@@ -347,6 +347,8 @@ start_front(struct daemon *d, const char *listen)
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->base = loop_base_new()) == NULL)
 		fatalx("cannot create the event base");
+	if (children_attach(d->base) == -1)
+		fatalx("cannot start the sweep of left-behind processes");
 	d->workers = d->cfg->workers > 0 ? d->cfg->workers :
 	    pool_default_workers();
 	if ((d->port = http_init(d->base, d->cfg, listen, d->auth,
