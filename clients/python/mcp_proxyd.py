@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = [
     "Client", "MCPProxydError", "BadRequestError", "InvalidParamsError",
@@ -350,18 +350,18 @@ class Client:
     # ------------------------------------------- the original's functions
 
     def call_mcp_tool(self, tool_name: str,
-                      params: Optional[Dict[str, Any]] = None,
+                      params: Optional[Mapping[str, Any]] = None,
                       *, full: bool = False) -> Any:
         """Calls a tool: its result (the first text block, else the whole
         CallToolResult; always the whole CallToolResult with full=True)."""
         if not isinstance(tool_name, str) or not tool_name:
             raise TypeError("tool_name must be a non-empty string like "
                             "'mcp__server__tool'")
-        if params is not None and not isinstance(params, dict):
+        if params is not None and not isinstance(params, Mapping):
             raise TypeError("params must be a dict of the tool's arguments")
         payload: Dict[str, Any] = {"toolName": tool_name,
-                                   "params": params if params is not None
-                                   else {}}
+                                   "params": dict(params) if params
+                                   is not None else {}}
         if full:
             payload["result"] = "full"
         return self.request("POST", "/", payload).get("result")
@@ -417,7 +417,8 @@ def default_client() -> Client:
         return _default
 
 
-def call_mcp_tool(tool_name: str, params: Optional[Dict[str, Any]] = None,
+def call_mcp_tool(tool_name: str,
+                  params: Optional[Mapping[str, Any]] = None,
                   *, full: bool = False) -> Any:
     return default_client().call_mcp_tool(tool_name, params, full=full)
 

@@ -60,6 +60,10 @@ ctlcmd_build(int argc, char *argv[], const struct ctlcmd_create *c,
 		return ctlcmd_tools(argc - 1, argv + 1, r, err, errlen);
 	if (strcmp(argv[0], "calls") == 0)
 		r->target = strdup("/mcp/calls");
+	else if (strcmp(argv[0], "stubs") == 0) {
+		r->target = strdup("/mcp/tools?allowed=true");
+		r->stubs = 1;
+	}
 	else if (strcmp(argv[0], "health") == 0) {
 		r->target = strdup("/health");
 		r->health = 1;

@@ -35,6 +35,7 @@ struct ctlcmd_req {
 	int		 health;	/* GET /health: a 503 body is printed */
 	int		 create;	/* POST /sessions */
 	int		 exec;		/* ... for exec (ctlexec.c) */
+	int		 stubs;		/* stubs (ctlstubs.c) */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "ctlcmd.h"
 #include "ctlexec.h"
 #include "ctlhttp.h"
+#include "ctlstubs.h"
 #include "ctltarget.h"
 #include "log.h"
 
@@ -47,13 +48,17 @@ enum {
 	CTL_OPT_RATE,
 	CTL_OPT_TOKEN_ONLY,
 	CTL_OPT_UNIX,
-	CTL_OPT_SUMMARY
+	CTL_OPT_SUMMARY,
+	CTL_OPT_LANG,
+	CTL_OPT_SERVER
 };
 
 struct ctl_opts {
 	struct ctltarget_opts	target;
 	struct ctlcmd_create	create;
 	struct ctlexec_opts	exec;
+	struct ctlstubs_opts	stubs;
+	const char		*stubs_given;	/* an option of stubs */
 	int			timeout_s;
 	int			raw;
 };
@@ -65,6 +70,7 @@ static int	ctl_parse_args(int *, char *[], struct ctl_opts *);
 static int	ctl_option(int, const char *, struct ctl_opts *);
 static int	ctl_create_option(int, const char *, struct ctlcmd_create *);
 static int	ctl_exec_option(int, const char *, struct ctl_opts *);
+static int	ctl_stubs_option(int, const char *, struct ctl_opts *);
 static int	ctl_split_command(int *, char *[], struct ctl_opts *);
 static int	ctl_run(const struct ctl_opts *, const struct ctlcmd_req *,
 		    const struct ctltarget *);
@@ -91,6 +97,9 @@ static const struct option ctl_longopts[] = {
 	{ "token-only", no_argument, NULL, CTL_OPT_TOKEN_ONLY },
 	{ "unix", required_argument, NULL, CTL_OPT_UNIX },
 	{ "summary", required_argument, NULL, CTL_OPT_SUMMARY },
+	{ "lang", required_argument, NULL, CTL_OPT_LANG },
+	{ "server", required_argument, NULL, CTL_OPT_SERVER },
+	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -116,6 +125,11 @@ ctl_help(void)
 	    "  health                the daemon's health (exit 1: "
 	    "unhealthy)\n"
 	    "  tools [WORD ...]      find tools by name or description\n"
+	    "  stubs --lang ts|py [--server NAME] [-o DIR]\n"
+	    "                        write typed functions for the tools the "
+	    "token may call,\n"
+	    "                        one module per server (mcp_NAME.ts or "
+	    ".py)\n"
 	    "  exec [session create's options] [--unix PATH] [--summary FILE]\n"
 	    "       -- COMMAND [ARG ...]\n"
 	    "                        run COMMAND with a session of its own "
@@ -179,7 +193,7 @@ ctl_parse_args(int *argcp, char *argv[], struct ctl_opts *o)
 		return -1;
 	argc = *argcp;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:hV", ctl_longopts, NULL))
+	while ((ch = getopt_long(argc, argv, ":c:ho:V", ctl_longopts, NULL))
 	    != -1) {
 		switch (ch) {
 		case 'h':
@@ -231,6 +245,10 @@ ctl_option(int ch, const char *arg, struct ctl_opts *o)
 	case CTL_OPT_UNIX:
 	case CTL_OPT_SUMMARY:
 		return ctl_exec_option(ch, arg, o);
+	case CTL_OPT_LANG:
+	case CTL_OPT_SERVER:
+	case 'o':
+		return ctl_stubs_option(ch, arg, o);
 	default:
 		return ctl_create_option(ch, arg, &o->create);
 	}
@@ -255,6 +273,38 @@ ctl_exec_option(int ch, const char *arg, struct ctl_opts *o)
 	if (o->create.exec_given == NULL)
 		o->create.exec_given = "summary";
 	return 0;
+}
+
+/* An option of "stubs". */
+static int
+ctl_stubs_option(int ch, const char *arg, struct ctl_opts *o)
+{
+	switch (ch) {
+	case CTL_OPT_LANG:
+		if (strcmp(arg, "ts") == 0)
+			o->stubs.lang = CTLSTUBS_TS;
+		else if (strcmp(arg, "py") == 0)
+			o->stubs.lang = CTLSTUBS_PY;
+		else
+			return ctl_usage_error("--lang '%.64s': ts or py", arg);
+		o->stubs_given = o->stubs_given != NULL ? o->stubs_given :
+		    "--lang";
+		return 0;
+	case CTL_OPT_SERVER:
+		if (arg[0] == '\0')
+			return ctl_usage_error("--server needs a server name");
+		o->stubs.server = arg;
+		o->stubs_given = o->stubs_given != NULL ? o->stubs_given :
+		    "--server";
+		return 0;
+	default:
+		if (arg[0] == '\0')
+			return ctl_usage_error("-o needs a directory");
+		o->stubs.outdir = arg;
+		o->stubs_given = o->stubs_given != NULL ? o->stubs_given :
+		    "-o";
+		return 0;
+	}
 }
 
 /* With "exec" before the first "--", what follows it is exec's command:
@@ -476,6 +526,14 @@ main(int argc, char *argv[])
 		ctl_usage_error("%s", err);
 		return CTL_EXIT_USAGE;
 	}
+	if (req.stubs != (o.stubs_given != NULL) || (req.stubs &&
+	    o.stubs.lang == CTLSTUBS_NONE)) {
+		ctlcmd_req_free(&req);
+		ctl_usage_error("%s%s", req.stubs ? "stubs needs --lang ts or "
+		    "--lang py" : o.stubs_given, req.stubs ? "" : " is an "
+		    "option of 'stubs' only");
+		return CTL_EXIT_USAGE;
+	}
 	if ((req.exec != 0) != (o.exec.argv != NULL)) {
 		ctlcmd_req_free(&req);
 		ctl_usage_error("%s", req.exec ? "exec needs '--' and the "
@@ -489,7 +547,13 @@ main(int argc, char *argv[])
 		return CTL_EXIT_USAGE;
 	}
 	o.exec.timeout_s = o.timeout_s;
-	rc = req.exec ? ctlexec_run(&o.exec, &req, &t) : ctl_run(&o, &req, &t);
+	o.stubs.timeout_s = o.timeout_s;
+	if (req.exec)
+		rc = ctlexec_run(&o.exec, &req, &t);
+	else if (req.stubs)
+		rc = ctlstubs_run(&o.stubs, &t);
+	else
+		rc = ctl_run(&o, &req, &t);
 	ctltarget_clear(&t);
 	ctlcmd_req_free(&req);
 	return rc;
