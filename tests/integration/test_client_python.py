@@ -243,6 +243,7 @@ def test_mypy(tap):
     if not need(tap, py, "mypy (Debian python3-mypy)", "mypy --strict"):
         return
     p = subprocess.run([py, "-m", "mypy", "--strict", "--no-incremental",
+                        "--cache-dir=/dev/null",
                         "--python-version", "3.9",
                         os.path.join(CLIENTS_DIR, "python", "mcp_proxyd.py")],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
