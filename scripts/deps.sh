@@ -9,7 +9,7 @@ what=${1:-build}
 build_pkgs="build-essential autoconf automake pkg-config libevent-dev
 	libjson-c-dev libpcre2-dev python3"
 test_pkgs="check curl valgrind clang libclang-rt-14-dev wrk groff-base strace
-	prometheus"
+	prometheus python3-mypy"
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -39,11 +39,14 @@ if [ -n "$missing" ]; then
 fi
 
 if [ "$what" = test ]; then
-	# The reference MCP servers the integration tests run (pinned).
+	# The reference MCP servers the integration tests run, and Deno and
+	# TypeScript for the sandbox clients' tests (pinned; deno brings its
+	# binary through a platform package: node_modules/.bin/deno).
 	npm_dir=${MCP_PROXYD_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-proxyd/npm}
 	want="@modelcontextprotocol/server-everything@2026.8.31
 	      @modelcontextprotocol/server-filesystem@2026.8.31
-	      @modelcontextprotocol/server-memory@2026.8.31"
+	      @modelcontextprotocol/server-memory@2026.8.31
+	      deno@2.9.6 typescript@7.0.2"
 	stamp="$npm_dir/.installed"
 	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(echo $want)" ]; then
 		mkdir -p "$npm_dir"
@@ -54,7 +57,8 @@ if [ "$what" = test ]; then
 			echo $want > "$stamp"
 		else
 			echo "deps.sh: npm install failed: tests that need the" \
-			    "reference servers will be skipped" >&2
+			    "reference servers, deno or tsc will be skipped" \
+			    "(and fail under CI=true)" >&2
 		fi
 	fi
 fi

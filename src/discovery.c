@@ -38,6 +38,7 @@ struct disc_wait {
 	struct event		*ev;
 	char			**keywords;
 	const struct auth_caller *caller;
+	int			 only_allowed;	/* ?allowed=true */
 	double			 deadline;
 	struct disc_wait	*prev;
 	struct disc_wait	*next;
@@ -47,7 +48,8 @@ static void	disc_handle(struct evhttp_request *, const struct auth_caller *,
 		    void *);
 static int	disc_missing(void);
 static void	disc_answer(struct evhttp_request *, const struct auth_caller *,
-		    char **);
+		    char **, int);
+static int	disc_allowed_param(const char *);
 static void	disc_audit(struct evhttp_request *, const struct auth_caller *,
 		    char **, int, int, const char *);
 static void	disc_poll_cb(evutil_socket_t, short, void *);
@@ -200,7 +202,7 @@ disc_audit(struct evhttp_request *req, const struct auth_caller *caller,
 
 static void
 disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
-    char **keywords)
+    char **keywords, int only_allowed)
 {
 	struct evbuffer	*buf = evbuffer_new();
 	struct toolset	*ts;
@@ -233,7 +235,8 @@ disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
 			t = toolset_tool(ts, i);
 			if (!discovery_match(t->search_text, keywords))
 				continue;
-			if (disc_cfg->discovery_respects_allowlist &&
+			if ((only_allowed ||
+			    disc_cfg->discovery_respects_allowlist) &&
 			    !allowlist_match(allow, t->full_name))
 				continue;
 			if (!first)
@@ -292,8 +295,34 @@ disc_poll_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	req = http_pending_remove(&w->hp);
 	if (req != NULL)
-		disc_answer(req, w->caller, w->keywords);
+		disc_answer(req, w->caller, w->keywords, w->only_allowed);
 	disc_wait_free(w);
+}
+
+/* allowed=true: 1; allowed=false or none: 0; another value: -1. */
+static int
+disc_allowed_param(const char *query)
+{
+	const char	*p = query, *end;
+	int		 v = 0;
+
+	while (p != NULL && *p != '\0') {
+		end = strchr(p, '&');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) >= 8 && strncmp(p, "allowed=", 8) == 0) {
+			if ((size_t)(end - p) == 12 &&
+			    strncmp(p + 8, "true", 4) == 0)
+				v = 1;
+			else if ((size_t)(end - p) == 13 &&
+			    strncmp(p + 8, "false", 5) == 0)
+				v = 0;
+			else
+				return -1;
+		}
+		p = *end == '&' ? end + 1 : end;
+	}
+	return v;
 }
 
 static void
@@ -305,10 +334,19 @@ disc_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	const char		 *msg;
 	struct disc_wait	 *w;
 	struct timeval		  tv = { 0, DISC_POLL_MS * 1000 };
+	int			  only_allowed;
 
 	/* The rate limit comes before any other work. */
 	if (http_rate_limited(req, disc_rl, caller))
 		return;
+	if ((only_allowed = disc_allowed_param(uri != NULL ?
+	    evhttp_uri_get_query(uri) : NULL)) == -1) {
+		msg = "Invalid allowed parameter (allowed=true lists only the "
+		    "tools this token may call)";
+		disc_audit(req, caller, NULL, 400, 0, msg);
+		http_reply_error(req, 400, msg, 0);
+		return;
+	}
 	if (discovery_parse_query(uri != NULL ? evhttp_uri_get_query(uri) :
 	    NULL, &keywords, &msg, &bad) == -1) {
 		json_object *o = json_object_new_object();
@@ -323,18 +361,19 @@ disc_handle(struct evhttp_request *req, const struct auth_caller *caller,
 		return;
 	}
 	if (disc_cfg->discovery_timeout_ms == 0 || disc_missing() == 0) {
-		disc_answer(req, caller, keywords);
+		disc_answer(req, caller, keywords, only_allowed);
 		discovery_free_keywords(keywords);
 		return;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->ev = evtimer_new(disc_base, disc_poll_cb, w)) == NULL) {
 		free(w);
-		disc_answer(req, caller, keywords);
+		disc_answer(req, caller, keywords, only_allowed);
 		discovery_free_keywords(keywords);
 		return;
 	}
 	w->keywords = keywords;
+	w->only_allowed = only_allowed;
 	w->caller = caller;
 	session_hold(caller);
 	w->deadline = http_now_ms() + disc_cfg->discovery_timeout_ms;

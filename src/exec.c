@@ -1,5 +1,6 @@
 /*
- * exec.c: POST / - {"toolName":"mcp__<server>__<tool>","params":{...}}.
+ * exec.c: POST / - {"toolName":"mcp__<server>__<tool>","params":{...},
+ * "result":"full"?}.
  *
  * The loop thread only moves the body out of the request into a call
  * (evbuffer chains, no copy) and queues the call: a body up to
@@ -102,6 +103,7 @@ static const char *exec_reason_of(int);
 static void	exec_hash(struct exec_call *, const char *, size_t);
 static char	*exec_call_line(struct exec_call *, size_t *);
 static int	exec_tool_exists(struct exec_call *);
+static int	exec_result_mode(struct exec_call *);
 
 static struct pool		*exec_pool;
 static struct registry		*exec_registry;
@@ -417,6 +419,8 @@ exec_target(struct exec_call *ec)
 		    "object of the tool's arguments");
 		return -1;
 	}
+	if (exec_result_mode(ec) == -1)
+		return -1;
 	server = registry_find_server(exec_registry, tn.server, tn.server_len);
 	if (server != -1) {
 		ec->sc.server = (size_t)server;
@@ -437,6 +441,26 @@ exec_target(struct exec_call *ec)
 		return -1;
 	}
 	return 0;
+}
+
+/* The optional "result": "full" asks for the whole CallToolResult; any
+ * other value is refused: 0, or -1 answered (400). */
+static int
+exec_result_mode(struct exec_call *ec)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(ec->root, "result", &v))
+		return 0;
+	if (json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), "full") == 0) {
+		ec->sc.whole = 1;
+		return 0;
+	}
+	exec_fail_msg(ec, 400, 0, "Invalid result: expected \"full\" (answer "
+	    "the whole CallToolResult) or no \"result\" field (the first "
+	    "text block, else the whole CallToolResult)");
+	return -1;
 }
 
 /* 0 valid; -1 answered (400) or moved to the bulk lane. */

@@ -56,7 +56,7 @@ reply_message(const char *msg, const char *server)
 
 int
 reply_result(const char *server, const char *full, json_object *result,
-    json_object **body)
+    int whole, json_object **body)
 {
 	json_object	*o, *v, *text;
 	char		 msg[512];
@@ -84,7 +84,7 @@ reply_result(const char *server, const char *full, json_object *result,
 	if ((o = json_object_new_object()) == NULL)
 		return 200;
 	/* Share the string object: no copy of a large text. */
-	if (text != NULL && json_object_get_string_len(text) > 0)
+	if (!whole && text != NULL && json_object_get_string_len(text) > 0)
 		json_object_object_add(o, "result", json_object_get(text));
 	else
 		json_object_object_add(o, "result", json_object_get(result));

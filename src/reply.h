@@ -14,14 +14,16 @@ struct toolset;
 
 /*
  * A result: 200 {"result": X} where X is the first content block's text
- * when it is non-empty text, else the whole CallToolResult; a result with
+ * when it is non-empty text, else the whole CallToolResult (always the
+ * whole CallToolResult when whole is set: the body's "result":"full"); a
+ * result with
  * isError is 422 {"error": its text, "result": the CallToolResult}, whatever
  * the text says; a result that is not an object is 502. Returns the status
  * and sets *body to a new object the caller owns (NULL when memory runs
  * out). full is the tool's full name, mcp__<server>__<tool>.
  */
 int	reply_result(const char *server, const char *full, json_object *result,
-	    json_object **body);
+	    int whole, json_object **body);
 /*
  * A JSON-RPC error: 404 with suggestions when the tool is not in ts (the
  * server's current tool list; a tool the server no longer lists), 400 for

@@ -1544,7 +1544,8 @@ call_reply(struct server_inst *in, struct server_call *c,
 
 	snprintf(full, sizeof(full), "mcp__%s__%s", srv->name, c->tool);
 	if (msg->kind == RPC_RESULT)
-		status = reply_result(srv->name, full, msg->result, &body);
+		status = reply_result(srv->name, full, msg->result,
+		    c->whole, &body);
 	else {
 		ts = server_toolset(srv);
 		status = reply_error(srv->name, full, ts, c->tool,

@@ -64,6 +64,8 @@ struct server_call {
 					   handed to the child's write queue */
 	size_t		 paramslen;
 	int		 timeout_ms;	/* whole call, queueing included */
+	int		 whole;		/* answer the whole CallToolResult
+					   ("result":"full" in the body) */
 	void		(*complete)(struct server_call *);
 	char		 rid[REQID_MAX + 1];	/* request id, for the logs */
 

@@ -38,6 +38,7 @@ static int	 tool_names(struct tool *, const char *, json_object *,
 		    const char **);
 static char	*tool_discovery_json(const struct tool *, json_object *,
 		    json_object *, int);
+static int	 tool_own_field(const char *);
 static void	 tool_compile(struct tool *, json_object *, unsigned long *);
 static void	 toolset_free(struct toolset *);
 static void	 toolset_dedup(struct toolset *, const char *);
@@ -119,12 +120,28 @@ tool_names(struct tool *t, const char *server, json_object *entry,
 	return 0;
 }
 
+/* Fields of a Tool that discovery answers with its own (or drops). */
+static int
+tool_own_field(const char *key)
+{
+	static const char *const own[] = {
+		"name", "description", "inputSchema", "parameters", "validated",
+		NULL
+	};
+	const char *const	*k;
+
+	for (k = own; *k != NULL; k++)
+		if (strcmp(key, *k) == 0)
+			return 1;
+	return 0;
+}
+
 /* The one-line discovery entry. */
 static char *
 tool_discovery_json(const struct tool *t, json_object *entry,
     json_object *input, int validated)
 {
-	json_object	*o, *v;
+	json_object	*o;
 	const char	*s;
 	size_t		 len;
 	char		*out;
@@ -138,10 +155,14 @@ tool_discovery_json(const struct tool *t, json_object *entry,
 	json_object_object_add(o, "parameters", input != NULL ?
 	    json_object_get(input) :
 	    json_tokener_parse("{\"type\":\"object\"}"));
-	if (json_object_object_get_ex(entry, "outputSchema", &v) && v != NULL)
-		json_object_object_add(o, "outputSchema", json_object_get(v));
-	if (json_object_object_get_ex(entry, "annotations", &v) && v != NULL)
-		json_object_object_add(o, "annotations", json_object_get(v));
+	/* Every other field of the server's Tool (outputSchema, annotations,
+	 * title, icons, execution, _meta, ...) as it came; the list they
+	 * come in is bounded already (maxMessageBytes, pages, tools). */
+	json_object_object_foreach(entry, key, field) {
+		if (tool_own_field(key) || field == NULL)
+			continue;
+		json_object_object_add(o, key, json_object_get(field));
+	}
 	if (!validated)
 		json_object_object_add(o, "validated",
 		    json_object_new_boolean(0));

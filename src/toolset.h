@@ -26,9 +26,11 @@ struct tool {
 	char		*description;	/* "" when absent */
 	char		*search_text;	/* lower case "<full_name> <description>" */
 	char		*json;		/* discovery entry: {"name","description",
-					   "parameters","outputSchema"?,
-					   "annotations"?,"validated"?}, one
-					   line */
+					   "parameters", every other field
+					   of the server's Tool as it came
+					   ("outputSchema", "annotations",
+					   "title", "_meta", ...),
+					   "validated"?}, one line */
 	struct schema	*schema;	/* NULL: arguments are not validated */
 	int		 unvalidated;	/* 1: its schema could not be compiled */
 	int		 timeout_ms;	/* from the config, per tool */

@@ -1,6 +1,7 @@
 /*
  * ctlcmd.c: mcp-proxyctl's command words to HTTP requests (see ctlcmd.h).
- * The routes are those of mcp-proxyd(8): POST/GET /sessions, GET and
+ * The routes are those of mcp-proxyd(8): POST/GET /sessions (exec makes
+ * its session with the POST), GET and
  * DELETE /sessions/{id}, GET /mcp/calls, GET /health and
  * GET /mcp/tools?q=...; session ids are checked here before they are put
  * in a path, search words are URL-encoded.
@@ -18,6 +19,8 @@
 #include "ctlcmd.h"
 
 static int	ctlcmd_session(int, char *[], const struct ctlcmd_create *,
+		    struct ctlcmd_req *, char *, size_t);
+static int	ctlcmd_exec(int, const struct ctlcmd_create *,
 		    struct ctlcmd_req *, char *, size_t);
 static int	ctlcmd_session_id(int, char *[], const char *,
 		    struct ctlcmd_req *, char *, size_t);
@@ -38,10 +41,17 @@ ctlcmd_build(int argc, char *argv[], const struct ctlcmd_create *c,
 		snprintf(err, errlen, "no command given");
 		return -1;
 	}
+	if (strcmp(argv[0], "exec") == 0)
+		return ctlcmd_exec(argc - 1, c, r, err, errlen);
+	if (c->exec_given != NULL) {
+		snprintf(err, errlen, "--%s is an option of 'exec' only",
+		    c->exec_given);
+		return -1;
+	}
 	if (c->given != NULL && (argc < 2 || strcmp(argv[0], "session") != 0 ||
 	    strcmp(argv[1], "create") != 0)) {
 		snprintf(err, errlen, "--%s is an option of 'session create' "
-		    "only", c->given);
+		    "and 'exec' only", c->given);
 		return -1;
 	}
 	if (strcmp(argv[0], "session") == 0)
@@ -50,6 +60,10 @@ ctlcmd_build(int argc, char *argv[], const struct ctlcmd_create *c,
 		return ctlcmd_tools(argc - 1, argv + 1, r, err, errlen);
 	if (strcmp(argv[0], "calls") == 0)
 		r->target = strdup("/mcp/calls");
+	else if (strcmp(argv[0], "stubs") == 0) {
+		r->target = strdup("/mcp/tools?allowed=true");
+		r->stubs = 1;
+	}
 	else if (strcmp(argv[0], "health") == 0) {
 		r->target = strdup("/health");
 		r->health = 1;
@@ -83,6 +97,34 @@ ctlcmd_nargs(const char *cmd, int n, int max, char *err, size_t errlen)
 	snprintf(err, errlen, "'%s' takes %s", cmd, max == 0 ?
 	    "no arguments" : "one argument");
 	return -1;
+}
+
+/* exec [session options] -- COMMAND: the POST /sessions of its session
+ * (the command itself is the caller's, after "--"). */
+static int
+ctlcmd_exec(int nargs, const struct ctlcmd_create *c, struct ctlcmd_req *r,
+    char *err, size_t errlen)
+{
+	if (nargs > 0) {
+		snprintf(err, errlen, "'exec' runs the command after '--': "
+		    "mcp-proxyctl exec [--tools A,B] -- COMMAND [ARG ...]");
+		return -1;
+	}
+	if (c->token_only) {
+		snprintf(err, errlen, "--token-only is an option of 'session "
+		    "create' only");
+		return -1;
+	}
+	r->method = "POST";
+	r->create = 1;
+	r->exec = 1;
+	if ((r->body = ctlcmd_create_body(c, err, errlen)) == NULL)
+		return -1;
+	if ((r->target = strdup("/sessions")) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 /* session create | list | show ID | revoke ID */

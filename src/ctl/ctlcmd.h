@@ -23,6 +23,8 @@ struct ctlcmd_create {
 	int		 rate_requests;
 	int		 rate_window_s;	/* 0: the daemon's default (60) */
 	int		 token_only;	/* print only the session's token */
+	const char	*exec_given;	/* the first option of exec alone
+					   (--unix, --summary) given */
 };
 
 /* The request a command makes. */
@@ -32,12 +34,15 @@ struct ctlcmd_req {
 	char		*body;		/* JSON, or NULL */
 	int		 health;	/* GET /health: a 503 body is printed */
 	int		 create;	/* POST /sessions */
+	int		 exec;		/* ... for exec (ctlexec.c) */
+	int		 stubs;		/* stubs (ctlstubs.c) */
 };
 
 /*
  * The request for the command words argv[0..argc), with c the options
- * of "session create" (any of them given to another command is an
- * error). 0, or -1 with a usage message in err.
+ * of "session create" and "exec" (any of them given to another command is
+ * an error; exec's command is not among the words). 0, or -1 with a usage
+ * message in err.
  */
 int	ctlcmd_build(int argc, char *argv[], const struct ctlcmd_create *c,
 	    struct ctlcmd_req *, char *err, size_t errlen);

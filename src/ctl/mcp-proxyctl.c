@@ -18,7 +18,9 @@
 #include <json-c/json.h>
 
 #include "ctlcmd.h"
+#include "ctlexec.h"
 #include "ctlhttp.h"
+#include "ctlstubs.h"
 #include "ctltarget.h"
 #include "log.h"
 
@@ -44,12 +46,19 @@ enum {
 	CTL_OPT_LABEL,
 	CTL_OPT_MAX_CONCURRENT,
 	CTL_OPT_RATE,
-	CTL_OPT_TOKEN_ONLY
+	CTL_OPT_TOKEN_ONLY,
+	CTL_OPT_UNIX,
+	CTL_OPT_SUMMARY,
+	CTL_OPT_LANG,
+	CTL_OPT_SERVER
 };
 
 struct ctl_opts {
 	struct ctltarget_opts	target;
 	struct ctlcmd_create	create;
+	struct ctlexec_opts	exec;
+	struct ctlstubs_opts	stubs;
+	const char		*stubs_given;	/* an option of stubs */
 	int			timeout_s;
 	int			raw;
 };
@@ -57,9 +66,12 @@ struct ctl_opts {
 static void	ctl_help(void);
 static int	ctl_usage_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-static int	ctl_parse_args(int, char *[], struct ctl_opts *);
+static int	ctl_parse_args(int *, char *[], struct ctl_opts *);
 static int	ctl_option(int, const char *, struct ctl_opts *);
 static int	ctl_create_option(int, const char *, struct ctlcmd_create *);
+static int	ctl_exec_option(int, const char *, struct ctl_opts *);
+static int	ctl_stubs_option(int, const char *, struct ctl_opts *);
+static int	ctl_split_command(int *, char *[], struct ctl_opts *);
 static int	ctl_run(const struct ctl_opts *, const struct ctlcmd_req *,
 		    const struct ctltarget *);
 static int	ctl_answer(const struct ctl_opts *, const struct ctlcmd_req *,
@@ -83,6 +95,11 @@ static const struct option ctl_longopts[] = {
 	{ "max-concurrent", required_argument, NULL, CTL_OPT_MAX_CONCURRENT },
 	{ "rate", required_argument, NULL, CTL_OPT_RATE },
 	{ "token-only", no_argument, NULL, CTL_OPT_TOKEN_ONLY },
+	{ "unix", required_argument, NULL, CTL_OPT_UNIX },
+	{ "summary", required_argument, NULL, CTL_OPT_SUMMARY },
+	{ "lang", required_argument, NULL, CTL_OPT_LANG },
+	{ "server", required_argument, NULL, CTL_OPT_SERVER },
+	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -108,6 +125,20 @@ ctl_help(void)
 	    "  health                the daemon's health (exit 1: "
 	    "unhealthy)\n"
 	    "  tools [WORD ...]      find tools by name or description\n"
+	    "  stubs --lang ts|py [--server NAME] [-o DIR]\n"
+	    "                        write typed functions for the tools the "
+	    "token may call,\n"
+	    "                        one module per server (mcp_NAME.ts or "
+	    ".py)\n"
+	    "  exec [session create's options] [--unix PATH] [--summary FILE]\n"
+	    "       -- COMMAND [ARG ...]\n"
+	    "                        run COMMAND with a session of its own "
+	    "in its\n"
+	    "                        environment (%s, %s),\n"
+	    "                        revoke it when COMMAND ends, print its "
+	    "calls\n"
+	    "                        (stderr or FILE); exit with COMMAND's "
+	    "status\n"
 	    "\n"
 	    "Options:\n"
 	    "  -c, --config FILE     the daemon's configuration: its listen "
@@ -124,9 +155,12 @@ ctl_help(void)
 	    "  -V, --version         print the version and exit\n"
 	    "  -h, --help            print this help and exit\n"
 	    "\n"
-	    "Exit status: 0 success, 1 the request failed, 2 usage error.\n"
-	    "See mcp-proxyctl(1).\n", CTL_DEFAULT_CONFIG, CTLTARGET_ENV_URL,
-	    CTLTARGET_ENV_TOKEN, CTL_DEFAULT_TIMEOUT);
+	    "Exit status: 0 success, 1 the request failed, 2 usage error;\n"
+	    "exec: COMMAND's (128+N when signal N killed it), 125 no session,"
+	    "\n126 COMMAND cannot run, 127 COMMAND not found.\n"
+	    "See mcp-proxyctl(1).\n", CTLTARGET_ENV_URL, CTLTARGET_ENV_TOKEN,
+	    CTL_DEFAULT_CONFIG, CTLTARGET_ENV_URL, CTLTARGET_ENV_TOKEN,
+	    CTL_DEFAULT_TIMEOUT);
 }
 
 /* The message, the short usage; returns -1. */
@@ -146,16 +180,20 @@ ctl_usage_error(const char *fmt, ...)
 	return -1;
 }
 
-/* -1 after a usage error; exits for --help and --version. */
+/* -1 after a usage error; exits for --help and --version. *argcp ends
+ * before exec's "--". */
 static int
-ctl_parse_args(int argc, char *argv[], struct ctl_opts *o)
+ctl_parse_args(int *argcp, char *argv[], struct ctl_opts *o)
 {
-	int	ch;
+	int	ch, argc;
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_s = CTL_DEFAULT_TIMEOUT;
+	if (ctl_split_command(argcp, argv, o) == -1)
+		return -1;
+	argc = *argcp;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:hV", ctl_longopts, NULL))
+	while ((ch = getopt_long(argc, argv, ":c:ho:V", ctl_longopts, NULL))
 	    != -1) {
 		switch (ch) {
 		case 'h':
@@ -204,9 +242,91 @@ ctl_option(int ch, const char *arg, struct ctl_opts *o)
 	case CTL_OPT_RAW:
 		o->raw = 1;
 		return 0;
+	case CTL_OPT_UNIX:
+	case CTL_OPT_SUMMARY:
+		return ctl_exec_option(ch, arg, o);
+	case CTL_OPT_LANG:
+	case CTL_OPT_SERVER:
+	case 'o':
+		return ctl_stubs_option(ch, arg, o);
 	default:
 		return ctl_create_option(ch, arg, &o->create);
 	}
+}
+
+/* An option of "exec" alone. */
+static int
+ctl_exec_option(int ch, const char *arg, struct ctl_opts *o)
+{
+	if (ch == CTL_OPT_UNIX) {
+		if (!ctlexec_unix_path_ok(arg))
+			return ctl_usage_error("--unix '%.64s': an absolute "
+			    "path of at most 107 bytes", arg);
+		o->exec.unix_path = arg;
+		if (o->create.exec_given == NULL)
+			o->create.exec_given = "unix";
+		return 0;
+	}
+	if (arg[0] == '\0')
+		return ctl_usage_error("--summary needs a file name");
+	o->exec.summary = arg;
+	if (o->create.exec_given == NULL)
+		o->create.exec_given = "summary";
+	return 0;
+}
+
+/* An option of "stubs". */
+static int
+ctl_stubs_option(int ch, const char *arg, struct ctl_opts *o)
+{
+	switch (ch) {
+	case CTL_OPT_LANG:
+		if (strcmp(arg, "ts") == 0)
+			o->stubs.lang = CTLSTUBS_TS;
+		else if (strcmp(arg, "py") == 0)
+			o->stubs.lang = CTLSTUBS_PY;
+		else
+			return ctl_usage_error("--lang '%.64s': ts or py", arg);
+		o->stubs_given = o->stubs_given != NULL ? o->stubs_given :
+		    "--lang";
+		return 0;
+	case CTL_OPT_SERVER:
+		if (arg[0] == '\0')
+			return ctl_usage_error("--server needs a server name");
+		o->stubs.server = arg;
+		o->stubs_given = o->stubs_given != NULL ? o->stubs_given :
+		    "--server";
+		return 0;
+	default:
+		if (arg[0] == '\0')
+			return ctl_usage_error("-o needs a directory");
+		o->stubs.outdir = arg;
+		o->stubs_given = o->stubs_given != NULL ? o->stubs_given :
+		    "-o";
+		return 0;
+	}
+}
+
+/* With "exec" before the first "--", what follows it is exec's command:
+ * argv ends there (for other commands "--" ends the options as usual). */
+static int
+ctl_split_command(int *argc, char *argv[], struct ctl_opts *o)
+{
+	int	i, exec = 0;
+
+	for (i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		exec = exec || strcmp(argv[i], "exec") == 0;
+	}
+	if (i == *argc || !exec)
+		return 0;
+	if (i + 1 == *argc)
+		return ctl_usage_error("no command after '--'");
+	o->exec.argv = argv + i + 1;
+	argv[i] = NULL;
+	*argc = i;
+	return 0;
 }
 
 /* An option of "session create". */
@@ -398,12 +518,26 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	log_init(0);
 	log_init_tool("mcp-proxyctl");
-	if (ctl_parse_args(argc, argv, &o) == -1)
+	if (ctl_parse_args(&argc, argv, &o) == -1)
 		return CTL_EXIT_USAGE;
-	if (ctlcmd_build(argc - optind, argv + optind, &o.create, &req, err,
-	    sizeof(err)) == -1) {
+	if (ctlcmd_build(argc - optind, argv + optind, &o.create,
+	    &req, err, sizeof(err)) == -1) {
 		ctlcmd_req_free(&req);
 		ctl_usage_error("%s", err);
+		return CTL_EXIT_USAGE;
+	}
+	if (req.stubs != (o.stubs_given != NULL) || (req.stubs &&
+	    o.stubs.lang == CTLSTUBS_NONE)) {
+		ctlcmd_req_free(&req);
+		ctl_usage_error("%s%s", req.stubs ? "stubs needs --lang ts or "
+		    "--lang py" : o.stubs_given, req.stubs ? "" : " is an "
+		    "option of 'stubs' only");
+		return CTL_EXIT_USAGE;
+	}
+	if ((req.exec != 0) != (o.exec.argv != NULL)) {
+		ctlcmd_req_free(&req);
+		ctl_usage_error("%s", req.exec ? "exec needs '--' and the "
+		    "command to run" : "'--' and a command go with exec only");
 		return CTL_EXIT_USAGE;
 	}
 	if (ctltarget_resolve(&o.target, CTL_DEFAULT_CONFIG, &t, err,
@@ -412,7 +546,14 @@ main(int argc, char *argv[])
 		fprintf(stderr, "mcp-proxyctl: %s\n", err);
 		return CTL_EXIT_USAGE;
 	}
-	rc = ctl_run(&o, &req, &t);
+	o.exec.timeout_s = o.timeout_s;
+	o.stubs.timeout_s = o.timeout_s;
+	if (req.exec)
+		rc = ctlexec_run(&o.exec, &req, &t);
+	else if (req.stubs)
+		rc = ctlstubs_run(&o.stubs, &t);
+	else
+		rc = ctl_run(&o, &req, &t);
 	ctltarget_clear(&t);
 	ctlcmd_req_free(&req);
 	return rc;

@@ -119,6 +119,12 @@ class Tap:
             print("# " + line)
         sys.stdout.flush()
 
+    def skip(self, name, why):
+        """A test point that could not run here (outside CI)."""
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, why))
+        sys.stdout.flush()
+
     def skip_all(self, why):
         print("1..0 # SKIP " + why)
         sys.exit(0)
@@ -403,3 +409,101 @@ def npm_server(name):
     path = os.path.join(NPM_DIR, "node_modules", "@modelcontextprotocol",
                         "server-" + name, "dist", "index.js")
     return path if os.path.exists(path) else None
+
+
+CI = os.environ.get("CI") == "true"
+CLIENTS_DIR = os.path.join(TOP_SRCDIR, "clients")
+
+
+def need(tap, found, what, point=None):
+    """A dependency a test cannot run without: a visible skip (of the
+    whole file, or of the test point named point: then returns False), or
+    under CI=true a failure naming it (CI must run every test)."""
+    if found:
+        return True
+    why = "%s is not installed (scripts/deps.sh test installs it)" % what
+    if CI:
+        tap.ok(False, "dependency: " + why)
+        if point is not None:
+            return False
+        tap.done()
+    if point is not None:
+        tap.skip(point, why)
+        return False
+    tap.skip_all(why)
+
+
+def npm_bin(name):
+    """node_modules/.bin/NAME in the npm dir of the reference servers, or
+    None (deno and tsc are installed there by scripts/deps.sh)."""
+    path = os.path.join(NPM_DIR, "node_modules", ".bin", name)
+    return path if os.access(path, os.X_OK) else None
+
+
+def python_with(module):
+    """A python3 that can import module (ours, else Debian's), or None."""
+    for py in (sys.executable, "/usr/bin/python3"):
+        if py and os.access(py, os.X_OK) and subprocess.run(
+                [py, "-c", "import " + module],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode == 0:
+            return py
+    return None
+
+
+class UnixRelay:
+    """A Unix socket that relays each connection to 127.0.0.1:port (the
+    daemon has no Unix listener yet); counts the connections."""
+
+    def __init__(self, port, path):
+        import threading
+        self.port = port
+        self.path = path
+        self.accepted = 0
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(16)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import threading
+        while not self.stopping:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            try:
+                u = socket.create_connection(("127.0.0.1", self.port))
+            except OSError:
+                c.close()
+                continue
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopping = True
+        self.srv.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass

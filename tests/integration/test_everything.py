@@ -10,6 +10,53 @@ from harness import (Daemon, Tap, group_alive, npm_server,  # noqa: E402
                      require, stop_ok, wait_until)
 
 
+def full(d, tool, params, mode="full"):
+    return d.request("POST", "/", {"toolName": "mcp__everything__" + tool,
+                                   "params": params, "result": mode})
+
+
+def whole_results(tap, d):
+    """"result": "full" answers the whole CallToolResult: what follows a
+    first text block, structuredContent; discovery passes title and
+    execution through."""
+    st, _, body = d.call("mcp__everything__get-tiny-image", {})
+    tap.eq((st, body), (200, {"result": "Here's the image you requested:"}),
+           "default: the first text block only")
+    st, _, body = full(d, "get-tiny-image", {})
+    types = [b.get("type") for b in body.get("result", {}).get("content", [])]
+    tap.ok(st == 200 and "image" in types and all(
+        b.get("data") for b in body["result"]["content"]
+        if b.get("type") == "image"),
+           "result full: the image after the text", str(body)[:300])
+    st, _, body = full(d, "get-resource-links", {"count": 2})
+    types = [b.get("type") for b in body.get("result", {}).get("content", [])]
+    tap.eq((st, types), (200, ["text", "resource_link", "resource_link"]),
+           "result full: resource links")
+    st, _, body = full(d, "get-resource-reference",
+                       {"resourceType": "Text", "resourceId": 1})
+    types = [b.get("type") for b in body.get("result", {}).get("content", [])]
+    tap.eq((st, types), (200, ["text", "resource", "text"]),
+           "result full: an embedded resource and the text after it")
+    st, _, body = full(d, "get-structured-content", {"location": "Chicago"})
+    sc = body.get("result", {}).get("structuredContent", {})
+    tap.ok(st == 200 and set(sc) == {"temperature", "conditions",
+                                     "humidity"},
+           "result full: structuredContent", body)
+    for bad in ("whole", 1, None, ["full"], "FULL"):
+        st, _, body = full(d, "echo", {"message": "x"}, bad)
+        tap.ok(st == 400 and "Invalid result" in body.get("error", ""),
+               "result %r: 400" % (bad,), body)
+    st, _, body = d.request("GET", "/mcp/tools?q=structured")
+    t = [t for t in body.get("tools", [])
+         if t["name"] == "mcp__everything__get-structured-content"]
+    tap.ok(t and t[0].get("title") == "Get Structured Content Tool" and
+           t[0].get("execution") == {"taskSupport": "forbidden"} and
+           t[0].get("outputSchema", {}).get("required") ==
+           ["temperature", "conditions", "humidity"] and
+           "inputSchema" not in t[0],
+           "discovery passes title, execution and outputSchema through", t)
+
+
 def main():
     tap = Tap()
     every = npm_server("everything")
@@ -70,6 +117,7 @@ def main():
                 "readOnlyHint") is True,
                "discovery: the server's schema untouched, annotations kept",
                echo)
+        whole_results(tap, d)
         st, _, body = d.call("mcp__everything__no-such-tool", {})
         tap.eq(st, 404, "unknown tool: 404")
         st, _, body = d.call("mcp__everything__get-tiny-image", {})

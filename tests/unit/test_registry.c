@@ -820,28 +820,53 @@ START_TEST(test_reply_mapping)
 	/* isError is the tool's own error, whatever its text says. */
 	r = json_tokener_parse("{\"content\":[{\"type\":\"text\",\"text\":"
 	    "\"Unknown tool: zap\"}],\"isError\":true}");
-	ck_assert_int_eq(reply_result("s", "mcp__s__zap", r, &b), 422);
+	ck_assert_int_eq(reply_result("s", "mcp__s__zap", r, 0, &b), 422);
 	ck_assert_str_eq(str_at(b, "error"), "Unknown tool: zap");
 	json_object_put(b);
 	json_object_put(r);
 
 	r = json_tokener_parse("{\"content\":[],\"isError\":true}");
-	ck_assert_int_eq(reply_result("s", "f", r, &b), 422);
+	ck_assert_int_eq(reply_result("s", "f", r, 0, &b), 422);
 	ck_assert_str_eq(str_at(b, "error"), "tool reported an error");
 	json_object_put(b);
 	json_object_put(r);
 
 	r = json_tokener_parse("{\"content\":[{\"type\":\"text\",\"text\":"
 	    "\"\"}],\"structuredContent\":{\"a\":1}}");
-	ck_assert_int_eq(reply_result("s", "f", r, &b), 200);
+	ck_assert_int_eq(reply_result("s", "f", r, 0, &b), 200);
 	ck_assert_str_eq(json_object_to_json_string_ext(b,
 	    JSON_C_TO_STRING_PLAIN), "{\"result\":{\"content\":[{\"type\":"
 	    "\"text\",\"text\":\"\"}],\"structuredContent\":{\"a\":1}}}");
 	json_object_put(b);
 	json_object_put(r);
 
+	/* "result":"full": the whole CallToolResult, even after a first
+	 * text block (what follows it, structuredContent, _meta). */
+	r = json_tokener_parse("{\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"hi\"},{\"type\":\"image\",\"data\":\"AA==\",\"mimeType\":"
+	    "\"image/png\"}],\"structuredContent\":{\"a\":1},\"_meta\":"
+	    "{\"k\":2}}");
+	ck_assert_int_eq(reply_result("s", "f", r, 0, &b), 200);
+	ck_assert_str_eq(json_object_to_json_string_ext(b,
+	    JSON_C_TO_STRING_PLAIN), "{\"result\":\"hi\"}");
+	json_object_put(b);
+	ck_assert_int_eq(reply_result("s", "f", r, 1, &b), 200);
+	ck_assert_str_eq(json_object_to_json_string_ext(b,
+	    JSON_C_TO_STRING_PLAIN), "{\"result\":{\"content\":[{\"type\":"
+	    "\"text\",\"text\":\"hi\"},{\"type\":\"image\",\"data\":"
+	    "\"AA==\",\"mimeType\":\"image\\/png\"}],\"structuredContent\":"
+	    "{\"a\":1},\"_meta\":{\"k\":2}}}");
+	json_object_put(b);
+	json_object_put(r);
+	r = json_tokener_parse("{\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"bad\"}],\"isError\":true}");
+	ck_assert_int_eq(reply_result("s", "f", r, 1, &b), 422);
+	ck_assert_str_eq(str_at(b, "error"), "bad");
+	json_object_put(b);
+	json_object_put(r);
+
 	r = json_object_new_int(3);
-	ck_assert_int_eq(reply_result("s", "f", r, &b), 502);
+	ck_assert_int_eq(reply_result("s", "f", r, 0, &b), 502);
 	ck_assert(strstr(str_at(b, "error"), "unusable reply") != NULL);
 	json_object_put(b);
 	json_object_put(r);
@@ -900,7 +925,10 @@ START_TEST(test_toolset_build)
 	tools = json_tokener_parse("[{\"name\":\"b\",\"description\":\"Bee "
 	    "TOOL\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"u\":"
 	    "{\"type\":\"string\",\"format\":\"uri\",\"pattern\":\"^a/b$\"}}},"
-	    "\"annotations\":{\"readOnlyHint\":true}},"
+	    "\"annotations\":{\"readOnlyHint\":true},\"title\":\"Bee\","
+	    "\"execution\":{\"taskSupport\":\"optional\"},\"_meta\":{\"k\":"
+	    "[1]},\"icons\":[{\"src\":\"data:,\"}],\"parameters\":1,"
+	    "\"validated\":true},"
 	    "{\"name\":\"\"}, {\"name\":5}, 7, {\"description\":\"x\"},"
 	    "{\"name\":\"a\",\"inputSchema\":{\"$ref\":\"#/nowhere\"}},"
 	    "{\"name\":\"b\"}]");
@@ -923,7 +951,9 @@ START_TEST(test_toolset_build)
 	ck_assert_str_eq(t->json, "{\"name\":\"mcp__x__b\",\"description\":"
 	    "\"Bee TOOL\",\"parameters\":{\"type\":\"object\",\"properties\":"
 	    "{\"u\":{\"type\":\"string\",\"format\":\"uri\",\"pattern\":"
-	    "\"^a/b$\"}}},\"annotations\":{\"readOnlyHint\":true}}");
+	    "\"^a/b$\"}}},\"annotations\":{\"readOnlyHint\":true},"
+	    "\"title\":\"Bee\",\"execution\":{\"taskSupport\":\"optional\"},"
+	    "\"_meta\":{\"k\":[1]},\"icons\":[{\"src\":\"data:,\"}]}");
 	o = toolset_suggestions(&ts, 1, "mcp__x__bb", 3);
 	ck_assert_str_eq(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN), "[\"mcp__x__b\",\"mcp__x__a\"]");
