@@ -126,6 +126,7 @@
 #define HTTP_RATELOG_MORE	64
 #define HTTP_READ_SLACK		(64 * 1024)
 #define HTTP_PAGE_MAX		1024	/* libevent's error pages */
+#define HTTP_HEAD_MAX		4096	/* the headers of such a page */
 #define HTTP_IO_MAX		(256 * 1024)	/* bytes per read or write */
 #define HTTP_SCAN_KEY		20	/* longest header name we look for */
 #define HTTP_SCAN_VALUE		(AUTH_TOKEN_MAX + 8)	/* "Bearer " token */
@@ -283,6 +284,9 @@ static struct bufferevent *http_bevcb(struct event_base *, void *);
 static void	 http_sweep_cb(evutil_socket_t, short, void *);
 static void	 http_drain_timeout_cb(evutil_socket_t, short, void *);
 static void	 http_flush_cb(evutil_socket_t, short, void *);
+static ev_ssize_t http_status_line(struct evbuffer *, ev_ssize_t, int *);
+static void	 http_rewrite_page(struct http_conn *, struct evbuffer *,
+		    ev_ssize_t, int);
 static void	 http_outbuf_cb(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 static void	 http_inbuf_cb(struct evbuffer *,
@@ -1187,6 +1191,29 @@ http_sweep_ratelimit(struct ratelimit *rl)
 		hs.limiters[hs.nlimiters++] = rl;
 }
 
+/* The offset of the last status line ("HTTP/1.x NNN") within the
+ * HTTP_HEAD_MAX bytes before end in buf, with its status; -1 if none. */
+static ev_ssize_t
+http_status_line(struct evbuffer *buf, ev_ssize_t end, int *status)
+{
+	struct evbuffer_ptr	 from;
+	char			 win[HTTP_HEAD_MAX + 1];
+	ev_ssize_t		 first = end > HTTP_HEAD_MAX ? end -
+				    HTTP_HEAD_MAX : 0, n, i;
+
+	if (evbuffer_ptr_set(buf, &from, (size_t)first, EVBUFFER_PTR_SET) == -1)
+		return -1;
+	n = evbuffer_copyout_from(buf, &from, win, (size_t)(end - first));
+	if (n != end - first)
+		return -1;
+	win[n] = '\0';
+	for (i = n - 12; i >= 0; i--)
+		if (memcmp(win + i, "HTTP/1.", 7) == 0 &&
+		    sscanf(win + i + 9, "%3d", status) == 1)
+			return first + i;
+	return -1;
+}
+
 /*
  * libevent answers malformed requests and oversized bodies or headers with
  * a fixed HTML page written straight into the connection's output buffer.
@@ -1200,13 +1227,11 @@ http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	static const char	 marker[] = "\r\n\r\n<HTML><HEAD>\n<TITLE>";
 	struct http_conn	*c = arg;
-	struct evbuffer_ptr	 at, start, p;
-	struct evbuffer		*keep;
-	char			 line[16], body[256], id[REQID_MAX + 1];
-	char			 headers[256];
+	struct evbuffer_ptr	 at, start;
+	ev_ssize_t		 pos;
 	size_t			 len;
-	int			 status;
-	const char		*msg;
+	int			 status, frozen;
+	char			 marker_copy[1];
 
 	/* libevent adds its page's body in one piece of a few hundred bytes;
 	 * our own replies can be megabytes, not to be searched. */
@@ -1219,25 +1244,29 @@ http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	at = evbuffer_search(buf, marker, sizeof(marker) - 1, &start);
 	if (at.pos == -1)
 		return;
+	/* The bufferevent freezes the start of its output buffer while it
+	 * does not write (as between a keep-alive connection's responses),
+	 * and a frozen start refuses every copy and removal. */
+	frozen = evbuffer_copyout(buf, marker_copy, 1) == -1;
+	if (frozen)
+		evbuffer_unfreeze(buf, 1);
 	/* The response starts at the last status line before the marker. */
-	evbuffer_ptr_set(buf, &start, 0, EVBUFFER_PTR_SET);
-	p = evbuffer_search_range(buf, "HTTP/1.", 7, &start, &at);
-	if (p.pos == -1)
-		return;
-	for (;;) {
-		struct evbuffer_ptr q;
+	if ((pos = http_status_line(buf, at.pos, &status)) != -1)
+		http_rewrite_page(c, buf, pos, status);
+	if (frozen)
+		evbuffer_freeze(buf, 1);
+}
 
-		start = p;
-		evbuffer_ptr_set(buf, &start, 1, EVBUFFER_PTR_ADD);
-		q = evbuffer_search_range(buf, "HTTP/1.", 7, &start, &at);
-		if (q.pos == -1)
-			break;
-		p = q;
-	}
-	memset(line, 0, sizeof(line));
-	if (evbuffer_copyout_from(buf, &p, line, 12) != 12 ||
-	    sscanf(line + 9, "%3d", &status) != 1)
-		return;
+/* The page of libevent's at pos in buf, with its status, becomes ours. */
+static void
+http_rewrite_page(struct http_conn *c, struct evbuffer *buf, ev_ssize_t pos,
+    int status)
+{
+	struct evbuffer		*keep;
+	char			 body[256], id[REQID_MAX + 1];
+	char			 headers[256];
+	const char		*msg;
+
 	switch (status) {
 	case 413:
 		msg = "Payload Too Large - the request body or headers exceed "
@@ -1273,7 +1302,7 @@ http_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	http_count_unrouted(c, status);
 	if ((keep = evbuffer_new()) == NULL)
 		return;
-	evbuffer_remove_buffer(buf, keep, (size_t)p.pos);
+	evbuffer_remove_buffer(buf, keep, (size_t)pos);
 	evbuffer_drain(buf, evbuffer_get_length(buf));
 	evbuffer_add_buffer(buf, keep);
 	evbuffer_free(keep);

@@ -210,6 +210,32 @@ def t_early_401(tap, d):
         b"POST /", b"PUT /", 1))
 
 
+def t_early_401_keepalive(tap, d):
+    """The same refusal as a keep-alive connection's second request (the
+    bufferevent's output is frozen between responses: the page was once
+    sent as libevent's HTML 413)."""
+    tok = d.token.encode()
+    for first in (b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                  b"Bearer " + tok + b"\r\n\r\n",
+                  b"POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + tok + b"\r\nContent-Length: 2\r\n\r\n{}"):
+        s = connect(d)
+        try:
+            s.sendall(first)
+            time.sleep(0.3)
+            s.sendall(post_head(b"Bearer " + b"0" * 64))
+            data, _, eof = read_until_eof(s, 10)
+        finally:
+            s.close()
+        got = split_responses(data)
+        tap.ok(len(got) == 2 and got[1][0] == 401 and
+               jbody(got[1][2]) == UNAUTH and got[1][1].get(
+                   "connection") == "close" and eof is not None,
+               "a wrong token on a kept-alive connection after %s: the 401 "
+               "JSON, then EOF" % first.split(b" ", 1)[0].decode(),
+               data[:600])
+
+
 def t_scanner_agrees(tap, d):
     """Tokens evhttp accepts are not refused early: a valid request with
     the header spelled differently gets to the tool call (404: no such
@@ -591,7 +617,7 @@ def main():
     tap = Tap()
     d = Daemon({"mcpServers": {}})
     try:
-        for fn in (t_early_401, t_scanner_agrees, t_early_401_rss,
+        for fn in (t_early_401, t_early_401_keepalive, t_scanner_agrees, t_early_401_rss,
                    t_valid_requests):
             tap.run(fn, d)
         n = rejected(d, "earlyUnauthorized")
