@@ -2,7 +2,11 @@
  * allowlist.c: tool name allowlist. Exact names live in a sorted array
  * searched with bsearch(); globs are tried one by one with a matcher that
  * backtracks only to the last "*", so it runs in O(pattern x name) time
- * whatever the pattern.
+ * whatever the pattern. A glob that starts with "mcp__" is matched part by
+ * part: its server part (up to its first "__") against the name's server,
+ * its tool part (after it; none: any tool) against the name's tool, so
+ * that a star never reaches across the "__" that ends a server name
+ * ("mcp__x_*" does not reach server x).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,7 +25,9 @@ struct allowlist {
 };
 
 static int	allowlist_cmp(const void *, const void *);
-static int	allowlist_glob(const char *, const char *);
+static int	allowlist_glob(const char *, const char *, const char *);
+static int	allowlist_split(const char *, const char **, const char **);
+static int	allowlist_parsed(const char *, const char *);
 
 static int
 allowlist_cmp(const void *a, const void *b)
@@ -29,13 +35,16 @@ allowlist_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Match name s against glob p, where only "*" is special. */
+/* Match name s (up to end, or its NUL when end is NULL) against glob p,
+ * where only "*" is special. */
 static int
-allowlist_glob(const char *p, const char *s)
+allowlist_glob(const char *p, const char *s, const char *end)
 {
 	const char	*star = NULL, *resume = NULL;
 
-	while (*s != '\0') {
+	if (end == NULL)
+		end = s + strlen(s);
+	while (s < end) {
 		if (*p == '*') {
 			while (*p == '*')
 				p++;
@@ -56,6 +65,47 @@ allowlist_glob(const char *p, const char *s)
 	while (*p == '*')
 		p++;
 	return *p == '\0';
+}
+
+/* "mcp__" SERVER ["__" TOOL]: 1 with the end of the server part in *srv_end
+ * and the tool part in *tool (NULL without "__"); 0 for another shape. */
+static int
+allowlist_split(const char *s, const char **srv_end, const char **tool)
+{
+	const char	*sep;
+
+	if (strncmp(s, "mcp__", 5) != 0)
+		return 0;
+	if ((sep = strstr(s + 5, "__")) == NULL) {
+		*srv_end = s + strlen(s);
+		*tool = NULL;
+	} else {
+		*srv_end = sep;
+		*tool = sep + 2;
+	}
+	return 1;
+}
+
+/* A glob against a name, part by part when the glob starts "mcp__". */
+static int
+allowlist_parsed(const char *p, const char *name)
+{
+	const char	*pend, *ptool, *nend, *ntool;
+	char		 psrv[256];
+	size_t		 len;
+
+	if (!allowlist_split(p, &pend, &ptool))
+		return allowlist_glob(p, name, NULL);
+	if (!allowlist_split(name, &nend, &ntool) ||
+	    (len = (size_t)(pend - p - 5)) >= sizeof(psrv))
+		return 0;
+	memcpy(psrv, p + 5, len);
+	psrv[len] = '\0';
+	if (!allowlist_glob(psrv, name + 5, nend))
+		return 0;
+	if (ptool == NULL)
+		return 1;
+	return ntool != NULL && allowlist_glob(ptool, ntool, NULL);
 }
 
 struct allowlist *
@@ -122,7 +172,7 @@ allowlist_match(const struct allowlist *al, const char *name)
 	    sizeof(*al->exact), allowlist_cmp) != NULL)
 		return 1;
 	for (i = 0; i < al->nglobs; i++)
-		if (allowlist_glob(al->globs[i], name))
+		if (allowlist_parsed(al->globs[i], name))
 			return 1;
 	return 0;
 }

@@ -102,6 +102,20 @@ def t_allowlist(tap):
         stop_ok(tap, d, "allowlist")
 
 
+def t_allowlist_parsed(tap):
+    """A pattern is matched server part to server: mcp__x_* cannot reach
+    server x, only the servers whose names start with x_."""
+    servers = demo_server("x")
+    servers.update(demo_server("x_y"))
+    d = Daemon({"mcpServers": servers, "allowedTools": ["mcp__x_*"]})
+    try:
+        codes = [d.call("mcp__x__echo", {"message": "a"})[0],
+                 d.call("mcp__x_y__echo", {"message": "a"})[0]]
+        tap.eq(codes, [403, 200], "mcp__x_* allows server x_y, not x")
+    finally:
+        stop_ok(tap, d, "parsed allowlist")
+
+
 def t_timeout(tap, d):
     t0 = time.monotonic()
     st, _, body = d.call("mcp__demo__sleep", {"ms": 5000})
@@ -250,6 +264,7 @@ def main():
     tap.ok(pg and not any(group_alive(g) for g in pg),
            "no process left in any group the daemon created", pg)
     tap.run(t_allowlist)
+    tap.run(t_allowlist_parsed)
     tap.run(t_failed_server)
     tap.done()
 

@@ -112,6 +112,33 @@ START_TEST(test_prefix_glob)
 }
 END_TEST
 
+/* A glob that starts "mcp__" is matched server part to server, tool part
+ * to tool: no star reaches across the "__" that ends a server name. */
+START_TEST(test_parsed)
+{
+	const char *const	 p[] = { "mcp__x_*", "mcp__*__read_*",
+	    "mcp__de*o__e*" };
+	struct allowlist	*al = make(p, NELEM(p));
+
+	ck_assert_int_eq(allowlist_match(al, "mcp__x__tool"), 0);
+	ck_assert_int_eq(allowlist_match(al, "mcp__x___tool"), 0);
+	ck_assert_int_eq(allowlist_match(al, "mcp__x_y__tool"), 1);
+	ck_assert_int_eq(allowlist_match(al, "mcp__fs__read_file"), 1);
+	ck_assert_int_eq(allowlist_match(al, "mcp__fs__write_file"), 0);
+	ck_assert_int_eq(allowlist_match(al, "mcp__fs__x__read_y"), 0);
+	ck_assert_int_eq(allowlist_match(al, "mcp__demo__echo"), 1);
+	ck_assert_int_eq(allowlist_match(al, "mcp__deo__e"), 1);
+	ck_assert_int_eq(allowlist_match(al, "mcp__demo__add"), 0);
+	ck_assert_int_eq(allowlist_match(al, "mcp__de__mo__echo"), 0);
+	/* As the session check uses it: a narrower pattern as a name. */
+	ck_assert_int_eq(allowlist_match(al, "mcp__x_a*"), 1);
+	ck_assert_int_eq(allowlist_match(al, "mcp__x*"), 0);
+	ck_assert_int_eq(allowlist_match(al, "mcp__*__read_a*"), 1);
+	ck_assert_int_eq(allowlist_match(al, "mcp__*__*"), 0);
+	allowlist_free(al);
+}
+END_TEST
+
 START_TEST(test_middle_and_multiple_stars)
 {
 	const char *const	 p[] = { "mcp__*__read", "a*b*c", "x**y",
@@ -120,7 +147,8 @@ START_TEST(test_middle_and_multiple_stars)
 
 	ck_assert_int_eq(allowlist_match(al, "mcp__fs__read"), 1);
 	ck_assert_int_eq(allowlist_match(al, "mcp____read"), 1);
-	ck_assert_int_eq(allowlist_match(al, "mcp__a__b__read"), 1);
+	/* Server "a", tool "b__read": not the tool "read". */
+	ck_assert_int_eq(allowlist_match(al, "mcp__a__b__read"), 0);
 	ck_assert_int_eq(allowlist_match(al, "mcp__fs__read_file"), 0);
 	ck_assert_int_eq(allowlist_match(al, "mcp__fs__reap"), 0);
 	ck_assert_int_eq(allowlist_match(al, "abc"), 1);
@@ -307,6 +335,7 @@ allowlist_suite(void)
 	tcase_add_test(tc, test_copies);
 	tcase_add_test(tc, test_prefix_glob);
 	tcase_add_test(tc, test_middle_and_multiple_stars);
+	tcase_add_test(tc, test_parsed);
 	tcase_add_test(tc, test_star_alone);
 	tcase_add_test(tc, test_empty_list);
 	tcase_add_test(tc, test_star_matches_empty);
