@@ -2056,6 +2056,15 @@ def write_md(path, args, m, table, rounds_text, notes, configs, elapsed):
             lines.append("- %s: **%s**, %s (ratio %s, target %s)" %
                          (r[0], r[5], r[1], r[3], r[4]))
     lines.append("")
+    # The fault soak's section (tests/soak/soak.py --md) is kept.
+    try:
+        with open(path) as f:
+            old = f.read()
+        at = old.find("\n## Fault soak")
+        if at != -1:
+            lines.append(old[at + 1:])
+    except FileNotFoundError:
+        pass
     with open(path, "w") as f:
         f.write("\n".join(lines))
     log("wrote " + path)

@@ -361,6 +361,37 @@ def verdict(r):
     return bad
 
 
+MD_TITLE = "## Fault soak"
+
+
+def write_md(path, r):
+    """Replaces (or adds) the section MD_TITLE of the file at path."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    start = text.find(MD_TITLE)
+    if start != -1:
+        end = text.find("\n## ", start + len(MD_TITLE))
+        text = text[:start] + (text[end + 1:] if end != -1 else "")
+    lines = [MD_TITLE, "",
+             "`python3 tests/soak/soak.py --calls %d --md BENCHMARKS.md` "
+             "(%s), %s:" % (r["calls"], time.strftime("%Y-%m-%d"),
+                            r["sanitizer"] or "plain build"), "",
+             "| figure | value |", "|---|---|"]
+    for k in ("calls", "wall_s", "calls_per_s", "statuses", "kills",
+              "kill_every", "drops", "late", "rss_warm", "rss_end",
+              "rss_growth", "fds_warm", "fds_end", "exit", "reports",
+              "left"):
+        lines.append("| %s | %s |" % (k, r[k]))
+    lines += ["", "Verdict: **%s**%s" % (
+        "FAIL" if r["failures"] else "PASS",
+        ": " + "; ".join(r["failures"]) if r["failures"] else ""), ""]
+    with open(path, "w") as f:
+        f.write(text.rstrip("\n") + "\n\n" + "\n".join(lines))
+
+
 def main():
     ap = argparse.ArgumentParser(description="The fault soak of "
                                  "mcp-proxyd (see the top of this file).")
@@ -370,6 +401,8 @@ def main():
                     "this many calls (default 50,000, or a fifth of the "
                     "calls when fewer than 250,000)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--md", help="put the figures in this markdown file "
+                    "(BENCHMARKS.md), as its section \"Fault soak\"")
     args = ap.parse_args()
     if args.kill_every is None:
         args.kill_every = min(50000, args.calls // 5)
@@ -397,6 +430,8 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(r, f, indent=1)
+    if args.md:
+        write_md(args.md, r)
     if r["failures"]:
         print("soak: FAIL")
         print(log[-3000:], file=sys.stderr)
