@@ -1,5 +1,7 @@
 """POST / against the npm reference servers (server-everything,
 -memory, -filesystem), also behind a wrapper that spawns a grandchild."""
+import base64
+import gzip
 import os
 import shutil
 import sys
@@ -120,9 +122,25 @@ def main():
         whole_results(tap, d)
         st, _, body = d.call("mcp__everything__no-such-tool", {})
         tap.eq(st, 404, "unknown tool: 404")
-        st, _, body = d.call("mcp__everything__get-tiny-image", {})
-        tap.ok(st == 200 and isinstance(body.get("result"), (dict, str)),
-               "image result", str(body)[:200])
+        st, _, body = d.call("mcp__everything__gzip-file-as-resource", {
+            "name": "x.gz", "data": "data:text/plain;base64,aGVsbG8=",
+            "outputType": "resource"})
+        res = body.get("result", {}) if isinstance(body, dict) else {}
+        block = (res.get("content") or [{}])[0]
+        try:
+            blob = gzip.decompress(base64.b64decode(
+                block["resource"]["blob"]))
+        except (KeyError, TypeError, ValueError, OSError):
+            blob = None
+        tap.ok(st == 200 and list(body) == ["result"] and
+               list(res) == ["content"] and len(res["content"]) == 1 and
+               block.get("type") == "resource" and
+               sorted(block["resource"]) == ["blob", "mimeType", "uri"] and
+               block["resource"]["uri"] == "demo://resource/session/x.gz"
+               and block["resource"]["mimeType"] == "application/gzip" and
+               blob == b"hello", "a first block that is not text: the "
+               "whole CallToolResult, exactly as the server sent it",
+               str(body)[:400])
         st, _, body = d.call("mcp__everything__trigger-long-running-operation",
                              {"duration": 5, "steps": 5})
         tap.eq(st, 504, "long operation past its timeout: 504")
