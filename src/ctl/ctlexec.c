@@ -34,7 +34,9 @@ static const int ctlexec_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 #define CTLEXEC_NSIGNALS	\
 	(sizeof(ctlexec_signals) / sizeof(ctlexec_signals[0]))
 
-static volatile sig_atomic_t ctlexec_child;
+/* The signal mask before ctlexec_spawn() blocked the forwarded signals and
+ * SIGCHLD (the command gets it back; ctlexec_wait() restores it). */
+static sigset_t	ctlexec_oldmask;
 
 static int	ctlexec_request(const struct ctlexec_opts *,
 		    const struct ctltarget *, const char *, const char *,
@@ -45,8 +47,8 @@ static int	ctlexec_create(const struct ctlexec_opts *,
 static char	**ctlexec_env(const struct ctlexec_opts *,
 		    const struct ctltarget *, const char *);
 static void	ctlexec_env_free(char **);
-static void	ctlexec_forward(int, siginfo_t *, void *);
-static int	ctlexec_handlers(int);
+static void	ctlexec_ignore(void);
+static void	ctlexec_blockset(sigset_t *);
 static pid_t	ctlexec_spawn(const struct ctlexec_opts *, char **, int *);
 static int	ctlexec_wait(pid_t, int);
 static void	ctlexec_revoke(const struct ctlexec_opts *,
@@ -232,36 +234,29 @@ ctlexec_env_free(char **env)
 	free(env);
 }
 
-/* A signal from another process goes on to the command. */
+/* The forwarded signals and SIGCHLD: blocked while the command runs and
+ * taken with sigwaitinfo() (no handler: a sanitizer runtime that defers
+ * handlers cannot hold one up while we wait). */
 static void
-ctlexec_forward(int sig, siginfo_t *si, void *ctx)
+ctlexec_blockset(sigset_t *set)
 {
-	int	saved = errno;
+	size_t	i;
 
-	(void)ctx;
-	if (ctlexec_child > 0 && si != NULL && si->si_code <= 0)
-		kill((pid_t)ctlexec_child, sig);
-	errno = saved;
+	sigemptyset(set);
+	for (i = 0; i < CTLEXEC_NSIGNALS; i++)
+		sigaddset(set, ctlexec_signals[i]);
+	sigaddset(set, SIGCHLD);
 }
 
-/* on: forward the signals; off: ignore them (while revoking). */
-static int
-ctlexec_handlers(int on)
+/* The forwarded signals are ignored from now on (while revoking: the
+ * session must be revoked whatever comes). */
+static void
+ctlexec_ignore(void)
 {
-	struct sigaction	sa;
-	size_t			i;
+	size_t	i;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	if (on) {
-		sa.sa_sigaction = ctlexec_forward;
-		sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	} else
-		sa.sa_handler = SIG_IGN;
 	for (i = 0; i < CTLEXEC_NSIGNALS; i++)
-		if (sigaction(ctlexec_signals[i], &sa, NULL) == -1)
-			return -1;
-	return 0;
+		(void)signal(ctlexec_signals[i], SIG_IGN);
 }
 
 /*
@@ -272,7 +267,7 @@ ctlexec_handlers(int on)
 static pid_t
 ctlexec_spawn(const struct ctlexec_opts *o, char **env, int *exec_errno)
 {
-	sigset_t	block, old;
+	sigset_t	block;
 	pid_t		pid;
 	ssize_t		n;
 	size_t		i;
@@ -283,16 +278,13 @@ ctlexec_spawn(const struct ctlexec_opts *o, char **env, int *exec_errno)
 		    strerror(errno));
 		return -1;
 	}
-	sigemptyset(&block);
-	for (i = 0; i < CTLEXEC_NSIGNALS; i++)
-		sigaddset(&block, ctlexec_signals[i]);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	ctlexec_handlers(1);
+	ctlexec_blockset(&block);
+	sigprocmask(SIG_BLOCK, &block, &ctlexec_oldmask);
 	if ((pid = fork()) == 0) {
 		for (i = 0; i < CTLEXEC_NSIGNALS; i++)
 			signal(ctlexec_signals[i], SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		sigprocmask(SIG_SETMASK, &ctlexec_oldmask, NULL);
 		close(p[0]);
 		execvpe(o->argv[0], o->argv, env);
 		e = errno;
@@ -301,10 +293,9 @@ ctlexec_spawn(const struct ctlexec_opts *o, char **env, int *exec_errno)
 		    CTLEXEC_EXIT_NOEXEC);
 	}
 	e = errno;
-	ctlexec_child = pid;
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
 	if (pid == -1) {
+		sigprocmask(SIG_SETMASK, &ctlexec_oldmask, NULL);
 		close(p[0]);
 		fprintf(stderr, "mcp-proxyctl: exec: fork: %s\n", strerror(e));
 		return -1;
@@ -321,19 +312,31 @@ ctlexec_spawn(const struct ctlexec_opts *o, char **env, int *exec_errno)
 	return pid;
 }
 
-/* Waits for the command: its exit status, or 128+N for signal N. */
+/*
+ * Waits for the command, passing on the signals another process sends us
+ * (a terminal's reach the command by itself: they are not sent twice);
+ * its exit status, or 128+N for signal N.
+ */
 static int
 ctlexec_wait(pid_t pid, int exec_errno)
 {
-	int	status;
+	sigset_t	set;
+	siginfo_t	si;
+	pid_t		r;
+	int		status;
 
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
+	ctlexec_blockset(&set);
+	while ((r = waitpid(pid, &status, WNOHANG)) != pid) {
+		if (r == -1 && errno != EINTR) {
 			fprintf(stderr, "mcp-proxyctl: exec: waitpid: %s\n",
 			    strerror(errno));
 			return CTLEXEC_EXIT_FAIL;
 		}
-	ctlexec_child = 0;
+		if (sigwaitinfo(&set, &si) == -1 || si.si_signo == SIGCHLD)
+			continue;
+		if (si.si_code <= 0)	/* kill(2) or sigqueue(3) */
+			(void)kill(pid, si.si_signo);
+	}
 	if (exec_errno != 0)
 		return exec_errno == ENOENT ? CTLEXEC_EXIT_NOTFOUND :
 		    CTLEXEC_EXIT_NOEXEC;
@@ -350,7 +353,7 @@ ctlexec_revoke(const struct ctlexec_opts *o, const struct ctltarget *t,
 	json_object	*j;
 	char		 target[sizeof("/sessions/") + CTLEXEC_ID_MAX];
 
-	ctlexec_handlers(0);
+	ctlexec_ignore();
 	snprintf(target, sizeof(target), "/sessions/%s", id);
 	if (ctlexec_request(o, t, "DELETE", target, NULL, &j) == -1) {
 		fprintf(stderr, "mcp-proxyctl: exec: session %s was not "
