@@ -317,10 +317,16 @@ def build(args):
         run(["autoreconf", "-fi"], cwd=SRCDIR)
     os.makedirs(bdir, exist_ok=True)
     status = os.path.join(bdir, "config.status")
+    # With dependency tracking: a changed header rebuilds what includes it
+    # (without it, a tree built before a struct changed linked stale
+    # objects, and the daemon failed at start).
     if (not os.path.exists(status) or
-            os.path.getmtime(status) < os.path.getmtime(configure)):
-        run([configure, "CFLAGS=-O2 -g", "--disable-dependency-tracking"],
-            cwd=bdir, stdout=subprocess.DEVNULL)
+            os.path.getmtime(status) < os.path.getmtime(configure) or
+            "--disable-dependency-tracking" in open(status).read()):
+        run(["rm", "-rf", bdir])
+        os.makedirs(bdir)
+        run([configure, "CFLAGS=-O2 -g"], cwd=bdir,
+            stdout=subprocess.DEVNULL)
     jobs = str(len(os.sched_getaffinity(0)))
     run(["make", "-j" + jobs, "src/mcp-proxyd", "src/mcp-demo-server",
          "bench/bare-http", "bench/pipe-rtt"], cwd=bdir)
