@@ -112,6 +112,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "monotime.h"
 #include "ratelimit.h"
 #include "reqid.h"
 #include "stats.h"
@@ -1692,10 +1693,7 @@ http_base(void)
 double
 http_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+	return monotime_ms();
 }
 
 int

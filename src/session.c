@@ -23,6 +23,7 @@
 #include "calllog.h"
 #include "config.h"
 #include "log.h"
+#include "monotime.h"
 #include "ratelimit.h"
 #include "session.h"
 #include "stats.h"
@@ -60,7 +61,6 @@ static struct {
 	struct event		*reap_ev;
 } ss;
 
-static double	 session_now_ms(void);
 static int	 session_new_id(char *, size_t);
 static size_t	 session_slot(const char *);
 static int	 session_within(const struct session_params *, char *, size_t);
@@ -73,16 +73,6 @@ static void	 session_release(struct session *);
 static void	 session_destroy(struct session *);
 static void	 session_reap_cb(evutil_socket_t, short, void *);
 static void	 session_audit(const struct session *, const char *);
-
-/* The http_now_ms() clock. */
-static double
-session_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 int
 session_init(struct event_base *base, struct auth *auth,
@@ -247,7 +237,7 @@ session_build(const struct session_params *p, char token[65])
 	s->rate_window_s = p->rate_window_s;
 	auth_digest(token, s->caller.digest);
 	s->caller.session = s;
-	s->caller.expires_ms = session_now_ms() + 1000.0 * p->ttl_s;
+	s->caller.expires_ms = monotime_ms() + 1000.0 * p->ttl_s;
 	clock_gettime(CLOCK_REALTIME, &s->created);
 	s->expires = s->created;
 	s->expires.tv_sec += p->ttl_s;
@@ -338,7 +328,7 @@ static void
 session_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s, *next;
-	double		 now = session_now_ms();
+	double		 now = monotime_ms();
 
 	for (s = ss.head; s != NULL; s = next) {
 		next = s->next;
