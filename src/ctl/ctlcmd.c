@@ -22,6 +22,8 @@ static int	ctlcmd_session(int, char *[], const struct ctlcmd_create *,
 		    struct ctlcmd_req *, char *, size_t);
 static int	ctlcmd_exec(int, const struct ctlcmd_create *,
 		    struct ctlcmd_req *, char *, size_t);
+static int	ctlcmd_sessions(const struct ctlcmd_create *,
+		    struct ctlcmd_req *, char *, size_t);
 static int	ctlcmd_session_id(int, char *[], const char *,
 		    struct ctlcmd_req *, char *, size_t);
 static int	ctlcmd_tools(int, char *[], struct ctlcmd_req *, char *,
@@ -115,11 +117,22 @@ ctlcmd_exec(int nargs, const struct ctlcmd_create *c, struct ctlcmd_req *r,
 		    "create' only");
 		return -1;
 	}
-	r->method = "POST";
-	r->create = 1;
 	r->exec = 1;
-	if ((r->body = ctlcmd_create_body(c, err, errlen)) == NULL)
-		return -1;
+	return ctlcmd_sessions(c, r, err, errlen);
+}
+
+/* POST /sessions with the session options of c, or GET /sessions (c
+ * NULL). */
+static int
+ctlcmd_sessions(const struct ctlcmd_create *c, struct ctlcmd_req *r,
+    char *err, size_t errlen)
+{
+	if (c != NULL) {
+		r->method = "POST";
+		r->create = 1;
+		if ((r->body = ctlcmd_create_body(c, err, errlen)) == NULL)
+			return -1;
+	}
 	if ((r->target = strdup("/sessions")) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -147,17 +160,8 @@ ctlcmd_session(int argc, char *argv[], const struct ctlcmd_create *c,
 	}
 	if (ctlcmd_nargs(argv[0], argc - 1, 0, err, errlen) == -1)
 		return -1;
-	if (strcmp(argv[0], "create") == 0) {
-		r->method = "POST";
-		r->create = 1;
-		if ((r->body = ctlcmd_create_body(c, err, errlen)) == NULL)
-			return -1;
-	}
-	if ((r->target = strdup("/sessions")) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
+	return ctlcmd_sessions(strcmp(argv[0], "create") == 0 ? c : NULL, r,
+	    err, errlen);
 }
 
 /* session show ID, session revoke ID: ids are [A-Za-z0-9_-]+. */
