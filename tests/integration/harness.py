@@ -261,21 +261,8 @@ class Daemon:
     def children(self, reaper=False):
         """PIDs of the daemon's direct children: its MCP servers (and its
         reaper process, when asked)."""
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            comm = st.split("(", 1)[1].rsplit(")", 1)[0]
-            fields = st.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.proc.pid and (
-                    reaper or comm != REAPER_NAME):
-                out.append(int(d))
-        return out
+        return [p.pid for p in processes() if p.ppid == self.proc.pid and
+                (reaper or p.comm != REAPER_NAME)]
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -335,6 +322,36 @@ def stop_ok(tap, d, name, want=0):
            (name, want), "rc %r %r\n%s" % (rc, bad,
                                             log[-4000:] if bad else ""))
     return log
+
+
+class Process:
+    """One line of /proc/PID/stat: pid, comm, state, ppid, pgid."""
+
+    def __init__(self, pid, stat):
+        self.pid = pid
+        self.comm = stat.split("(", 1)[1].rsplit(")", 1)[0]
+        fields = stat.rsplit(")", 1)[1].split()
+        self.state = fields[0]
+        self.ppid = int(fields[1])
+        self.pgid = int(fields[2])
+
+
+def process(pid):
+    """The Process pid, or None when there is none."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return Process(pid, f.read())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def processes():
+    """Every process now running (zombies included: see Process.state)."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            p = process(int(d))
+            if p is not None:
+                yield p
 
 
 def cpu_seconds(pid, tid=None):

@@ -10,49 +10,25 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (MCP_DEMO_SERVER, Daemon, Tap,  # noqa: E402
-                     demo_server, stop_ok, wait_until)
+                     demo_server, process, processes, stop_ok,
+                     wait_until)
 
 
 def group_running(pgid):
     """True while a process of the group runs (zombies do not count:
     once the daemon is dead, init reaps them at its own pace)."""
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(p.pgid == pgid and p.state != "Z" for p in processes())
 
 
 def alive(pid):
     """True while pid runs (a zombie counts as gone)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    p = process(pid)
+    return p is not None and p.state != "Z"
 
 
 def kids_of(pid, comm=None):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        name = st.split("(", 1)[1].rsplit(")", 1)[0]
-        if int(st.rsplit(")", 1)[1].split()[1]) == pid and \
-                (comm is None or name == comm):
-            out.append(int(d))
-    return out
+    return [p.pid for p in processes()
+            if p.ppid == pid and (comm is None or p.comm == comm)]
 
 
 def t_descriptors(tap):

@@ -117,7 +117,7 @@ def t_signal_during_start(tap):
     import json
     import subprocess
     import tempfile
-    from harness import MCP_DEMO_SERVER, MCP_PROXYD, REAPER_NAME
+    from harness import MCP_DEMO_SERVER, MCP_PROXYD, REAPER_NAME, processes
     tmp = tempfile.mkdtemp(prefix="mcp-start-")
     cfg = os.path.join(tmp, "c.json")
     with open(cfg, "w") as f:
@@ -130,16 +130,8 @@ def t_signal_during_start(tap):
     p = subprocess.Popen([MCP_PROXYD, "-c", cfg], stdout=subprocess.PIPE,
                          stderr=log)
     time.sleep(0.5)
-    kids = []
-    for d in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-            if int(st.rsplit(")", 1)[1].split()[1]) == p.pid and \
-                    "(%s)" % REAPER_NAME not in st:
-                kids.append(os.getpgid(int(d)))
-        except (OSError, ValueError, IndexError):
-            pass
+    kids = [k.pgid for k in processes()
+            if k.ppid == p.pid and k.comm != REAPER_NAME]
     t0 = time.monotonic()
     p.send_signal(signal.SIGTERM)
     try:
