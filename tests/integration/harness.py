@@ -71,20 +71,6 @@ def require(tap, deps):
     tap.skip_all("; ".join("%s is missing (%s)" % m for m in missing))
 
 
-def need(tap, what, present, how):
-    """A dependency of a test: under CI a missing one fails (one failed
-    point naming it); elsewhere the test is skipped with the reason.
-    Returns present."""
-    if present:
-        return True
-    if ci():
-        tap.ok(False, "%s is missing (under CI=true nothing may be "
-               "missing): %s" % (what, how))
-    else:
-        tap.diag("SKIP: %s is missing: %s" % (what, how))
-    return False
-
-
 class Tap:
     """Minimal TAP producer: tap.ok(cond, name); tap.done() exits."""
 
@@ -104,12 +90,6 @@ class Tap:
                     print("# " + line)
         sys.stdout.flush()
         return cond
-
-    def skip(self, name, why):
-        """A point that could not be checked here, said so in TAP."""
-        self.n += 1
-        print("ok %d - %s # SKIP %s" % (self.n, name, why))
-        sys.stdout.flush()
 
     def eq(self, got, want, name):
         return self.ok(got == want, name, "got %r, want %r" % (got, want))
