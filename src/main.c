@@ -103,6 +103,8 @@ usage(FILE *fp)
 	    "\n"
 	    "Once listening it prints one JSON line on stdout:\n"
 	    "  {\"port\":N,\"url\":\"http://127.0.0.1:N/\",\"authToken\":\"...\"}\n"
+	    "(no token with authTokenFile; under systemd \"authTokenFile\" names\n"
+	    "$RUNTIME_DIRECTORY/token instead).\n"
 	    "See mcp-proxyd(8) and mcp-proxyd.json(5).\n",
 	    DEFAULT_CONFIG, DEFAULT_LISTEN);
 }
@@ -146,8 +148,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	ev.latency_ms = -1;
 	ev.reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
 	audit_log(&ev);
-	service_notify("STOPPING=1");
 	http_drain(main_cfg->drain_timeout_ms);
+	service_notify("STOPPING=1");
 }
 
 static void

@@ -146,6 +146,8 @@ class Daemon:
                "schemaCachePath": os.path.join(self.dir, "schema-cache.json")}
         if config:
             cfg.update(config)
+        # A key given as None is left out (e.g. the default cache path).
+        cfg = {k: v for k, v in cfg.items() if v is not None}
         self.config = cfg
         with open(self.config_path, "w") as f:
             json.dump(cfg, f)

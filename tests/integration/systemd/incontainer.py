@@ -70,6 +70,12 @@ def journal():
     return run("journalctl", "-u", UNIT, "-o", "cat", "--no-pager")[1]
 
 
+def t_verify():
+    rc, out = run("systemd-analyze", "verify", "--man=no", UNIT)
+    point(rc == 0 and out.strip() == "",
+          "systemd-analyze verify %s: no complaint" % UNIT, out)
+
+
 def t_start():
     rc, out = run("systemctl", "start", UNIT)
     point(rc == 0, "systemctl start mcp-proxyd with the installed "
@@ -233,6 +239,7 @@ def t_watchdog():
 def main():
     try:
         shipped = json.load(open(CONF))
+        t_verify()
         t_start()
         token = t_token()
         t_calls(token)
