@@ -62,3 +62,7 @@ if [ "$what" = test ]; then
 		fi
 	fi
 fi
+if [ "$what" = test ] && [ "$(id -u)" -eq 0 ]; then
+	# The Debian root that test_systemd.py boots with systemd-nspawn.
+	sh "$(dirname "$0")/nspawn-root.sh" >/dev/null
+fi

@@ -4,13 +4,11 @@ with systemd-nspawn, and the installed unit started, used, reloaded,
 watched and stopped as an admin would (systemd/incontainer.py).
 
 The container's root is made once with debootstrap and kept in the user's
-cache directory ($MCP_PROXYD_NSPAWN_DIR, default
-~/.cache/mcp-proxyd/nspawn); each run boots it with a throw-away overlay.
+cache directory (scripts/nspawn-root.sh); each run boots it with a
+throw-away overlay.
 Needs root, systemd-nspawn (Debian systemd-container), debootstrap, the
 Debian archive, node and server-everything. The container gets the plain
 build: a sanitizer build's runtime is not in it (said by a SKIP)."""
-import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -24,13 +22,6 @@ from harness import (MCP_PROXYD, NPM_DIR, TOP_BUILDDIR, TOP_SRCDIR,  # noqa
                      Tap, npm_server, require)
 
 HERE = os.path.join(TOP_SRCDIR, "tests", "integration", "systemd")
-PACKAGES = ("systemd,systemd-sysv,dbus,libevent-2.1-7,"
-            "libevent-pthreads-2.1-7,libjson-c5,libpcre2-8-0,python3,procps")
-MIRROR = os.environ.get("MCP_PROXYD_DEBIAN_MIRROR",
-                        "http://deb.debian.org/debian")
-CACHE = os.environ.get("MCP_PROXYD_NSPAWN_DIR", os.path.join(
-    os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
-    "mcp-proxyd", "nspawn"))
 
 
 def sanitized():
@@ -40,29 +31,19 @@ def sanitized():
 
 
 def container_root(tap):
-    """The cached Debian root, made by debootstrap when missing."""
-    key = hashlib.sha256((PACKAGES + MIRROR).encode()).hexdigest()[:12]
-    root = os.path.join(CACHE, "bookworm-" + key)
-    os.makedirs(CACHE, exist_ok=True)
-    with open(os.path.join(CACHE, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(os.path.join(root, "usr", "bin", "python3")):
-            return root
-        tmp = root + ".tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        t0 = time.time()
-        p = subprocess.run(["debootstrap", "--variant=minbase",
-                            "--include=" + PACKAGES, "bookworm", tmp,
-                            MIRROR], capture_output=True, text=True)
-        if p.returncode != 0:
-            tap.ok(False, "debootstrap of the container's root",
-                   p.stdout[-2000:] + p.stderr[-2000:])
-            tap.done()
-        subprocess.run(["chroot", tmp, "apt-get", "clean"])
-        os.rename(tmp, root)
-        tap.diag("made the container's root in %.0f s: %s" %
-                 (time.time() - t0, root))
-    return root
+    """The cached Debian root (scripts/nspawn-root.sh, which
+    scripts/deps.sh test runs; made here when missing)."""
+    t0 = time.time()
+    p = subprocess.run(["sh", os.path.join(TOP_SRCDIR, "scripts",
+                                           "nspawn-root.sh")],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        tap.ok(False, "the container's root (scripts/nspawn-root.sh)",
+               p.stderr[-2000:])
+        tap.done()
+    if time.time() - t0 > 5:
+        tap.diag("made the container's root in %.0f s" % (time.time() - t0))
+    return p.stdout.strip()
 
 
 def stage_install(tap, dest):
