@@ -155,6 +155,25 @@ def demo_server(name="demo", **extra):
     return {name: entry}
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix stream socket (Host: mcp-proxyd.invalid,
+    as the clients send)."""
+
+    def __init__(self, path, timeout=30.0):
+        super().__init__("mcp-proxyd.invalid", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self.unix_path)
+        except OSError:
+            s.close()
+            raise
+        self.sock = s
+
+
 class Daemon:
     """The real mcp-proxyd started as a process."""
 
@@ -182,7 +201,8 @@ class Daemon:
                                      env=env, preexec_fn=preexec_fn)
         DAEMONS.append(self)
         self.ready = self._read_ready(ready_timeout)
-        self.port = self.ready["port"]
+        self.port = self.ready.get("port")      # None: Unix sockets only
+        self.socket = self.ready.get("socket")  # the first Unix socket
         self.token = self.ready.get("authToken")
 
     def _read_ready(self, timeout):
@@ -216,6 +236,9 @@ class Daemon:
             return f.read().decode("utf-8", "replace")
 
     def conn(self, timeout=30.0):
+        """A connection to the daemon's TCP port, else its Unix socket."""
+        if self.port is None:
+            return UnixHTTPConnection(self.socket, timeout=timeout)
         return http.client.HTTPConnection("127.0.0.1", self.port,
                                           timeout=timeout)
 
