@@ -178,7 +178,7 @@ class Daemon:
     """The real mcp-proxyd started as a process."""
 
     def __init__(self, config=None, args=(), ready_timeout=30.0,
-                 env=None, preexec_fn=None):
+                 env=None, preexec_fn=None, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="mcp-proxyd-test-")
         self.config_path = os.path.join(self.dir, "config.json")
         cfg = {"allowedTools": ["*"],
@@ -190,7 +190,8 @@ class Daemon:
             json.dump(cfg, f)
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log = open(self.log_path, "wb")
-        cmd = [MCP_PROXYD, "-c", self.config_path, "-v"] + list(args)
+        cmd = list(prefix) + [MCP_PROXYD, "-c", self.config_path, "-v"] + \
+            list(args)
         if env is not None:
             env = dict(env)
             for k in SANITIZER_OPTIONS:
