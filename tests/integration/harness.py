@@ -493,8 +493,9 @@ def python_with(module):
 
 
 class UnixRelay:
-    """A Unix socket that relays each connection to 127.0.0.1:port (the
-    daemon has no Unix listener yet); counts the connections."""
+    """A Unix socket that relays each connection to 127.0.0.1:port and
+    counts the connections (the clients' tests count them; test_listen.py
+    tests the daemon's own Unix listeners)."""
 
     def __init__(self, port, path):
         import threading

@@ -19,12 +19,13 @@ import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CLIENTS_DIR, MCP_PROXYD, SANITIZER_OPTIONS,  # noqa
-                     Daemon, Tap, demo_server, need, require,
+                     Daemon, Tap, demo_server, need, npm_bin, require,
                      sanitizer_reports, stop_ok, wait_until)
 
 sys.path.insert(0, os.path.join(CLIENTS_DIR, "python"))
 import mcp_proxyd  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 CURL = shutil.which("curl")
 ACTIVATE = shutil.which("systemd-socket-activate")
 
@@ -150,6 +151,48 @@ def t_absolute_form(tap, d, path):
     tap.eq(got, [(b"HTTP/1.1 200 OK", False)] * 2,
            "absolute-form requests to mcp-proxyd.invalid: two answers on "
            "one kept connection")
+
+
+def t_ts_client(tap, root):
+    """The TypeScript client over the Unix socket: under Node (node:http)
+    and under Deno (its Unix transport, absolute-form requests)."""
+    path = os.path.join(root, "ts.sock")
+    script = os.path.join(HERE, "clients", "unix.mjs")
+    runners = []
+    node = shutil.which("node")
+    deno = npm_bin("deno")
+    if need(tap, "node", node is not None, "apt-get install nodejs"):
+        runners.append(("node", [node, script]))
+    if need(tap, "deno", deno is not None, "sh scripts/deps.sh test"):
+        runners.append(("deno", [deno, "run", "--no-prompt",
+                                 "--allow-net=unix:%s,mcp-proxyd.invalid"
+                                 % path, "--allow-read=" + path,
+                                 "--allow-write=" + path,
+                                 "--allow-env=MCP_PROXYD_URL,"
+                                 "MCP_PROXYD_TOKEN", script]))
+    if not runners:
+        return
+    d = Daemon({"listen": "unix:" + path, "mcpServers": demo_server()})
+    try:
+        env = dict(os.environ, MCP_PROXYD_URL="unix:" + path,
+                   MCP_PROXYD_TOKEN=d.token, NO_COLOR="1",
+                   DENO_DIR=os.path.join(root, "deno"))
+        want = {"echo": ["0", "1", "2"],
+                "error": ["ToolNotFoundError", 404],
+                "tools": ["mcp__demo__echo"]}
+        for name, cmd in runners:
+            p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=120)
+            try:
+                got = json.loads(p.stdout)
+            except ValueError:
+                got = None
+            tap.ok(p.returncode == 0 and got == want,
+                   "%s: the TypeScript client calls tools over unix:PATH"
+                   % name, (p.returncode, got, p.stderr.decode()[-2000:]))
+    finally:
+        stop_ok(tap, d, "TypeScript client over a Unix socket")
 
 
 def t_unix_and_tcp(tap, root):
@@ -397,7 +440,7 @@ def main():
     require(tap, [("curl", CURL is not None, "apt-get install curl")])
     root = tempfile.mkdtemp(prefix="mcp-proxyd-listen-")
     try:
-        for fn in (t_unix_alone, t_unix_and_tcp, t_listen_options, t_stale,
+        for fn in (t_unix_alone, t_ts_client, t_unix_and_tcp, t_listen_options, t_stale,
                    t_live, t_not_a_socket, t_unknown_group,
                    t_max_connections, t_activation, t_activation_bad_fd):
             tap.run(fn, root)
