@@ -425,6 +425,17 @@ loop_base_new(void)
 	return base;
 }
 
+/* The sockets the service manager passed, if any: taken before any
+ * thread exists, since taking them unsets LISTEN_* in the environment. */
+static void
+take_activated(struct daemon *d)
+{
+	char	err[512];
+
+	if (listen_activated(&d->ls, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
 /* The listening sockets: the service manager's, else -l's, else the
  * configuration's, else the default. */
 static void
@@ -433,10 +444,8 @@ open_listeners(struct daemon *d, const struct listen_args *la)
 	static char	 dflt_addr[] = DEFAULT_LISTEN;
 	char		*dflt[] = { dflt_addr };
 	char		 err[512];
-	int		 n;
+	int		 n = d->ls.n;
 
-	if ((n = listen_activated(&d->ls, err, sizeof(err))) == -1)
-		fatalx("%s", err);
 	if (n > 0) {
 		if (la->n > 0 || d->cfg->nlisten > 0)
 			log_info("%d socket%s from the service manager: "
@@ -559,8 +568,9 @@ main(int argc, char *argv[])
 	event_set_log_callback(log_libevent);
 	d.cfg = load_config(config_path, check);
 	main_cfg = d.cfg;
-	/* Before any thread: the reaper is forked. */
+	/* Before any thread: the reaper is forked, LISTEN_* unset. */
 	(void)children_init();
+	take_activated(&d);
 	d.auth = load_auth(d.cfg, token, sizeof(token));
 	if ((d.allow = allowlist_new(d.cfg->allowed_tools,
 	    d.cfg->nallowed_tools)) == NULL)
