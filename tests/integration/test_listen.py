@@ -8,6 +8,8 @@ servers, the activated socket file left in place)."""
 import grp
 import json
 import os
+import re
+import resource
 import shutil
 import signal
 import socket
@@ -346,6 +348,28 @@ def t_max_connections(tap, root):
         stop_ok(tap, d, "maxConnections on Unix sockets")
 
 
+def t_fd_budget(tap, root):
+    """Each listener takes a descriptor from the connections' budget:
+    five Unix sockets leave four connections fewer than one does."""
+    def nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+
+    got = []
+    for n in (1, 5):
+        paths = ["unix:" + os.path.join(root, "fd%d.sock" % i)
+                 for i in range(n)]
+        d = Daemon({"listen": paths, "workers": 2, "maxConnections": 100000},
+                   preexec_fn=nofile)
+        try:
+            m = re.search(r"maxConnections 100000 lowered to (\d+): "
+                          r"RLIMIT_NOFILE is 512", d.stderr())
+            got.append(int(m.group(1)) if m else None)
+        finally:
+            stop_ok(tap, d, "RLIMIT_NOFILE 512, %d listeners" % n)
+    tap.ok(None not in got and got[0] - got[1] == 4,
+           "maxConnections is clamped by one descriptor per listener", got)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -442,7 +466,7 @@ def main():
     try:
         for fn in (t_unix_alone, t_ts_client, t_unix_and_tcp, t_listen_options, t_stale,
                    t_live, t_not_a_socket, t_unknown_group,
-                   t_max_connections, t_activation, t_activation_bad_fd):
+                   t_max_connections, t_fd_budget, t_activation, t_activation_bad_fd):
             tap.run(fn, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
