@@ -6,8 +6,9 @@
  * removed and bound again; a socket that answers belongs to a live
  * process and is left alone, and so is anything that is not a socket.
  * The file is bound under a umask of 077 and only then given its group
- * and mode, so it is never more open than asked. At exit we remove it
- * only if the path still names the file we created (device and inode):
+ * and mode, so it is never more open than asked. When we stop we remove
+ * it only if the path still names the file we created (device, inode
+ * and change time: a new file often gets the inode number just freed):
  * a daemon started after us may have replaced it.
  */
 #include <sys/types.h>
@@ -37,6 +38,7 @@ static int	 listen_tcp_bind(struct listeners *, int, const char *, int,
 		    int, char *, size_t);
 static int	 listen_tcp(struct listeners *, const char *, char *, size_t);
 static int	 listen_stale(const char *, char *, size_t);
+static int	 listen_remember(struct listener *, char *, size_t);
 static int	 listen_unix(struct listeners *, const char *, int, gid_t,
 		    char *, size_t);
 static int	 listen_check_fd(int, char *, size_t);
@@ -244,13 +246,28 @@ listen_stale(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* What tells our socket file from one that replaced it. */
+static int
+listen_remember(struct listener *l, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (lstat(l->path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", l->path, strerror(errno));
+		return -1;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	l->ctim = st.st_ctim;
+	return 0;
+}
+
 static int
 listen_unix(struct listeners *ls, const char *path, int mode, gid_t gid,
     char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
 	struct listener		*l;
-	struct stat		 st;
 	mode_t			 old;
 	int			 fd, rc;
 
@@ -282,12 +299,8 @@ listen_unix(struct listeners *ls, const char *path, int mode, gid_t gid,
 	l->created = 1;
 	snprintf(l->path, sizeof(l->path), "%s", path);
 	snprintf(l->name, sizeof(l->name), "unix:%s", path);
-	if (stat(path, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (listen_remember(l, err, errlen) == -1)
 		return -1;
-	}
-	l->dev = st.st_dev;
-	l->ino = st.st_ino;
 	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1) {
 		snprintf(err, errlen, "cannot give %s the group %lu "
 		    "(socketGroup): %s", path, (unsigned long)gid,
@@ -299,6 +312,8 @@ listen_unix(struct listeners *ls, const char *path, int mode, gid_t gid,
 		    "(socketMode): %s", path, mode, strerror(errno));
 		return -1;
 	}
+	if (listen_remember(l, err, errlen) == -1)	/* the new ctime */
+		return -1;
 	if (listen(fd, LISTEN_BACKLOG) == -1) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path,
 		    strerror(errno));
@@ -362,7 +377,8 @@ listen_activated(struct listeners *ls, char *err, size_t errlen)
 	const char	*fds_s = getenv("LISTEN_FDS");
 	struct listener	*l;
 	char		*end, why[160];
-	long		 pid, n, i;
+	long		 pid, n = 0, i;
+	int		 rc = -1;
 
 	if (pid_s == NULL)
 		return 0;
@@ -372,7 +388,7 @@ listen_activated(struct listeners *ls, char *err, size_t errlen)
 	    fds_s == NULL) {
 		log_info("LISTEN_PID=%s is not this process: not using any "
 		    "socket of the service manager", pid_s);
-		n = 0;
+		rc = 0;
 		goto done;
 	}
 	errno = 0;
@@ -380,7 +396,7 @@ listen_activated(struct listeners *ls, char *err, size_t errlen)
 	if (errno != 0 || *end != '\0' || n < 0 || n > LISTEN_MAX) {
 		snprintf(err, errlen, "LISTEN_FDS=%s: expected 0 to %d "
 		    "sockets", fds_s, LISTEN_MAX);
-		return -1;
+		goto done;
 	}
 	for (i = 0; i < n; i++) {
 		int fd = LISTEN_FDS_START + (int)i;
@@ -390,17 +406,19 @@ listen_activated(struct listeners *ls, char *err, size_t errlen)
 		    listen_describe(l, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "descriptor %d from the service "
 			    "manager (LISTEN_FDS=%ld): %s", fd, n, why);
-			return -1;
+			goto done;
 		}
 		l->activated = 1;
 		log_info("listening on %s (descriptor %d from the service "
 		    "manager)", l->name, fd);
 	}
+	rc = (int)n;
 done:
+	/* Always, as sd_listen_fds(1) does: never for the children. */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	return (int)n;
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -462,7 +480,8 @@ listen_unlink(struct listeners *ls)
 			continue;
 		l->created = 0;
 		if (lstat(l->path, &st) == -1 || st.st_dev != l->dev ||
-		    st.st_ino != l->ino) {
+		    st.st_ino != l->ino || st.st_ctim.tv_sec != l->ctim.tv_sec ||
+		    st.st_ctim.tv_nsec != l->ctim.tv_nsec) {
 			log_info("not removing %s: it is no longer the socket "
 			    "we created", l->path);
 			continue;

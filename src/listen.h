@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include <stddef.h>
+#include <time.h>
 
 /* At most CONFIG_LISTEN_MAX addresses, each with its loopback twin. */
 #define LISTEN_MAX	32
@@ -24,8 +25,9 @@ struct listener {
 	int		 port;		/* TCP: the bound port */
 	int		 activated;	/* from the service manager */
 	int		 created;	/* our socket file: removed at exit */
-	dev_t		 dev;		/* the file we created */
-	ino_t		 ino;
+	dev_t		 dev;		/* the file we created: an inode */
+	ino_t		 ino;		/* number is soon reused, its */
+	struct timespec	 ctim;		/* change time hardly ever */
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	char		 name[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
 };
@@ -52,7 +54,8 @@ const char *listen_first_path(const struct listeners *);
 int	listen_nunix(const struct listeners *);
 /* Closes descriptors not yet handed on (fd != -1). */
 void	listen_close(struct listeners *);
-/* Removes the socket files we created, if they are still ours. */
+/* Removes the socket files we created, if they are still ours (same
+ * device, inode and change time); once only. */
 void	listen_unlink(struct listeners *);
 
 #endif

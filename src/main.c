@@ -10,8 +10,8 @@
  * service manager (sdnotify.c).
  * Shutdown (SIGTERM/SIGINT): the HTTP side drains and leaves the loop; the
  * workers end their children and exit (pool_stop() waits for them with a
- * deadline), the leftovers are answered, the socket files we created are
- * removed, and all is freed. From the first
+ * deadline), the leftovers are answered, and all is freed. The socket
+ * files we created are removed as the drain closes the listeners. From the first
  * signal on, a second one kills every child and exits at once, whatever
  * thread is busy with what.
  */
@@ -78,6 +78,7 @@ struct listen_args {
 };
 
 static const struct config *main_cfg;
+static struct listeners	*main_listeners;
 static struct registry	*main_registry;
 static int		 main_signals;
 
@@ -160,6 +161,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	audit_log(&ev);
 	notify("STOPPING=1");
 	http_drain(main_cfg->drain_timeout_ms);
+	/* The listeners are closed: their files lead nowhere now. */
+	listen_unlink(main_listeners);
 }
 
 static void
@@ -560,6 +563,7 @@ main(int argc, char *argv[])
 
 	memset(&d, 0, sizeof(d));
 	memset(&la, 0, sizeof(la));
+	main_listeners = &d.ls;
 	(void)mallopt(M_MMAP_THRESHOLD, MAIN_MMAP_THRESHOLD);
 	if (parse_args(argc, argv, &config_path, &la, &check,
 	    &verbose) == -1)
