@@ -216,9 +216,11 @@ static int		 config_set_key(struct config_parser *, const char *,
 			    void *);
 static const char	*config_listen_unix(const char *);
 static int		 config_socket_mode(struct config_parser *,
-			    const char *, struct json_object *, struct config *);
+			    const char *, struct json_object *,
+			    struct config *);
 static int		 config_socket_group(struct config_parser *,
-			    const char *, struct json_object *, struct config *);
+			    const char *, struct json_object *,
+			    struct config *);
 static int		 config_listen(struct config_parser *, const char *,
 			    struct json_object *, struct config *);
 static int		 config_tool_pattern_ok(const char *);

@@ -480,7 +480,8 @@ listen_unlink(struct listeners *ls)
 			continue;
 		l->created = 0;
 		if (lstat(l->path, &st) == -1 || st.st_dev != l->dev ||
-		    st.st_ino != l->ino || st.st_ctim.tv_sec != l->ctim.tv_sec ||
+		    st.st_ino != l->ino ||
+		    st.st_ctim.tv_sec != l->ctim.tv_sec ||
 		    st.st_ctim.tv_nsec != l->ctim.tv_nsec) {
 			log_info("not removing %s: it is no longer the socket "
 			    "we created", l->path);

@@ -11,9 +11,9 @@
  * Shutdown (SIGTERM/SIGINT): the HTTP side drains and leaves the loop; the
  * workers end their children and exit (pool_stop() waits for them with a
  * deadline), the leftovers are answered, and all is freed. The socket
- * files we created are removed as the drain closes the listeners. From the first
- * signal on, a second one kills every child and exits at once, whatever
- * thread is busy with what.
+ * files we created are removed as the drain closes the listeners. From
+ * the first signal on, a second one kills every child and exits at once,
+ * whatever thread is busy with what.
  */
 #include <sys/socket.h>
 
