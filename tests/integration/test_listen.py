@@ -370,6 +370,40 @@ def t_fd_budget(tap, root):
            "maxConnections is clamped by one descriptor per listener", got)
 
 
+def t_ctl(tap, root):
+    """mcp-proxyctl -c finds the first TCP address of a listen array, and
+    says what to do when there are Unix sockets only."""
+    ctl = os.environ.get("MCP_PROXYCTL", os.path.join(
+        os.path.dirname(MCP_PROXYD), "ctl", "mcp-proxyctl"))
+    tokfile = os.path.join(root, "token")
+    with open(tokfile, "w") as f:
+        f.write("t" * 64 + "\n")
+    os.chmod(tokfile, 0o600)
+    port = free_port()
+    listen = ["unix:" + os.path.join(root, "ctl.sock"),
+              "127.0.0.1:%d" % port]
+    d = Daemon({"listen": listen, "authTokenFile": tokfile})
+    try:
+        p = subprocess.run([ctl, "-c", d.config_path, "health"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        tap.ok(p.returncode == 0 and b'"healthy"' in p.stdout,
+               "mcp-proxyctl -c: the first TCP address of a listen array",
+               (p.returncode, p.stdout[-500:], p.stderr[-500:]))
+        cfg = os.path.join(root, "unix-only.json")
+        with open(cfg, "w") as f:
+            json.dump({"listen": listen[:1], "authTokenFile": tokfile}, f)
+        p = subprocess.run([ctl, "-c", cfg, "health"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        err = p.stderr.decode()
+        tap.ok(p.returncode != 0 and "listen has Unix sockets only" in err
+               and "--url" in err,
+               "mcp-proxyctl -c: Unix sockets only is a clear error", err)
+    finally:
+        stop_ok(tap, d, "mcp-proxyctl and a listen array")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -466,7 +500,7 @@ def main():
     try:
         for fn in (t_unix_alone, t_ts_client, t_unix_and_tcp, t_listen_options, t_stale,
                    t_live, t_not_a_socket, t_unknown_group,
-                   t_max_connections, t_fd_budget, t_activation, t_activation_bad_fd):
+                   t_max_connections, t_fd_budget, t_ctl, t_activation, t_activation_bad_fd):
             tap.run(fn, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
