@@ -115,15 +115,15 @@ def t_unix_alone(tap, root):
     tap.ok(not os.path.exists(path), "the socket file is removed at exit")
 
 
-def t_absolute_form(tap, d, path):
-    """Deno's Unix socket client sends "GET http://mcp-proxyd.invalid/..."
-    with that Host: served, and the connection kept alive."""
+def absolute_form(d, path, host):
+    """Two absolute-form requests for host on one Unix connection: each
+    answer's status line and whether it said Connection: close; "" when
+    the connection was closed instead."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(30)
     s.connect(path)
-    req = ("GET http://mcp-proxyd.invalid/health HTTP/1.1\r\n"
-           "Host: mcp-proxyd.invalid\r\nAuthorization: Bearer %s\r\n\r\n"
-           % d.token).encode()
+    req = ("GET http://%s/health HTTP/1.1\r\nHost: %s\r\n"
+           "Authorization: Bearer %s\r\n\r\n" % (host, host, d.token)).encode()
     got = []
     try:
         for _ in range(2):
@@ -134,13 +134,14 @@ def t_absolute_form(tap, d, path):
                 if not chunk:
                     break
                 data += chunk
-            head = data.split(b"\r\n\r\n", 1)[0]
+            if not data:
+                got.append("")
+                break
+            head, _, body = data.partition(b"\r\n\r\n")
             got.append((head.split(b"\r\n", 1)[0],
                         b"connection: close" in head.lower()))
             n = [int(h.split(b":", 1)[1]) for h in head.split(b"\r\n")
                  if h.lower().startswith(b"content-length:")]
-            body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data \
-                else b""
             while n and len(body) < n[0]:
                 chunk = s.recv(65536)
                 if not chunk:
@@ -150,9 +151,22 @@ def t_absolute_form(tap, d, path):
         got.append(repr(e))
     finally:
         s.close()
-    tap.eq(got, [(b"HTTP/1.1 200 OK", False)] * 2,
+    return got
+
+
+def t_absolute_form(tap, d, path):
+    """Deno's Unix socket client sends "GET http://mcp-proxyd.invalid/..."
+    with that Host: served, and the connection kept alive (the server
+    alias). evhttp takes another host for a proxy request: served too,
+    but the connection is closed after the answer."""
+    tap.eq(absolute_form(d, path, "mcp-proxyd.invalid"),
+           [(b"HTTP/1.1 200 OK", False)] * 2,
            "absolute-form requests to mcp-proxyd.invalid: two answers on "
            "one kept connection")
+    got = absolute_form(d, path, "other.invalid")
+    tap.ok(got[:1] == [(b"HTTP/1.1 200 OK", False)],
+           "an absolute-form request for another host is served", got)
+    tap.diag("then, for another host: %r" % got[1:])
 
 
 def t_ts_client(tap, root):
