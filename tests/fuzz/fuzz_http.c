@@ -91,7 +91,6 @@ struct fuzz_client {
 	const uint8_t		*data;
 	size_t			 size;
 	size_t			 off;		/* bytes sent */
-	int			 wdone;		/* shut down for writing */
 	int			 eof;		/* the daemon closed */
 	int			 hung;		/* the guard fired */
 	char			 out[FUZZ_HTTP_KEEP];
@@ -213,7 +212,6 @@ fuzz_http_connect(int port)
 static void
 fuzz_http_shut(struct fuzz_client *cl)
 {
-	cl->wdone = 1;
 	event_del(cl->wev);
 	(void)shutdown(cl->fd, SHUT_WR);
 }
