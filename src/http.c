@@ -286,6 +286,7 @@ static struct bufferevent *http_bevcb(struct event_base *, void *);
 static void	 http_sweep_cb(evutil_socket_t, short, void *);
 static void	 http_drain_timeout_cb(evutil_socket_t, short, void *);
 static void	 http_flush_cb(evutil_socket_t, short, void *);
+static int	 http_status_of(const char *, size_t);
 static ev_ssize_t http_status_line(struct evbuffer *, ev_ssize_t, int *);
 static void	 http_rewrite_page(struct http_conn *, struct evbuffer *,
 		    ev_ssize_t, int);
@@ -365,6 +366,7 @@ http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -1193,13 +1195,43 @@ http_sweep_ratelimit(struct ratelimit *rl)
 		hs.limiters[hs.nlimiters++] = rl;
 }
 
-/* The offset of the last status line ("HTTP/1.x NNN") within the
- * HTTP_HEAD_MAX bytes before end in buf, with its status; -1 if none. */
+/*
+ * The status of the status line at p (n bytes), as evhttp writes it:
+ * "HTTP/%d.%d %d", the version echoed from the request, so "HTTP/-1.2"
+ * too (evhttp accepts a negative major version). -1 if it is not one.
+ */
+static int
+http_status_of(const char *p, size_t n)
+{
+	size_t	i = 5, digits;
+	int	part;
+
+	if (n < 5 || memcmp(p, "HTTP/", 5) != 0)
+		return -1;
+	for (part = 0; part < 2; part++) {
+		if (i < n && p[i] == '-')
+			i++;
+		for (digits = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			digits++;
+		if (digits == 0 || i == n || p[i] != (part == 0 ? '.' : ' '))
+			return -1;
+		i++;
+	}
+	if (n - i < 3)
+		return -1;
+	for (digits = 0; digits < 3; digits++)
+		if (p[i + digits] < '0' || p[i + digits] > '9')
+			return -1;
+	return (p[i] - '0') * 100 + (p[i + 1] - '0') * 10 + (p[i + 2] - '0');
+}
+
+/* The offset of the last status line within the HTTP_HEAD_MAX bytes
+ * before end in buf, with its status; -1 if none. */
 static ev_ssize_t
 http_status_line(struct evbuffer *buf, ev_ssize_t end, int *status)
 {
 	struct evbuffer_ptr	 from;
-	char			 win[HTTP_HEAD_MAX + 1];
+	char			 win[HTTP_HEAD_MAX];
 	ev_ssize_t		 first = end > HTTP_HEAD_MAX ? end -
 				    HTTP_HEAD_MAX : 0, n, i;
 
@@ -1208,10 +1240,8 @@ http_status_line(struct evbuffer *buf, ev_ssize_t end, int *status)
 	n = evbuffer_copyout_from(buf, &from, win, (size_t)(end - first));
 	if (n != end - first)
 		return -1;
-	win[n] = '\0';
-	for (i = n - 12; i >= 0; i--)
-		if (memcmp(win + i, "HTTP/1.", 7) == 0 &&
-		    sscanf(win + i + 9, "%3d", status) == 1)
+	for (i = n - 5; i >= 0; i--)
+		if ((*status = http_status_of(win + i, (size_t)(n - i))) != -1)
 			return first + i;
 	return -1;
 }
