@@ -16,13 +16,19 @@ from harness import TOP_BUILDDIR, Tap, require, stop_ok  # noqa: E402
 import harness  # noqa: E402
 
 
-def make(target, dest):
+def make_env():
+    """The environment without the make check's own make variables (its
+    -w would print directory lines into what we read)."""
     env = dict(os.environ)
     for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         env.pop(k, None)
+    return env
+
+
+def make(target, dest):
     return subprocess.run(["make", "-s", "-C", TOP_BUILDDIR, target,
                            "DESTDIR=" + dest], capture_output=True,
-                          text=True, env=env)
+                          text=True, env=make_env())
 
 
 def var(name):
@@ -31,7 +37,7 @@ def var(name):
                         "directory", "-f", "Makefile", "-f", "-",
                         "print-var", "V=" + name],
                        input="print-var:\n\t@echo $($(V))\n",
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=make_env())
     return p.stdout.strip()
 
 
