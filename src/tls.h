@@ -1,0 +1,36 @@
+/*
+ * tls.h: the OpenSSL side of a remote server's connections: a client
+ * SSL_CTX built from a server's tls settings (TLS 1.2 or later,
+ * verification against the system store or caFile, an optional client
+ * certificate), one SSL per connection with SNI and host name checking,
+ * and the reason a handshake failed.
+ *
+ * OpenSSL is touched only through tls_ctx_new(), which remote.c calls
+ * for https URLs only: a daemon without https servers never initialises
+ * libssl or libcrypto (their initialisation costs megabytes of RSS).
+ * A context belongs to the thread that made it (the owner worker).
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+
+struct config_tls;
+struct ssl_ctx_st;
+struct ssl_st;
+struct bufferevent;
+
+/* NULL with a message in err. */
+struct ssl_ctx_st	*tls_ctx_new(const struct config_tls *, char *err,
+			    size_t errlen);
+void			 tls_ctx_free(struct ssl_ctx_st *);
+/* An SSL for one connection to host (a name or an IP literal): SNI for
+ * a name, and the certificate checked against host unless insecure. */
+struct ssl_st		*tls_new(struct ssl_ctx_st *, const char *host,
+			    int insecure);
+/* Why the TLS connection of bev failed, into buf; "" when it was not
+ * TLS that failed. */
+void			 tls_error(struct bufferevent *, char *buf,
+			    size_t len);
+
+#endif
