@@ -735,7 +735,8 @@ inst_spawn(struct server_inst *in)
 		return -1;
 	}
 	pthread_mutex_lock(&srv->mtx);
-	srv->exec_failed = 0;
+	if (in->remote == NULL)		/* a remote one: when ready */
+		srv->exec_failed = 0;
 	in->shown_pid = inst_pid(in);
 	clock_gettime(CLOCK_REALTIME, &srv->last_start_at);
 	pthread_mutex_unlock(&srv->mtx);
@@ -1143,6 +1144,7 @@ inst_ready(struct server_inst *in)
 	atomic_store(&in->ready, 1);
 	atomic_fetch_add(&srv->nready, 1);
 	pthread_mutex_lock(&srv->mtx);
+	srv->exec_failed = 0;
 	if (srv->shown_pid == 0)
 		srv->shown_pid = inst_pid(in);
 	snprintf(in->shown_version, sizeof(in->shown_version), "%s",
@@ -1988,13 +1990,33 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* A remote server's transport failed: like a child's exit. */
+/*
+ * A remote server's transport failed: like a child's exit. Before it
+ * answered initialize (unreachable, TLS refused, an error status) it is
+ * like a program that cannot be executed: calls are answered 503 at
+ * once, with Retry-After, until it is ready again.
+ */
 static void
 inst_on_failed(void *arg, const char *what)
 {
 	struct server_inst	*in = arg;
+	struct server		*srv = in->srv;
+	struct server_call	*c;
+	char			 msg[700];
 
-	inst_fail_later(in, "server '%s' %s", in->srv->name, what);
+	if (in->state == INST_INIT) {
+		pthread_mutex_lock(&srv->mtx);
+		srv->exec_failed = 1;
+		pthread_mutex_unlock(&srv->mtx);
+		snprintf(msg, sizeof(msg), "server '%s' is not available: "
+		    "server '%s' %s", srv->name, srv->name, what);
+		while ((c = in->qhead) != NULL) {
+			inst_queue_del(in, c);
+			c->reason = "unavailable";
+			server_call_fail(c, 503, 1, srv->name, msg);
+		}
+	}
+	inst_fail_later(in, "server '%s' %s", srv->name, what);
 }
 
 /* A remote server's session is ended (server_inst_stop()). */
