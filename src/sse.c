@@ -81,12 +81,12 @@ sse_feed(struct sse *s, const char *buf, size_t len, sse_cb cb, void *arg)
 		for (nl = p; nl < end && *nl != '\n' && *nl != '\r'; nl++)
 			;
 		n = (size_t)(nl - p);
-		if (s->linelen + n > s->max_event) {
+		if (s->linelen + n > s->max_event + SSE_LINE_SLACK) {
 			s->failed = 1;
 			return SSE_TOO_LONG;
 		}
 		if (sse_grow(&s->line, &s->linecap, s->linelen + n,
-		    s->max_event) == -1)
+		    s->max_event + SSE_LINE_SLACK) == -1)
 			return SSE_NOMEM;
 		memcpy(s->line + s->linelen, p, n);
 		s->linelen += n;

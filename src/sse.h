@@ -8,7 +8,8 @@
  * sse_feed() calls); "data" lines are joined with "\n"; "event" and
  * "id" are kept (bounded); "retry" and comments (":") are ignored; an
  * empty line dispatches the event if it has data. An event whose data
- * (or a line) would exceed max_event bytes is an error: the parser then
+ * would exceed max_event bytes, or a line max_event + SSE_LINE_SLACK
+ * (room for the field name), is an error: the parser then
  * refuses every further byte (the stream is unusable) and sse_head()
  * gives the start of the data it was gathering.
  */
@@ -19,6 +20,7 @@
 
 #define SSE_NAME_MAX	64	/* bytes of an event name kept */
 #define SSE_ID_MAX	256	/* bytes of an event id kept */
+#define SSE_LINE_SLACK	64	/* a line may be this much longer */
 
 struct sse_event {
 	const char	*name;		/* "message" when none was given */
