@@ -840,6 +840,8 @@ inst_on_init(struct server_inst *in, struct rpc_msg *msg)
 		return;
 	}
 	snprintf(in->version, sizeof(in->version), "%s", version);
+	if (in->remote != NULL)
+		remote_set_version(in->remote, in->version);
 	in->has_tools = json_object_object_get_ex(msg->result, "capabilities",
 	    &caps) && json_object_object_get_ex(caps, "tools", &v);
 	inst_send_line(in, strdup(initialized), sizeof(initialized) - 1);
@@ -1151,8 +1153,6 @@ inst_ready(struct server_inst *in)
 	    in->version);
 	pthread_mutex_unlock(&srv->mtx);
 	ts = server_toolset(srv);
-	if (in->remote != NULL)
-		remote_set_version(in->remote, in->version);
 	if (in->remote != NULL)
 		snprintf(at, sizeof(at), "%s", srv->cs->url);
 	else
