@@ -61,6 +61,7 @@ struct remote_msg {
 	char			 *data;
 	size_t			  len;
 	int64_t			  id;		/* -1: not a request */
+	int			  retried;	/* sent again after a 404 */
 	struct remote_msg	**handle;
 };
 
@@ -77,6 +78,8 @@ struct remote_conn {
 	int			 sse;		/* the answer is a stream */
 	int			 skip;		/* ignore the rest */
 	int			 error;		/* evhttp's, -1: none */
+	int			 reinit;	/* the replayed initialize */
+	struct remote_msg	*msg;		/* kept for a retry */
 	char			*body;		/* a JSON answer so far */
 	size_t			 bodylen;
 	size_t			 bodycap;
@@ -105,6 +108,8 @@ struct remote {
 	char			*session;
 	char			 version[16];
 	char			*endpoint;	/* HTTP+SSE: where to POST */
+	char			*init;		/* the initialize request */
+	int			 reinit;	/* replaying it: hold messages */
 	struct event		*gc_ev;
 	int			 failed;
 	int			 stopping;	/* the DELETE is out */
@@ -135,6 +140,11 @@ static void	 remote_answer(struct remote_conn *, int,
 		    struct evhttp_request *);
 static void	 remote_refused(struct remote_conn *, int);
 static void	 remote_conn_failed(struct remote_conn *);
+static int	 remote_lost(struct remote_conn *);
+static void	 remote_reinit(struct remote *);
+static void	 remote_reinit_done(struct remote_conn *, int);
+static void	 remote_msg_push(struct remote *, struct remote_msg *);
+static void	 remote_msg_free(struct remote_msg *);
 static int	 header_cb(struct evhttp_request *, void *);
 static void	 chunk_cb(struct evhttp_request *, void *);
 static void	 error_cb(enum evhttp_request_error, void *);
@@ -269,9 +279,10 @@ remote_reset(struct remote *r)
 	r->queued = 0;
 	free(r->session);
 	free(r->endpoint);
-	r->session = r->endpoint = NULL;
+	free(r->init);
+	r->session = r->endpoint = r->init = NULL;
 	r->version[0] = '\0';
-	r->failed = r->stopping = r->stopped = 0;
+	r->failed = r->stopping = r->stopped = r->reinit = 0;
 	if (r->gc_ev != NULL)
 		event_del(r->gc_ev);
 }
@@ -410,7 +421,7 @@ remote_pump(struct remote *r)
 	struct remote_msg	*m;
 	const char		*path;
 
-	while ((m = r->qhead) != NULL && !r->failed) {
+	while ((m = r->qhead) != NULL && !r->failed && !r->reinit) {
 		if (r->cs->transport == CONFIG_TRANSPORT_SSE &&
 		    r->endpoint == NULL)
 			return;		/* until the endpoint event */
@@ -423,12 +434,38 @@ remote_pump(struct remote *r)
 		if (m->handle != NULL)
 			*m->handle = NULL;
 		path = r->endpoint != NULL ? r->endpoint : r->path;
-		if (remote_request(r, c, EVHTTP_REQ_POST, path, m) == -1)
+		m->next = NULL;
+		if (r->init == NULL && strstr(m->data,
+		    "\"method\":\"initialize\"") != NULL)
+			r->init = strdup(m->data);
+		if (remote_request(r, c, EVHTTP_REQ_POST, path, m) == -1) {
 			remote_fail(r, "cannot send a request to %s",
 			    r->hosthdr);
-		free(m->data);
-		free(m);
+			remote_msg_free(m);
+		} else
+			c->msg = m;	/* for a retry on a new session */
 	}
+}
+
+static void
+remote_msg_free(struct remote_msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->data);
+	free(m);
+}
+
+/* A message first in the queue (a retry, or the handshake's end). */
+static void
+remote_msg_push(struct remote *r, struct remote_msg *m)
+{
+	m->handle = NULL;
+	m->next = r->qhead;
+	r->qhead = m;
+	if (r->qtail == NULL)
+		r->qtail = m;
+	r->queued += m->len;
 }
 
 /* ------------------------------------------------------ connections */
@@ -509,6 +546,7 @@ remote_conn_free(struct remote_conn *c)
 	r->nconns--;
 	evhttp_connection_set_closecb(c->evcon, NULL, NULL);
 	evhttp_connection_free(c->evcon);	/* and the bufferevent */
+	remote_msg_free(c->msg);
 	free(c->body);
 	sse_reset(&c->parser);
 	free(c);
@@ -519,6 +557,9 @@ static void
 remote_conn_done(struct remote_conn *c)
 {
 	c->busy = 0;
+	remote_msg_free(c->msg);
+	c->msg = NULL;
+	c->reinit = 0;
 	free(c->body);
 	c->body = NULL;
 	c->bodylen = c->bodycap = c->seen = 0;
@@ -653,7 +694,7 @@ chunk_cb(struct evhttp_request *req, void *arg)
 	struct remote_conn	*c = arg;
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 
-	if (c->skip || c->r->failed)
+	if (c->skip || c->r->failed || c->reinit)
 		evbuffer_drain(in, evbuffer_get_length(in));
 	else if (c->sse)
 		remote_feed(c, in);
@@ -808,7 +849,9 @@ done_cb(struct evhttp_request *req, void *arg)
 		remote_conn_done(c);
 		return;
 	}
-	if (status == 0)
+	if (c->reinit)
+		remote_reinit_done(c, status);
+	else if (status == 0)
 		remote_conn_failed(c);
 	else if (c->kind == REMOTE_STREAM && status / 100 == 2)
 		remote_fail(r, "closed its event stream");
@@ -837,10 +880,12 @@ remote_refused(struct remote_conn *c, int status)
 	char		 msg[256];
 	int		 n;
 
-	if (r->session != NULL && (status == 404 || (status == 400 &&
+	if ((r->session != NULL || r->reinit) && (status == 404 ||
+	    (status == 400 &&
 	    c->body != NULL && strcasestr(c->body, "session") != NULL))) {
-		remote_fail(r, "no longer knows our session (HTTP %d): "
-		    "starting a new one", status);
+		if (remote_lost(c) == -1)
+			remote_fail(r, "no longer knows our session (HTTP %d): "
+			    "starting a new one", status);
 		return;
 	}
 	if (status >= 500 || c->kind == REMOTE_STREAM || c->id == -1) {
@@ -874,4 +919,78 @@ remote_conn_failed(struct remote_conn *c)
 	else
 		remote_fail(r, "is unreachable at %s (connection failed)",
 		    r->hosthdr);
+}
+
+/*
+ * The server no longer knows our session (it restarted): the refused
+ * message was not processed, so it is sent again, once, in a new
+ * session made by replaying the initialize request we saw (its answer
+ * is dropped: the owner already has it) and notifications/initialized.
+ * -1 when that cannot be done: the transport fails instead.
+ */
+static int
+remote_lost(struct remote_conn *c)
+{
+	struct remote	*r = c->r;
+
+	if (c->kind != REMOTE_POST || c->msg == NULL || c->msg->retried ||
+	    r->init == NULL || r->cs->transport != CONFIG_TRANSPORT_HTTP)
+		return -1;
+	c->msg->retried = 1;
+	remote_msg_push(r, c->msg);
+	c->msg = NULL;
+	if (!r->reinit)
+		remote_reinit(r);
+	return 0;
+}
+
+static void
+remote_reinit(struct remote *r)
+{
+	struct remote_conn	*c;
+	struct remote_msg	 m;
+
+	log_info("%s: %s no longer knows our session: starting a new one",
+	    r->label, r->hosthdr);
+	free(r->session);
+	r->session = NULL;
+	r->reinit = 1;
+	memset(&m, 0, sizeof(m));
+	m.data = r->init;
+	m.len = strlen(r->init);
+	m.id = -1;
+	if ((c = remote_conn_get(r)) == NULL ||
+	    remote_request(r, c, EVHTTP_REQ_POST, r->path, &m) == -1) {
+		remote_fail(r, "cannot start a new session");
+		return;
+	}
+	c->reinit = 1;
+}
+
+/* The replayed initialize is answered: the handshake's end, then the
+ * messages held. */
+static void
+remote_reinit_done(struct remote_conn *c, int status)
+{
+	static const char	 done[] = "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/initialized\"}";
+	struct remote		*r = c->r;
+	struct remote_msg	*m;
+
+	r->reinit = 0;
+	if (status / 100 != 2 || r->session == NULL) {
+		remote_fail(r, "no longer knows our session and refused a new "
+		    "one (HTTP %d)", status);
+		return;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL ||
+	    (m->data = strdup(done)) == NULL) {
+		free(m);
+		remote_fail(r, "out of memory");
+		return;
+	}
+	m->len = sizeof(done) - 1;
+	m->id = -1;
+	remote_msg_push(r, m);
+	event_active(r->gc_ev, 0, 0);	/* pumps */
 }

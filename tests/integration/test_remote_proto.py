@@ -26,6 +26,7 @@ class Fake:
         self.requests = []      # (method, headers, body)
         self.sessions = 0
         self.session = None
+        self.refuse_init = False
         self.answers = {}       # our request id -> the daemon's answer
         self.answered = threading.Condition(self.lock)
         fake = self
@@ -66,6 +67,8 @@ class Fake:
     def post(self, h, msg):
         self.record(h, "POST", msg)
         m = msg.get("method")
+        if m == "initialize" and self.refuse_init:
+            return h.reply(403, b'{"error":"no"}')
         if m == "initialize":
             with self.lock:
                 self.sessions += 1
@@ -193,15 +196,16 @@ def main():
                "the server serves the next call in the same session", body)
         fake.forget()
         st, _, body = d.call("mcp__fake__echo", {"message": "lost"})
-        tap.ok(st in (502, 503), "a forgotten session: the call fails (%d)"
-               % st, body)
-        ok = wait_until(lambda: d.call("mcp__fake__echo", {
-            "message": "x"})[0] == 200, 30, 0.2)
-        tap.ok(ok and fake.sessions == 2,
-               "then a new session is made and calls work",
-               (fake.sessions, d.stderr()[-1500:]))
-        tap.ok("no longer knows our session (HTTP 404)" in d.stderr(),
-               "the lost session is logged")
+        tap.eq((st, body), (200, {"result": "Echo: lost (roots answered: "
+                                  "True)"}),
+               "a forgotten session (404): the call is sent again in a "
+               "new session")
+        inits = fake.seen(lambda r: r[0] == "POST" and r[2].get("method") in
+                          ("initialize", "notifications/initialized"))
+        tap.ok(fake.sessions == 2 and len(inits) == 4,
+               "the handshake was replayed once", (fake.sessions, inits))
+        tap.ok("no longer knows our session: starting a new one" in
+               d.stderr(), "the lost session is logged")
         st, _, body = d.call("mcp__fake__boom", {})
         tap.ok(st == 502 and "HTTP 500" in str(body),
                "HTTP 500: the call fails with 502", body)
@@ -209,11 +213,22 @@ def main():
             "message": "y"})[0] == 200, 30, 0.2)
         tap.ok(ok and fake.sessions == 3,
                "the server is restarted with a new session", fake.sessions)
+        fake.refuse_init = True
+        fake.forget()
+        st, _, body = d.call("mcp__fake__echo", {"message": "z"})
+        tap.ok(st in (502, 503) and
+               "refused a new one (HTTP 403)" in d.stderr(),
+               "a new session refused: the call fails, the server restarts",
+               (st, body))
+        fake.refuse_init = False
+        ok = wait_until(lambda: d.call("mcp__fake__echo", {
+            "message": "w"})[0] == 200, 30, 0.2)
+        tap.ok(ok and fake.sessions == 4, "and comes back", fake.sessions)
     finally:
         stop_ok(tap, d, "daemon with the scripted server")
     deletes = fake.seen(lambda r: r[0] == "DELETE")
     tap.ok(len(deletes) == 1 and deletes[0][1].get("Mcp-Session-Id") ==
-           "sess-3", "the session is DELETEd at shutdown",
+           "sess-4", "the session is DELETEd at shutdown",
            [r[1] for r in deletes])
     fake.close()
     os.unlink(hfile)
