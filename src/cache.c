@@ -68,6 +68,7 @@ cache_fingerprint(const struct config_server *cs, char out[65])
 {
 	struct sha256	ctx;
 	unsigned char	md[SHA256_LEN];
+	const char	*kind;
 	size_t		i;
 
 	sha256_init(&ctx);
@@ -75,8 +76,8 @@ cache_fingerprint(const struct config_server *cs, char out[65])
 	if (cs->url != NULL) {
 		/* A remote server: its transport and URL (no header
 		 * values: they hold secrets). */
-		sha256_update(&ctx, cs->transport == CONFIG_TRANSPORT_SSE ?
-		    "sse" : "http", 5);
+		kind = cs->transport == CONFIG_TRANSPORT_SSE ? "sse" : "http";
+		sha256_update(&ctx, kind, strlen(kind) + 1);
 		sha256_update(&ctx, cs->url, strlen(cs->url) + 1);
 	} else {
 		sha256_update(&ctx, "cmd", 4);

@@ -369,9 +369,12 @@ remote_send(struct remote *r, const char *head, size_t headlen, char *body,
 		free(body);
 		return -1;
 	}
-	memcpy(m->data, head, headlen);
-	memcpy(m->data + headlen, body, bodylen);
-	memcpy(m->data + headlen + bodylen, tail, taillen);
+	if (headlen > 0)
+		memcpy(m->data, head, headlen);
+	if (bodylen > 0)
+		memcpy(m->data + headlen, body, bodylen);
+	if (taillen > 0)
+		memcpy(m->data + headlen + bodylen, tail, taillen);
 	free(body);
 	/* The line's newline is for pipes only. */
 	while (len > 0 && m->data[len - 1] == '\n')
