@@ -31,7 +31,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -477,7 +476,6 @@ static struct remote_conn *
 remote_conn_new(struct remote *r, enum remote_kind kind)
 {
 	struct remote_conn	*c;
-	struct ssl_st		*ssl = NULL;
 	int			 opts = BEV_OPT_CLOSE_ON_FREE |
 				    BEV_OPT_DEFER_CALLBACKS;
 
@@ -487,17 +485,12 @@ remote_conn_new(struct remote *r, enum remote_kind kind)
 	c->kind = kind;
 	c->error = -1;
 	sse_init(&c->parser, r->max_message);
-	if (r->ctx != NULL) {
-		if ((ssl = tls_new(r->ctx, r->host,
-		    r->cs->tls_opts.insecure)) == NULL)
-			goto fail;
-		c->bev = bufferevent_openssl_socket_new(r->base, -1, ssl,
-		    BUFFEREVENT_SSL_CONNECTING, opts);
-		if (c->bev == NULL)
-			goto fail;	/* ssl freed with it, or not made */
-		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	} else if ((c->bev = bufferevent_socket_new(r->base, -1,
-	    opts)) == NULL)
+	if (r->ctx != NULL)
+		c->bev = tls_bufferevent_new(r->base, r->ctx, r->host,
+		    r->cs->tls_opts.insecure, opts);
+	else
+		c->bev = bufferevent_socket_new(r->base, -1, opts);
+	if (c->bev == NULL)
 		goto fail;
 	if ((c->evcon = evhttp_connection_base_bufferevent_new(r->base,
 	    r->dns, c->bev, r->host, (unsigned short)r->port)) == NULL)

@@ -6,8 +6,9 @@
  * and the reason a handshake failed.
  *
  * OpenSSL is touched only through tls_ctx_new(), which remote.c calls
- * for https URLs only: a daemon without https servers never initialises
- * libssl or libcrypto (their initialisation costs megabytes of RSS).
+ * for https URLs only: libssl, libcrypto and libevent_openssl are
+ * opened (dlopen) then, so a daemon without https servers never maps
+ * them (that alone costs 1.8 MiB of RSS) nor initialises them.
  * A context belongs to the thread that made it (the owner worker).
  */
 #ifndef TLS_H
@@ -17,17 +18,19 @@
 
 struct config_tls;
 struct ssl_ctx_st;
-struct ssl_st;
 struct bufferevent;
+struct event_base;
 
 /* NULL with a message in err. */
 struct ssl_ctx_st	*tls_ctx_new(const struct config_tls *, char *err,
 			    size_t errlen);
 void			 tls_ctx_free(struct ssl_ctx_st *);
-/* An SSL for one connection to host (a name or an IP literal): SNI for
+/* A connecting OpenSSL bufferevent (options as for
+ * bufferevent_socket_new()) to host (a name or an IP literal): SNI for
  * a name, and the certificate checked against host unless insecure. */
-struct ssl_st		*tls_new(struct ssl_ctx_st *, const char *host,
-			    int insecure);
+struct bufferevent	*tls_bufferevent_new(struct event_base *,
+			    struct ssl_ctx_st *, const char *host,
+			    int insecure, int options);
 /* Why the TLS connection of bev failed, into buf; "" when it was not
  * TLS that failed. */
 void			 tls_error(struct bufferevent *, char *buf,
