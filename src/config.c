@@ -164,8 +164,7 @@ static const struct config_key config_server_keys[] = {
 
 /* Keys of one transport only. */
 static const char *const config_stdio_only[] = {
-	"command", "args", "env", "cwd", "inheritEnv", "maxBufferedBytes",
-	NULL
+	"command", "args", "env", "cwd", "inheritEnv", NULL
 };
 static const char *const config_remote_only[] = {
 	"url", "headers", "headersFile", "tls", NULL

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import Daemon, Tap, stop_ok, wait_until  # noqa: E402
 
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}}
-         for n in ("echo", "big", "boom")]
+         for n in ("echo", "big", "boom", "slow")]
 
 
 class Fake:
@@ -27,6 +27,7 @@ class Fake:
         self.sessions = 0
         self.session = None
         self.refuse_init = False
+        self.cancelled = []     # requestIds of notifications/cancelled
         self.answers = {}       # our request id -> the daemon's answer
         self.answered = threading.Condition(self.lock)
         fake = self
@@ -88,7 +89,15 @@ class Fake:
                 self.answered.notify_all()
             return h.reply(202, b"")
         if "id" not in msg:                 # a notification
+            if m == "notifications/cancelled":
+                with self.lock:
+                    self.cancelled.append(msg["params"].get("requestId"))
+                    self.answered.notify_all()
             return h.reply(202, b"")
+        if m == "ping":
+            return h.reply(200, json.dumps({"jsonrpc": "2.0",
+                                            "id": msg["id"],
+                                            "result": {}}).encode())
         if m == "tools/list":
             return h.reply(200, json.dumps({"jsonrpc": "2.0",
                                             "id": msg["id"], "result": {
@@ -96,6 +105,8 @@ class Fake:
         name = msg["params"]["name"]
         if name == "boom":
             return h.reply(500, b"internal error")
+        if name == "slow":
+            return self.slow(h, msg)
         if name == "big":
             text = "x" * (2 * 1024 * 1024)
             return h.reply(200, json.dumps({
@@ -127,6 +138,18 @@ class Fake:
             msg["params"]["arguments"].get("message"), got)
         event({"jsonrpc": "2.0", "id": msg["id"], "result": {
             "content": [{"type": "text", "text": text}]}})
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+
+    def slow(self, h, msg):
+        """No answer: the stream ends when the call is cancelled."""
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        h.wfile.flush()
+        with self.lock:
+            self.answered.wait_for(lambda: msg["id"] in self.cancelled, 20)
         h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()
 
@@ -175,7 +198,8 @@ def main():
     d = Daemon({"mcpServers": {"fake": {
         "url": "http://127.0.0.1:%d/mcp" % fake.port,
         "headers": {"Authorization": "Bearer ${MCP_PROXYD_TEST_SECRET}"},
-        "headersFile": hfile, "timeoutMs": 20000}},
+        "headersFile": hfile, "timeoutMs": 20000,
+        "toolTimeouts": {"slow": 500}}},
         "maxMessageBytes": 1048576, "startTimeoutMs": 20000,
         "drainTimeoutMs": 2000}, env=env)
     try:
@@ -188,6 +212,14 @@ def main():
         answer = list(fake.answers.values())[:1]
         tap.ok(answer and ("result" in answer[0] or "error" in answer[0]),
                "the roots/list request got a JSON-RPC answer", answer)
+        st, _, body = d.call("mcp__fake__slow", {})
+        tap.eq(st, 504, "past its timeout: 504")
+        ok = wait_until(lambda: fake.cancelled, 10)
+        calls = fake.seen(lambda r: r[0] == "POST" and
+                          r[2].get("params", {}).get("name") == "slow")
+        tap.ok(ok and calls and fake.cancelled == [calls[0][2]["id"]],
+               "notifications/cancelled POSTed with the call's id",
+               (fake.cancelled, calls[:1]))
         st, _, body = d.call("mcp__fake__big", {})
         tap.ok(st == 502 and "maxMessageBytes" in str(body),
                "an answer over maxMessageBytes: 502", body)
