@@ -27,11 +27,15 @@ def main():
     require(tap, [("node", node, how),
                   ("@modelcontextprotocol/server-everything", every, how)])
     server = Everything("sse")
-    d = Daemon({"mcpServers": {"old": {
-        "type": "sse", "url": "http://127.0.0.1:%d/sse" % server.port,
-        "timeoutMs": 20000,
-        "toolTimeouts": {"trigger-long-running-operation": 2000}}},
-        "startTimeoutMs": 20000, "drainTimeoutMs": 2000})
+    try:
+        d = Daemon({"mcpServers": {"old": {
+            "type": "sse", "url": "http://127.0.0.1:%d/sse" % server.port,
+            "timeoutMs": 20000,
+            "toolTimeouts": {"trigger-long-running-operation": 2000}}},
+            "startTimeoutMs": 20000, "drainTimeoutMs": 2000})
+    except Exception:
+        server.close()
+        raise
     try:
         st, _, h = d.request("GET", "/health")
         s = h["servers"]["old"]

@@ -51,8 +51,12 @@ def main():
                       keyFile=client[1]),
         "nocert": https(terms["mtls"].port, caFile=ca),
     }
-    d = Daemon({"mcpServers": servers, "startTimeoutMs": 20000,
-                "drainTimeoutMs": 2000})
+    try:
+        d = Daemon({"mcpServers": servers, "startTimeoutMs": 20000,
+                    "drainTimeoutMs": 2000})
+    except Exception:
+        backend.close()
+        raise
     try:
         for name in ("good", "insecure", "mtls"):
             st, _, body = d.call("mcp__%s__echo" % name, {"message": name})
