@@ -78,6 +78,8 @@ struct remote_conn {
 	int			 skip;		/* ignore the rest */
 	int			 error;		/* evhttp's, -1: none */
 	int			 reinit;	/* the replayed initialize */
+	int			 reused;	/* answered a request before */
+	int			 answered;	/* this one's status line came */
 	struct remote_msg	*msg;		/* kept for a retry */
 	char			*body;		/* a JSON answer so far */
 	size_t			 bodylen;
@@ -140,6 +142,7 @@ static void	 remote_answer(struct remote_conn *, int,
 static void	 remote_refused(struct remote_conn *, int);
 static void	 remote_conn_failed(struct remote_conn *);
 static int	 remote_lost(struct remote_conn *);
+static int	 remote_stale(struct remote_conn *);
 static void	 remote_reinit(struct remote *);
 static void	 remote_reinit_done(struct remote_conn *, int);
 static void	 remote_msg_push(struct remote *, struct remote_msg *);
@@ -562,6 +565,8 @@ remote_conn_done(struct remote_conn *c)
 	c->sse = c->skip = 0;
 	c->error = -1;
 	sse_reset(&c->parser);
+	c->reused |= c->answered;
+	c->answered = 0;
 	if (c->kind != REMOTE_POST)
 		c->dead = 1;
 	event_active(c->r->gc_ev, 0, 0);
@@ -672,6 +677,7 @@ header_cb(struct evhttp_request *req, void *arg)
 	}
 	v = evhttp_find_header(h, "Content-Type");
 	c->sse = v != NULL && strncasecmp(v, "text/event-stream", 17) == 0;
+	c->answered = 1;
 	return 0;
 }
 
@@ -847,8 +853,10 @@ done_cb(struct evhttp_request *req, void *arg)
 	}
 	if (c->reinit)
 		remote_reinit_done(c, status);
-	else if (status == 0)
+	else if (status == 0 && remote_stale(c) == -1)
 		remote_conn_failed(c);
+	else if (status == 0)
+		;	/* sent again on a new connection */
 	else if (c->kind == REMOTE_STREAM && status / 100 == 2)
 		remote_fail(r, "closed its event stream");
 	else if (status / 100 == 2)
@@ -989,4 +997,25 @@ remote_reinit_done(struct remote_conn *c, int status)
 	m->id = -1;
 	remote_msg_push(r, m);
 	event_active(r->gc_ev, 0, 0);	/* pumps */
+}
+
+/*
+ * A kept-alive connection failed before any answer: most likely the
+ * server closed it (its idle timeout) as the request went out, so the
+ * message is sent again, once, on a new connection, as HTTP clients do.
+ * -1 when it was not that case: the transport fails.
+ */
+static int
+remote_stale(struct remote_conn *c)
+{
+	if (c->kind != REMOTE_POST || !c->reused || c->answered ||
+	    c->msg == NULL || c->msg->retried)
+		return -1;
+	log_debug("%s: %s: a kept-alive connection failed; sending again",
+	    __func__, c->r->label);
+	c->dead = 1;
+	c->msg->retried = 1;
+	remote_msg_push(c->r, c->msg);
+	c->msg = NULL;
+	return 0;
 }

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import Daemon, Tap, stop_ok, wait_until  # noqa: E402
 
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}}
-         for n in ("echo", "big", "boom", "slow")]
+         for n in ("echo", "big", "boom", "slow", "flaky")]
 
 
 class Fake:
@@ -27,6 +27,7 @@ class Fake:
         self.sessions = 0
         self.session = None
         self.refuse_init = False
+        self.dropped = False
         self.cancelled = []     # requestIds of notifications/cancelled
         self.answers = {}       # our request id -> the daemon's answer
         self.answered = threading.Condition(self.lock)
@@ -38,7 +39,10 @@ class Fake:
             def log_message(self, *args):
                 pass
 
+            nreq = 0
+
             def do_POST(self):
+                self.nreq += 1
                 n = int(self.headers.get("Content-Length", 0))
                 fake.post(self, json.loads(self.rfile.read(n)))
 
@@ -105,6 +109,15 @@ class Fake:
         name = msg["params"]["name"]
         if name == "boom":
             return h.reply(500, b"internal error")
+        if name == "flaky" and h.nreq > 1 and not self.dropped:
+            self.dropped = True         # a kept-alive connection closed
+            h.close_connection = True   # as the request came, unanswered
+            return
+        if name == "flaky":
+            return h.reply(200, json.dumps({
+                "jsonrpc": "2.0", "id": msg["id"], "result": {
+                    "content": [{"type": "text", "text": "flaky"}]}}
+            ).encode())
         if name == "slow":
             return self.slow(h, msg)
         if name == "big":
@@ -220,6 +233,10 @@ def main():
         tap.ok(ok and calls and fake.cancelled == [calls[0][2]["id"]],
                "notifications/cancelled POSTed with the call's id",
                (fake.cancelled, calls[:1]))
+        st, _, body = d.call("mcp__fake__flaky", {})
+        tap.ok(st == 200 and fake.dropped and fake.sessions == 1,
+               "a kept-alive connection closed under a request: sent again "
+               "on a new one", (st, body, fake.dropped))
         st, _, body = d.call("mcp__fake__big", {})
         tap.ok(st == 502 and "maxMessageBytes" in str(body),
                "an answer over maxMessageBytes: 502", body)
