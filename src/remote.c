@@ -99,7 +99,7 @@ struct remote {
 	char			*hosthdr;	/* Host: */
 	char			*path;		/* path and query */
 	int			 port;
-	struct ssl_ctx_st	*ctx;		/* https only */
+	struct ssl_ctx_st	*ctx;		/* https only; the server's */
 	struct evdns_base	*dns;		/* names only */
 	struct remote_conn	*conns;
 	int			 nconns;
@@ -159,7 +159,7 @@ static void	 gc_cb(evutil_socket_t, short, void *);
 struct remote *
 remote_new(struct event_base *base, const struct remote_hooks *hooks,
     void *arg, const char *label, const struct config_server *cs,
-    size_t max_message, char *err, size_t errlen)
+    struct ssl_ctx_st *ctx, size_t max_message, char *err, size_t errlen)
 {
 	struct remote	*r;
 
@@ -179,9 +179,10 @@ remote_new(struct event_base *base, const struct remote_hooks *hooks,
 	if ((r->gc_ev = event_new(base, -1, 0, gc_cb, r)) == NULL ||
 	    remote_parse_url(r, err, errlen) == -1)
 		goto fail;
-	if (cs->tls && (r->ctx = tls_ctx_new(&cs->tls_opts, err,
-	    errlen)) == NULL)
+	if (cs->tls && (r->ctx = ctx) == NULL) {
+		snprintf(err, errlen, "no TLS context (see the log at start)");
 		goto fail;
+	}
 	return r;
 fail:
 	remote_free(r);
@@ -243,7 +244,6 @@ remote_free(struct remote *r)
 		event_free(r->gc_ev);
 	if (r->dns != NULL)
 		evdns_base_free(r->dns, 0);
-	tls_ctx_free(r->ctx);
 	free(r->host);
 	free(r->hosthdr);
 	free(r->path);

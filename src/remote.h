@@ -32,6 +32,7 @@ struct event_base;
 struct config_server;
 struct remote;
 struct remote_msg;
+struct ssl_ctx_st;
 
 struct remote_hooks {
 	/* One message from the server, NUL-terminated, valid during the
@@ -51,12 +52,13 @@ struct remote_hooks {
 
 #define REMOTE_HEAD_MAX	512
 
-/* cs (a remote server's config) must outlive the remote; label names it
- * in log lines and is copied. NULL with a message in err (a TLS context
- * that cannot be made: caFile, client certificate). */
+/* cs (a remote server's config) and ctx (its TLS context, for https:
+ * tls.c; not freed here) must outlive the remote; label names it in log
+ * lines and is copied. NULL with a message in err. */
 struct remote	*remote_new(struct event_base *, const struct remote_hooks *,
 		    void *arg, const char *label, const struct config_server *,
-		    size_t max_message, char *err, size_t errlen);
+		    struct ssl_ctx_st *ctx, size_t max_message, char *err,
+		    size_t errlen);
 void		 remote_free(struct remote *);
 
 /* Begins a new session: HTTP+SSE opens its event stream; Streamable HTTP

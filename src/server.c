@@ -54,6 +54,7 @@
 #include "log.h"
 #include "stats.h"
 #include "proc.h"
+#include "tls.h"
 #include "remote.h"
 #include "reply.h"
 #include "rpc.h"
@@ -172,6 +173,8 @@ struct server {
 	struct server_inst		*insts;
 	int				 ninsts;
 	struct toolset_slot		 tools;
+	struct ssl_ctx_st		*tls_ctx;	/* https servers */
+	char				 tls_err[300];
 
 	/* Any thread, under mtx. */
 	pthread_mutex_t			 mtx;
@@ -518,6 +521,12 @@ server_new(const struct config *cfg, size_t index,
 		snprintf(srv->insts[i].label, sizeof(srv->insts[i].label),
 		    "server %s[%zu]", srv->name, i);
 	}
+	/* Here, on the main thread: OpenSSL's libraries and the CA files
+	 * are opened before any worker holds a connection. */
+	if (srv->cs->tls && !srv->cs->disabled && (srv->tls_ctx =
+	    tls_ctx_new(&srv->cs->tls_opts, srv->tls_err,
+	    sizeof(srv->tls_err))) == NULL)
+		log_warnx("server %s: %s", srv->name, srv->tls_err);
 	return srv;
 fail:
 	server_free(srv);
@@ -555,6 +564,7 @@ server_free(struct server *srv)
 		free(in->fail_msg);
 	}
 	free(srv->insts);
+	tls_ctx_free(srv->tls_ctx);
 	toolset_slot_destroy(&srv->tools);
 	breaker_destroy(&srv->breaker);
 	for (e = srv->envp; e != NULL && *e != NULL; e++)
@@ -672,7 +682,7 @@ inst_transport_new(struct server_inst *in, char *buf, size_t len)
 		    "host name of %s are NOT verified", in->label,
 		    srv->cs->url);
 	in->remote = remote_new(in->base, &inst_remote_hooks, in, in->label,
-	    srv->cs, max, err, sizeof(err));
+	    srv->cs, srv->tls_ctx, max, err, sizeof(err));
 	if (in->remote == NULL)
 		log_warnx("%s: %s", in->label, err);
 	return in->remote != NULL ? 0 : -1;

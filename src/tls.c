@@ -10,12 +10,15 @@
  * once (pthread_once: workers may make contexts at the same time).
  */
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -53,6 +56,7 @@ static struct {
 	TLS_FN(ERR_clear_error);
 	TLS_FN(X509_VERIFY_PARAM_set1_ip_asc);
 	TLS_FN(X509_verify_cert_error_string);
+	TLS_FN(X509_get_default_cert_file);
 	TLS_FN(bufferevent_openssl_socket_new);
 	TLS_FN(bufferevent_openssl_set_allow_dirty_shutdown);
 	TLS_FN(bufferevent_openssl_get_ssl);
@@ -66,6 +70,7 @@ static void	tls_load(void);
 static int	tls_sym(void *, const char *, const char *, void *);
 static void	tls_ssl_error(char *, size_t, const char *, const char *);
 static SSL	*tls_new(SSL_CTX *, const char *, int);
+static int	 tls_system_store(SSL_CTX *);
 
 /* dlsym into *slot (a function pointer); 0, or -1 with the error. */
 static int
@@ -117,6 +122,7 @@ tls_load(void)
 	    TLS_SYM(crypto, TLS_LIBCRYPTO, ERR_clear_error) ||
 	    TLS_SYM(crypto, TLS_LIBCRYPTO, X509_VERIFY_PARAM_set1_ip_asc) ||
 	    TLS_SYM(crypto, TLS_LIBCRYPTO, X509_verify_cert_error_string) ||
+	    TLS_SYM(crypto, TLS_LIBCRYPTO, X509_get_default_cert_file) ||
 	    TLS_SYM(ev, TLS_LIBEVENT_OPENSSL, bufferevent_openssl_socket_new) ||
 	    TLS_SYM(ev, TLS_LIBEVENT_OPENSSL,
 	    bufferevent_openssl_set_allow_dirty_shutdown) ||
@@ -165,7 +171,7 @@ tls_ctx_new(const struct config_tls *t, char *err, size_t errlen)
 			    t->ca_file);
 			goto fail;
 		}
-	} else if (api.SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	} else if (tls_system_store(ctx) == -1) {
 		tls_ssl_error(err, errlen, "cannot load the system's "
 		    "certificate store", NULL);
 		goto fail;
@@ -182,6 +188,27 @@ tls_ctx_new(const struct config_tls *t, char *err, size_t errlen)
 fail:
 	api.SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/*
+ * The system's store, read whole now: OpenSSL's default paths also look
+ * certificates up in a directory during handshakes, which would open
+ * descriptors on the workers (whose numbers the loop thread's epoll
+ * changelist may still hold). The default paths only when the bundle
+ * is missing or SSL_CERT_FILE or SSL_CERT_DIR name others.
+ */
+static int
+tls_system_store(SSL_CTX *ctx)
+{
+	struct stat	 st;
+	const char	*file;
+
+	if (getenv("SSL_CERT_FILE") == NULL && getenv("SSL_CERT_DIR") ==
+	    NULL && (file = api.X509_get_default_cert_file()) != NULL &&
+	    stat(file, &st) == 0 && S_ISREG(st.st_mode))
+		return api.SSL_CTX_load_verify_locations(ctx, file,
+		    NULL) == 1 ? 0 : -1;
+	return api.SSL_CTX_set_default_verify_paths(ctx) == 1 ? 0 : -1;
 }
 
 void

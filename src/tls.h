@@ -9,7 +9,9 @@
  * for https URLs only: libssl, libcrypto and libevent_openssl are
  * opened (dlopen) then, so a daemon without https servers never maps
  * them (that alone costs 1.8 MiB of RSS) nor initialises them.
- * A context belongs to the thread that made it (the owner worker).
+ * A context is made at start on the main thread (server.c), one per
+ * https server, and shared by its instances' workers (SSL_new() and
+ * handshakes are thread-safe on a context OpenSSL does not change).
  */
 #ifndef TLS_H
 #define TLS_H
