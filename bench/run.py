@@ -13,7 +13,9 @@ on this machine, in one run:
   1. mcp-proxyd -> mcp-demo-server echo, POST / with a small payload, at 1,
      16, 64 and 256 keep-alive connections (wrk): requests/s, p50, p99;
   2. the same through @modelcontextprotocol/server-everything's echo (npm,
-     from $MCP_PROXYD_NPM_DIR; skipped with a note when absent);
+     from $MCP_PROXYD_NPM_DIR; skipped with a note when absent), over
+     stdio and (2b) as a remote server over Streamable HTTP (the same
+     server started with PORT=N node dist/index.js streamableHttp);
   3. 500 concurrent calls of a 2-second sleep tool: wall time from the
      first request sent to the last reply read;
   4. GET /mcp/tools?q=echo with rate limits off: requests/s;
@@ -785,6 +787,30 @@ def everything_server():
     if node is None or not os.path.exists(path):
         return None
     return {"command": node, "args": [path]}
+
+
+def everything_http(procs, workdir):
+    """server-everything in streamableHttp mode on a free port, started
+    and waited for; its remote server entry, or None."""
+    every = everything_server()
+    if every is None:
+        return None
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    log_path = open(os.path.join(workdir, "everything-http.log"), "wb")
+    procs.start([every["command"]] + every["args"] + ["streamableHttp"],
+                env=dict(os.environ, PORT=str(port)), stdout=log_path,
+                stderr=log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return {"type": "http", "url": "http://127.0.0.1:%d/mcp" % port}
+        except OSError:
+            time.sleep(0.1)
+    raise BenchError("server-everything (streamableHttp) did not listen")
 
 
 def check_call(d, tool, params, want):
@@ -1688,6 +1714,8 @@ def report_load(t, args, m, res, sleep_wall, sleep_failed, have_every):
               ratios(pcpu / bcpu, psw / bsw) if bcpu and bsw else None)
     if have_every:
         load_rows("everything", "2. echo via server-everything", False)
+        load_rows("everyhttp", "2b. echo via server-everything over "
+                  "Streamable HTTP", False)
     else:
         t.add("2. echo via server-everything", "skipped: not installed "
               "(sh scripts/deps.sh test)")
@@ -2255,6 +2283,7 @@ def load_group(args, procs, workdir, demo, bare, m, notes, configs, table):
                "slow": dict(demo, maxConcurrent=SLEEP_CALLS * 2)}
     if every is not None:
         servers["everything"] = every
+        servers["everyhttp"] = everything_http(procs, workdir)
     else:
         notes.append("item 2 skipped: @modelcontextprotocol/"
                      "server-everything not found under %s "
@@ -2264,6 +2293,8 @@ def load_group(args, procs, workdir, demo, bare, m, notes, configs, table):
                ECHO_MESSAGE)
     if every is not None:
         check_call(d, "mcp__everything__echo",
+                   {"message": ECHO_MESSAGE}, "Echo: " + ECHO_MESSAGE)
+        check_call(d, "mcp__everyhttp__echo",
                    {"message": ECHO_MESSAGE}, "Echo: " + ECHO_MESSAGE)
     st, body = http_request(d.port, "GET", "/mcp/tools?q=echo",
                             token=d.token)
@@ -2282,6 +2313,10 @@ def load_group(args, procs, workdir, demo, bare, m, notes, configs, table):
         scripts["everything"] = (d.url, wrk_script(
             os.path.join(workdir, "everything.lua"), "POST",
             call_body("mcp__everything__echo",
+                      {"message": ECHO_MESSAGE}), d.token))
+        scripts["everyhttp"] = (d.url, wrk_script(
+            os.path.join(workdir, "everyhttp.lua"), "POST",
+            call_body("mcp__everyhttp__echo",
                       {"message": ECHO_MESSAGE}), d.token))
     args.disc_script = wrk_script(os.path.join(workdir, "disc.lua"),
                                   "GET", None, d.token)

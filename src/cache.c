@@ -68,12 +68,21 @@ cache_fingerprint(const struct config_server *cs, char out[65])
 {
 	struct sha256	ctx;
 	unsigned char	md[SHA256_LEN];
+	const char	*kind;
 	size_t		i;
 
 	sha256_init(&ctx);
 	/* Each field with its NUL, so "ab","c" differs from "a","bc". */
-	sha256_update(&ctx, "cmd", 4);
-	sha256_update(&ctx, cs->command, strlen(cs->command) + 1);
+	if (cs->url != NULL) {
+		/* A remote server: its transport and URL (no header
+		 * values: they hold secrets). */
+		kind = cs->transport == CONFIG_TRANSPORT_SSE ? "sse" : "http";
+		sha256_update(&ctx, kind, strlen(kind) + 1);
+		sha256_update(&ctx, cs->url, strlen(cs->url) + 1);
+	} else {
+		sha256_update(&ctx, "cmd", 4);
+		sha256_update(&ctx, cs->command, strlen(cs->command) + 1);
+	}
 	for (i = 0; i < cs->nargs; i++) {
 		sha256_update(&ctx, "arg", 4);
 		sha256_update(&ctx, cs->args[i], strlen(cs->args[i]) + 1);

@@ -46,7 +46,8 @@ struct cache_counters {
 	long	write_errors;
 };
 void		 cache_counters(struct cache *, struct cache_counters *);
-/* Hex SHA-256 over the server's command, args, env and cwd. */
+/* Hex SHA-256 over the server's command, args, env and cwd (a remote
+ * server's: its transport and URL). */
 void		 cache_fingerprint(const struct config_server *, char out[65]);
 
 #endif

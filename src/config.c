@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "remotecfg.h"
 #include "toolname.h"
 
 #define CONFIG_FILE_MAX		(16 * 1024 * 1024)	/* bytes */
@@ -84,6 +85,7 @@ struct config_key {
 #define CONFIG_SRV(f)		offsetof(struct config_server, f)
 #define CONFIG_RATE(f)		offsetof(struct config_rate, f)
 #define CONFIG_BREAKER(f)	offsetof(struct config_breaker, f)
+#define CONFIG_TLS(f)		offsetof(struct config_tls, f)
 
 static const struct config_key config_top_keys[] = {
 	{ "$comment", CONFIG_KIND_OTHER, 0, 0, 0 },
@@ -157,6 +159,26 @@ static const struct config_key config_server_keys[] = {
 	{ "pingTimeoutMs", CONFIG_KIND_INT, CONFIG_SRV(ping_timeout_ms),
 	    10, 600000 },
 	{ "breaker", CONFIG_KIND_OTHER, 0, 0, 0 },
+	{ "url", CONFIG_KIND_STRING, CONFIG_SRV(url), 0, 0 },
+	{ "headers", CONFIG_KIND_OTHER, 0, 0, 0 },
+	{ "headersFile", CONFIG_KIND_STRING, CONFIG_SRV(headers_file), 0, 0 },
+	{ "tls", CONFIG_KIND_OTHER, 0, 0, 0 },
+	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
+};
+
+/* Keys of one transport only. */
+static const char *const config_stdio_only[] = {
+	"command", "args", "env", "cwd", "inheritEnv", NULL
+};
+static const char *const config_remote_only[] = {
+	"url", "headers", "headersFile", "tls", NULL
+};
+
+static const struct config_key config_tls_keys[] = {
+	{ "caFile", CONFIG_KIND_STRING, CONFIG_TLS(ca_file), 0, 0 },
+	{ "certFile", CONFIG_KIND_STRING, CONFIG_TLS(cert_file), 0, 0 },
+	{ "keyFile", CONFIG_KIND_STRING, CONFIG_TLS(key_file), 0, 0 },
+	{ "insecureSkipVerify", CONFIG_KIND_BOOL, CONFIG_TLS(insecure), 0, 0 },
 	{ NULL, CONFIG_KIND_OTHER, 0, 0, 0 }
 };
 
@@ -243,8 +265,19 @@ static int		 config_env(struct config_parser *, const char *,
 static int		 config_tool_timeouts(struct config_parser *,
 			    const char *, struct json_object *,
 			    struct config_server *);
+static int		 config_headers(struct config_parser *,
+			    const char *, struct json_object *,
+			    struct config_server *);
+static int		 config_tls(struct config_parser *, const char *,
+			    struct json_object *, struct config_tls *);
+static int		 config_transport_keys(struct config_parser *,
+			    const char *, struct json_object *,
+			    const struct config_server *);
+static int		 config_remote(struct config_parser *, const char *,
+			    struct config_server *);
 static int		 config_server_type(struct config_parser *,
-			    const char *, struct json_object *);
+			    const char *, struct json_object *,
+			    struct config_server *);
 static int		 config_server(struct config_parser *, const char *,
 			    const char *, struct json_object *,
 			    struct config_server *);
@@ -1100,10 +1133,11 @@ config_tool_timeouts(struct config_parser *p, const char *path,
 	return 0;
 }
 
-/* "type" as Claude Code writes it: only local (stdio) servers for now. */
+/* "type" as Claude Code writes it: stdio, http (or streamable-http) or
+ * sse. */
 static int
 config_server_type(struct config_parser *p, const char *path,
-    struct json_object *v)
+    struct json_object *v, struct config_server *srv)
 {
 	const char	*type;
 	char		 q[CONFIG_QUOTE_MAX + 16];
@@ -1115,16 +1149,19 @@ config_server_type(struct config_parser *p, const char *path,
 	}
 	type = json_object_get_string(v);
 	if (strcmp(type, "stdio") == 0)
-		return 0;
-	if (strcmp(type, "http") == 0 || strcmp(type, "sse") == 0 ||
-	    strcmp(type, "streamable-http") == 0) {
-		config_error(p, path, "remote servers are not supported yet "
-		    "(type %s)", config_quote(q, sizeof(q), type));
+		srv->transport = CONFIG_TRANSPORT_STDIO;
+	else if (strcmp(type, "http") == 0 ||
+	    strcmp(type, "streamable-http") == 0)
+		srv->transport = CONFIG_TRANSPORT_HTTP;
+	else if (strcmp(type, "sse") == 0)
+		srv->transport = CONFIG_TRANSPORT_SSE;
+	else {
+		config_error(p, path, "unknown server type %s (expected "
+		    "\"stdio\", \"http\" or \"sse\")",
+		    config_quote(q, sizeof(q), type));
 		return -1;
 	}
-	config_error(p, path, "unknown server type %s (only \"stdio\" is "
-	    "supported)", config_quote(q, sizeof(q), type));
-	return -1;
+	return 0;
 }
 
 static int
@@ -1161,17 +1198,17 @@ config_server(struct config_parser *p, const char *path, const char *name,
 	if (config_want_object(p, path, v) == -1)
 		return -1;
 
-	/* A remote server says so before its other keys look unknown. */
+	/* The transport first: it decides which keys belong. A "url"
+	 * without a "type" or a "command" is Streamable HTTP. */
 	if (json_object_object_get_ex(v, "type", &val)) {
 		config_path_key(kpath, sizeof(kpath), path, "type");
-		if (config_server_type(p, kpath, val) == -1)
+		if (config_server_type(p, kpath, val, srv) == -1)
 			return -1;
-	}
-	if (json_object_object_get_ex(v, "url", NULL)) {
-		config_path_key(kpath, sizeof(kpath), path, "url");
-		config_error(p, kpath, "remote servers are not supported yet");
+	} else if (json_object_object_get_ex(v, "url", NULL) &&
+	    !json_object_object_get_ex(v, "command", NULL))
+		srv->transport = CONFIG_TRANSPORT_HTTP;
+	if (config_transport_keys(p, path, v, srv) == -1)
 		return -1;
-	}
 
 	it = json_object_iter_begin(v);
 	end = json_object_iter_end(v);
@@ -1206,8 +1243,16 @@ config_server(struct config_parser *p, const char *path, const char *name,
 		} else if (strcmp(key, "breaker") == 0) {
 			if (config_breaker(p, kpath, val, &srv->breaker) == -1)
 				return -1;
+		} else if (strcmp(key, "headers") == 0) {
+			if (config_headers(p, kpath, val, srv) == -1)
+				return -1;
+		} else if (strcmp(key, "tls") == 0) {
+			if (config_tls(p, kpath, val, &srv->tls_opts) == -1)
+				return -1;
 		}
 	}
+	if (srv->transport != CONFIG_TRANSPORT_STDIO)
+		return config_remote(p, path, srv);
 	if (srv->command == NULL) {
 		config_error(p, path, "missing required key \"command\"");
 		return -1;
@@ -1217,6 +1262,149 @@ config_server(struct config_parser *p, const char *path, const char *name,
 		config_error(p, path, "out of memory");
 		return -1;
 	}
+	return 0;
+}
+
+/* A key of the other transport is an error that says so. */
+static int
+config_transport_keys(struct config_parser *p, const char *path,
+    struct json_object *v, const struct config_server *srv)
+{
+	const char *const	*keys;
+	char			 kpath[CONFIG_PATH_MAX];
+	int			 remote;
+
+	remote = srv->transport != CONFIG_TRANSPORT_STDIO;
+	keys = remote ? config_stdio_only : config_remote_only;
+	for (; *keys != NULL; keys++) {
+		if (!json_object_object_get_ex(v, *keys, NULL))
+			continue;
+		config_path_key(kpath, sizeof(kpath), path, *keys);
+		config_error(p, kpath, "only for %s servers (this one is %s)",
+		    remote ? "stdio" : "remote (http, sse)", remote ?
+		    "remote" : "a stdio server: give it a \"type\" of "
+		    "\"http\" or \"sse\" to make it remote");
+		return -1;
+	}
+	return 0;
+}
+
+/* headers: names checked, values ${VAR} expanded now. */
+static int
+config_headers(struct config_parser *p, const char *path,
+    struct json_object *v, struct config_server *srv)
+{
+	struct json_object_iterator	 it, end;
+	const char			*key;
+	char				 kpath[CONFIG_PATH_MAX], why[300];
+	char				*raw = NULL, *val = NULL;
+	int				 rc = -1;
+
+	if (config_want_object(p, path, v) == -1)
+		return -1;
+	it = json_object_iter_begin(v);
+	end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		key = json_object_iter_peek_name(&it);
+		config_path_key(kpath, sizeof(kpath), path, key);
+		if (remotecfg_header_name(key, why, sizeof(why)) == -1) {
+			config_error(p, kpath, "%s", why);
+			goto out;
+		}
+		if (config_get_string(p, kpath,
+		    json_object_iter_peek_value(&it), 1, &raw) == -1)
+			goto out;
+		if (remotecfg_expand(raw, &val, why, sizeof(why)) == -1) {
+			config_error(p, kpath, "%s", why);
+			goto out;
+		}
+		if (remotecfg_header_set(&srv->headers, &srv->nheaders, key,
+		    val) == -1) {
+			config_error(p, kpath, "out of memory");
+			goto out;
+		}
+		free(val);
+		val = NULL;
+	}
+	rc = 0;
+out:
+	free(raw);
+	free(val);
+	return rc;
+}
+
+static int
+config_tls(struct config_parser *p, const char *path, struct json_object *v,
+    struct config_tls *tls)
+{
+	struct json_object_iterator	 it, end;
+	const struct config_key		*k;
+	const char			*key;
+	char				 kpath[CONFIG_PATH_MAX];
+
+	if (config_want_object(p, path, v) == -1)
+		return -1;
+	it = json_object_iter_begin(v);
+	end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		key = json_object_iter_peek_name(&it);
+		config_path_key(kpath, sizeof(kpath), path, key);
+		if ((k = config_find_key(config_tls_keys, key)) == NULL) {
+			config_unknown_key(p, path, key, config_tls_keys);
+			return -1;
+		}
+		if (config_set_key(p, kpath, k,
+		    json_object_iter_peek_value(&it), tls) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* A remote server's URL, headers file and TLS files. */
+static int
+config_remote(struct config_parser *p, const char *path,
+    struct config_server *srv)
+{
+	const struct config_tls	*t = &srv->tls_opts;
+	char			 kpath[CONFIG_PATH_MAX], why[600];
+	const char		*files[3];
+	int			 i;
+
+	config_path_key(kpath, sizeof(kpath), path, "url");
+	if (srv->url == NULL) {
+		config_error(p, path, "missing required key \"url\"");
+		return -1;
+	}
+	if (remotecfg_url(srv->url, &srv->tls, why, sizeof(why)) == -1) {
+		config_error(p, kpath, "%s", why);
+		return -1;
+	}
+	config_path_key(kpath, sizeof(kpath), path, "headersFile");
+	if (srv->headers_file != NULL && remotecfg_headers_file(
+	    srv->headers_file, &srv->headers, &srv->nheaders, why,
+	    sizeof(why)) == -1) {
+		config_error(p, kpath, "%s", why);
+		return -1;
+	}
+	config_path_key(kpath, sizeof(kpath), path, "tls");
+	if (!srv->tls && (t->ca_file != NULL || t->cert_file != NULL ||
+	    t->key_file != NULL || t->insecure)) {
+		config_error(p, kpath, "TLS options need an https:// URL");
+		return -1;
+	}
+	if ((t->cert_file == NULL) != (t->key_file == NULL)) {
+		config_error(p, kpath, "certFile and keyFile go together");
+		return -1;
+	}
+	files[0] = t->ca_file;
+	files[1] = t->cert_file;
+	files[2] = t->key_file;
+	for (i = 0; i < 3; i++)
+		if (files[i] != NULL && access(files[i], R_OK) == -1) {
+			config_error(p, kpath, "cannot read %s: %s", files[i],
+			    strerror(errno));
+			return -1;
+		}
 	return 0;
 }
 
@@ -1848,6 +2036,16 @@ config_server_free(struct config_server *srv)
 	for (i = 0; i < srv->ntool_timeouts; i++)
 		free(srv->tool_timeouts[i].tool);
 	free(srv->tool_timeouts);
+	free(srv->url);
+	for (i = 0; i < srv->nheaders; i++) {
+		free(srv->headers[i].key);
+		free(srv->headers[i].value);
+	}
+	free(srv->headers);
+	free(srv->headers_file);
+	free(srv->tls_opts.ca_file);
+	free(srv->tls_opts.cert_file);
+	free(srv->tls_opts.key_file);
 }
 
 void

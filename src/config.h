@@ -37,9 +37,25 @@ struct config_breaker {
 					   times this */
 };
 
+/* How a server is reached. */
+enum config_transport {
+	CONFIG_TRANSPORT_STDIO = 0,	/* a child process (command) */
+	CONFIG_TRANSPORT_HTTP,		/* Streamable HTTP (url) */
+	CONFIG_TRANSPORT_SSE		/* the 2024-11-05 HTTP+SSE (url) */
+};
+
+/* A remote server's TLS settings (https URLs only). */
+struct config_tls {
+	char	*ca_file;		/* NULL: the system's store */
+	char	*cert_file;		/* client certificate (mTLS) */
+	char	*key_file;		/* its key; both or neither */
+	int	 insecure;		/* insecureSkipVerify */
+};
+
 struct config_server {
 	char			 *name;		/* [A-Za-z0-9_-]+, no "__" */
-	char			 *command;
+	enum config_transport	  transport;
+	char			 *command;	/* stdio only */
 	char			**args;		/* NULL terminated */
 	size_t			  nargs;
 	struct config_kv	 *env;
@@ -61,6 +77,14 @@ struct config_server {
 						   default 2 x timeout_ms */
 	int			  ping_timeout_ms; /* default 5000 */
 	struct config_breaker	  breaker;	/* default 5 failures, 30 s */
+	/* Remote servers (http, sse) only. */
+	char			 *url;
+	int			  tls;		/* 1: an https URL */
+	struct config_kv	 *headers;	/* ${VAR} expanded, then the
+						   headersFile's added */
+	size_t			  nheaders;
+	char			 *headers_file;
+	struct config_tls	  tls_opts;
 };
 
 struct config_rate {

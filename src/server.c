@@ -54,6 +54,8 @@
 #include "log.h"
 #include "stats.h"
 #include "proc.h"
+#include "tls.h"
+#include "remote.h"
 #include "reply.h"
 #include "rpc.h"
 #include "server.h"
@@ -106,7 +108,9 @@ struct server_inst {
 	int			 index;
 	int			 worker;	/* the owner */
 	struct event_base	*base;
-	struct proc		*proc;
+	struct proc		*proc;		/* a stdio server's */
+	struct remote		*remote;	/* a remote server's */
+	int			 remote_stopping; /* its DELETE is out */
 	char			 label[96];
 	enum inst_state		 state;
 	unsigned		 gen;		/* spawn generation */
@@ -169,6 +173,8 @@ struct server {
 	struct server_inst		*insts;
 	int				 ninsts;
 	struct toolset_slot		 tools;
+	struct ssl_ctx_st		*tls_ctx;	/* https servers */
+	char				 tls_err[300];
 
 	/* Any thread, under mtx. */
 	pthread_mutex_t			 mtx;
@@ -233,6 +239,14 @@ static void	 inst_on_line(void *, char *, size_t);
 static void	 inst_on_overflow(void *, const char *, size_t, size_t);
 static void	 inst_on_closed(void *, const char *);
 static void	 inst_on_exited(void *, int, int);
+static void	 inst_on_failed(void *, const char *);
+static void	 inst_on_stopped(void *);
+static pid_t	 inst_pid(struct server_inst *);
+static int	 inst_transport_new(struct server_inst *, char *, size_t);
+static int	 inst_xsend(struct server_inst *, const char *, size_t, char *,
+		    size_t, const char *, size_t, struct server_call *);
+static size_t	 inst_buffered(struct server_inst *);
+static char	*inst_take_line(struct server_inst *, char *, size_t);
 static void	 inst_on_msg(struct server_inst *, struct rpc_msg *, size_t);
 static void	 inst_on_request(struct server_inst *, struct rpc_msg *);
 static void	 inst_on_notification(struct server_inst *, struct rpc_msg *);
@@ -295,6 +309,10 @@ static void	 server_breaker_event(struct server *, enum breaker_event,
 
 static const struct proc_hooks inst_proc_hooks = {
 	inst_on_line, inst_on_overflow, inst_on_closed, inst_on_exited
+};
+
+static const struct remote_hooks inst_remote_hooks = {
+	inst_on_line, inst_on_overflow, inst_on_failed, inst_on_stopped
 };
 
 /* ------------------------------------------------------------ the calls */
@@ -503,6 +521,12 @@ server_new(const struct config *cfg, size_t index,
 		snprintf(srv->insts[i].label, sizeof(srv->insts[i].label),
 		    "server %s[%zu]", srv->name, i);
 	}
+	/* Here, on the main thread: OpenSSL's libraries and the CA files
+	 * are opened before any worker holds a connection. */
+	if (srv->cs->tls && !srv->cs->disabled && (srv->tls_ctx =
+	    tls_ctx_new(&srv->cs->tls_opts, srv->tls_err,
+	    sizeof(srv->tls_err))) == NULL)
+		log_warnx("server %s: %s", srv->name, srv->tls_err);
 	return srv;
 fail:
 	server_free(srv);
@@ -521,6 +545,7 @@ server_free(struct server *srv)
 	for (i = 0; srv->insts != NULL && i < srv->ninsts; i++) {
 		in = &srv->insts[i];
 		proc_free(in->proc);
+		remote_free(in->remote);
 		if (in->timer_ev != NULL)
 			event_free(in->timer_ev);
 		if (in->restart_ev != NULL)
@@ -539,6 +564,7 @@ server_free(struct server *srv)
 		free(in->fail_msg);
 	}
 	free(srv->insts);
+	tls_ctx_free(srv->tls_ctx);
 	toolset_slot_destroy(&srv->tools);
 	breaker_destroy(&srv->breaker);
 	for (e = srv->envp; e != NULL && *e != NULL; e++)
@@ -612,7 +638,7 @@ server_inst_start(struct server *srv, int i)
 	char			*buf;
 	size_t			 len;
 
-	if (srv->cs->disabled || in->proc != NULL)
+	if (srv->cs->disabled || in->proc != NULL || in->remote != NULL)
 		return;
 	in->worker = pool_self();
 	in->base = pool_worker_base(srv->pool, in->worker);
@@ -623,20 +649,77 @@ server_inst_start(struct server *srv, int i)
 	in->refresh_ev = evtimer_new(in->base, relist_cb, in);
 	in->fail_ev = event_new(in->base, -1, 0, fail_cb, in);
 	in->hung_ev = evtimer_new(in->base, hung_cb, in);
-	in->proc = proc_new(in->base, &inst_proc_hooks, in, in->label,
-	    srv->cfg->max_message_bytes > 0 ? srv->cfg->max_message_bytes :
-	    CONFIG_DEFAULT_MAX_MESSAGE_BYTES, srv->cs->max_buffered_bytes,
-	    buf, len);
 	if (in->base == NULL || buf == NULL || in->timer_ev == NULL ||
 	    in->restart_ev == NULL || in->relist_ev == NULL ||
 	    in->refresh_ev == NULL || in->fail_ev == NULL ||
-	    in->hung_ev == NULL || in->proc == NULL) {
-		log_warnx("%s: out of memory", in->label);
-		server_note_failure(srv, "out of memory");
+	    in->hung_ev == NULL || inst_transport_new(in, buf, len) == -1) {
+		server_note_failure(srv, "cannot set up the server");
 		inst_attempted(in);
 		return;
 	}
 	inst_spawn(in);
+}
+
+/* The instance's proc (stdio) or remote (http, sse). */
+static int
+inst_transport_new(struct server_inst *in, char *buf, size_t len)
+{
+	struct server	*srv = in->srv;
+	size_t		 max = srv->cfg->max_message_bytes > 0 ?
+			    srv->cfg->max_message_bytes :
+			    CONFIG_DEFAULT_MAX_MESSAGE_BYTES;
+	char		 err[600];
+
+	if (srv->cs->transport == CONFIG_TRANSPORT_STDIO) {
+		in->proc = proc_new(in->base, &inst_proc_hooks, in, in->label,
+		    max, srv->cs->max_buffered_bytes, buf, len);
+		if (in->proc == NULL)
+			log_warnx("%s: out of memory", in->label);
+		return in->proc != NULL ? 0 : -1;
+	}
+	if (srv->cs->tls_opts.insecure)
+		log_warnx("%s: tls.insecureSkipVerify: the certificate and "
+		    "host name of %s are NOT verified", in->label,
+		    srv->cs->url);
+	in->remote = remote_new(in->base, &inst_remote_hooks, in, in->label,
+	    srv->cs, srv->tls_ctx, max, err, sizeof(err));
+	if (in->remote == NULL)
+		log_warnx("%s: %s", in->label, err);
+	return in->remote != NULL ? 0 : -1;
+}
+
+static pid_t
+inst_pid(struct server_inst *in)
+{
+	return in->proc != NULL ? proc_pid(in->proc) : 0;
+}
+
+/* One message to the child's stdin or to the remote server; c (may be
+ * NULL) gets the handle to withdraw it. */
+static int
+inst_xsend(struct server_inst *in, const char *head, size_t headlen,
+    char *body, size_t bodylen, const char *tail, size_t taillen,
+    struct server_call *c)
+{
+	if (in->remote != NULL)
+		return remote_send(in->remote, head, headlen, body, bodylen,
+		    tail, taillen, c != NULL ? &c->rmsg : NULL);
+	return proc_send(in->proc, head, headlen, body, bodylen, tail,
+	    taillen, c != NULL ? &c->msg : NULL);
+}
+
+static size_t
+inst_buffered(struct server_inst *in)
+{
+	return in->remote != NULL ? remote_buffered(in->remote) :
+	    proc_buffered(in->proc);
+}
+
+static char *
+inst_take_line(struct server_inst *in, char *line, size_t len)
+{
+	return in->remote != NULL ? remote_take_line(in->remote, line, len) :
+	    inst_take_line(in, line, len);
 }
 
 static int
@@ -648,7 +731,9 @@ inst_spawn(struct server_inst *in)
 
 	if (in->stopping)
 		return -1;
-	if (proc_spawn(in->proc, srv->cs->command, srv->argv, srv->envp,
+	if (in->remote != NULL)
+		remote_start(in->remote);
+	else if (proc_spawn(in->proc, srv->cs->command, srv->argv, srv->envp,
 	    srv->path, srv->cs->cwd, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", in->label, err);
 		pthread_mutex_lock(&srv->mtx);
@@ -660,12 +745,12 @@ inst_spawn(struct server_inst *in)
 		return -1;
 	}
 	pthread_mutex_lock(&srv->mtx);
-	srv->exec_failed = 0;
-	in->shown_pid = proc_pid(in->proc);
+	if (in->remote == NULL)		/* a remote one: when ready */
+		srv->exec_failed = 0;
+	in->shown_pid = inst_pid(in);
 	clock_gettime(CLOCK_REALTIME, &srv->last_start_at);
 	pthread_mutex_unlock(&srv->mtx);
-	log_debug("%s: %s: pid %d", __func__, in->label,
-	    (int)proc_pid(in->proc));
+	log_debug("%s: %s: pid %d", __func__, in->label, (int)inst_pid(in));
 	inst_audit(in, "server_start", NULL);
 	in->gen++;
 	in->state = INST_INIT;
@@ -712,7 +797,7 @@ inst_request(struct server_inst *in, int64_t *idp, const char *method,
 static void
 inst_send_line(struct server_inst *in, char *line, size_t len)
 {
-	if (proc_send(in->proc, NULL, 0, line, len, NULL, 0, NULL) == -1)
+	if (inst_xsend(in, NULL, 0, line, len, NULL, 0, NULL) == -1)
 		inst_stdin_full(in);
 }
 
@@ -721,12 +806,12 @@ inst_send_line(struct server_inst *in, char *line, size_t len)
 static void
 inst_stdin_full(struct server_inst *in)
 {
-	if (proc_buffered(in->proc) == 0 || in->fail_msg != NULL)
+	if (inst_buffered(in) == 0 || in->fail_msg != NULL)
 		return;
 	stats_reject(STATS_STDIN_FULL);
 	inst_fail_later(in, "server '%s' is not reading its stdin (%zu bytes "
 	    "waiting, maxBufferedBytes %zu)", in->srv->name,
-	    proc_buffered(in->proc), in->srv->cs->max_buffered_bytes);
+	    inst_buffered(in), in->srv->cs->max_buffered_bytes);
 }
 
 static void
@@ -765,6 +850,8 @@ inst_on_init(struct server_inst *in, struct rpc_msg *msg)
 		return;
 	}
 	snprintf(in->version, sizeof(in->version), "%s", version);
+	if (in->remote != NULL)
+		remote_set_version(in->remote, in->version);
 	in->has_tools = json_object_object_get_ex(msg->result, "capabilities",
 	    &caps) && json_object_object_get_ex(caps, "tools", &v);
 	inst_send_line(in, strdup(initialized), sizeof(initialized) - 1);
@@ -1060,6 +1147,7 @@ inst_ready(struct server_inst *in)
 {
 	struct server	*srv = in->srv;
 	struct toolset	*ts;
+	char		 at[300];
 	int		 failures;
 
 	in->state = INST_READY;
@@ -1068,14 +1156,19 @@ inst_ready(struct server_inst *in)
 	atomic_store(&in->ready, 1);
 	atomic_fetch_add(&srv->nready, 1);
 	pthread_mutex_lock(&srv->mtx);
+	srv->exec_failed = 0;
 	if (srv->shown_pid == 0)
-		srv->shown_pid = proc_pid(in->proc);
+		srv->shown_pid = inst_pid(in);
 	snprintf(in->shown_version, sizeof(in->shown_version), "%s",
 	    in->version);
 	pthread_mutex_unlock(&srv->mtx);
 	ts = server_toolset(srv);
-	log_info("%s: ready (pid %d, protocol %s, %zu tools)", in->label,
-	    (int)proc_pid(in->proc), in->version,
+	if (in->remote != NULL)
+		snprintf(at, sizeof(at), "%s", srv->cs->url);
+	else
+		snprintf(at, sizeof(at), "pid %d", (int)inst_pid(in));
+	log_info("%s: ready (%s, protocol %s, %zu tools)", in->label, at,
+	    in->version,
 	    ts != NULL ? toolset_count(ts) : (size_t)0);
 	toolset_release(ts);
 	inst_attempted(in);
@@ -1114,7 +1207,7 @@ static void
 inst_unready(struct server_inst *in)
 {
 	struct server	*srv = in->srv;
-	pid_t		 pid = proc_pid(in->proc);
+	pid_t		 pid = inst_pid(in);
 	int		 i;
 
 	atomic_store(&in->ready, 0);
@@ -1145,13 +1238,14 @@ server_submit(struct server *srv, int i, struct server_call *c)
 	c->inst = NULL;
 	c->id = 0;
 	c->msg = NULL;
+	c->rmsg = NULL;
 	c->breaker = c->trial = 0;
 	if (c->params == NULL || c->tool == NULL) {
 		server_call_fail(c, 500, 0, NULL, "internal error: a call "
 		    "without a tool or params");
 		return;
 	}
-	if (in->stopping || in->proc == NULL) {
+	if (in->stopping || (in->proc == NULL && in->remote == NULL)) {
 		c->reason = "shutdown";
 		server_call_fail(c, 503, 1, NULL, "server shutting down");
 		return;
@@ -1271,8 +1365,8 @@ inst_send_call(struct server_inst *in, struct server_call *c)
 	c->sent_ms = mono_ms();
 	n = snprintf(prefix, sizeof(prefix), "{\"jsonrpc\":\"2.0\",\"id\":%"
 	    PRId64 ",\"method\":\"tools/call\",\"params\":", c->id);
-	if (proc_send(in->proc, prefix, (size_t)n, c->params, c->paramslen,
-	    "}\n", 2, &c->msg) == -1)
+	if (inst_xsend(in, prefix, (size_t)n, c->params, c->paramslen,
+	    "}\n", 2, c) == -1)
 		inst_stdin_full(in);
 	c->params = NULL;	/* taken by the write queue */
 	c->paramslen = 0;
@@ -1290,9 +1384,12 @@ inst_take(struct server_inst *in, int64_t id)
 			c->hnext = NULL;
 			/* Its line is withdrawn if none of it is out yet; the
 			 * write queue forgets the call either way. */
-			c->unsent = c->msg != NULL &&
-			    proc_cancel(in->proc, c->msg) == 0;
+			c->unsent = (c->msg != NULL &&
+			    proc_cancel(in->proc, c->msg) == 0) ||
+			    (c->rmsg != NULL &&
+			    remote_cancel(in->remote, c->rmsg) == 0);
 			c->msg = NULL;
+			c->rmsg = NULL;
 			in->npending--;
 			inst_load(in, -1);
 			atomic_fetch_sub(&in->srv->inflight, 1);
@@ -1436,12 +1533,12 @@ inst_hung(struct server_inst *in)
 	    " ms with %d calls pending (%d of them timed out), ping id %"
 	    PRId64 " unanswered after %d ms; SIGTERM to its process group "
 	    "(SIGKILL after %d ms), then a restart", in->label,
-	    (int)proc_pid(in->proc), silent, pending, in->nghosts,
+	    (int)inst_pid(in), silent, pending, in->nghosts,
 	    in->ping_id, srv->cs->ping_timeout_ms, HUNG_KILL_MS);
 	snprintf(extra, sizeof(extra), "\"server\":\"%s\",\"instance\":%d,"
 	    "\"pid\":%d,\"msSinceLastMessage\":%" PRId64 ",\"pending\":%d,"
 	    "\"pingTimeoutMs\":%d", srv->name, in->index,
-	    (int)proc_pid(in->proc), silent, pending,
+	    (int)inst_pid(in), silent, pending,
 	    srv->cs->ping_timeout_ms);
 	snprintf(msg, sizeof(msg), "server '%s' stopped responding (no "
 	    "message for %" PRId64 " ms, no answer to a ping within %d ms); "
@@ -1629,7 +1726,7 @@ inst_on_line(void *arg, char *line, size_t len)
 	}
 	if (rpc_scan_id(line, len < PROC_HEAD_MAX ? len : PROC_HEAD_MAX,
 	    &id) == 0 && (c = inst_take(in, id)) != NULL) {
-		c->line = proc_take_line(in->proc, line, len);
+		c->line = inst_take_line(in, line, len);
 		c->linelen = len;
 		if (c->line == NULL) {
 			server_call_fail(c, 502, 0, in->srv->name,
@@ -1640,7 +1737,7 @@ inst_on_line(void *arg, char *line, size_t len)
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->line = proc_take_line(in->proc, line, len)) == NULL) {
+	    (p->line = inst_take_line(in, line, len)) == NULL) {
 		free(p);
 		log_warnx("%s: out of memory for a %zu byte line", in->label,
 		    len);
@@ -1892,7 +1989,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case INST_DEAD:
 		/* A hung child that outlived its SIGTERM. */
-		if (!in->stopping && proc_pid(in->proc) != 0) {
+		if (!in->stopping && inst_pid(in) != 0) {
 			log_warnx("%s: still running %d ms after SIGTERM; "
 			    "sending SIGKILL", in->label, HUNG_KILL_MS);
 			proc_kill_group(in->proc, 0);
@@ -1901,6 +1998,46 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	default:
 		break;
 	}
+}
+
+/*
+ * A remote server's transport failed: like a child's exit. Before it
+ * answered initialize (unreachable, TLS refused, an error status) it is
+ * like a program that cannot be executed: calls are answered 503 at
+ * once, with Retry-After, until it is ready again.
+ */
+static void
+inst_on_failed(void *arg, const char *what)
+{
+	struct server_inst	*in = arg;
+	struct server		*srv = in->srv;
+	struct server_call	*c;
+	char			 msg[700];
+
+	if (in->state == INST_INIT) {
+		pthread_mutex_lock(&srv->mtx);
+		srv->exec_failed = 1;
+		pthread_mutex_unlock(&srv->mtx);
+		snprintf(msg, sizeof(msg), "server '%s' is not available: "
+		    "server '%s' %s", srv->name, srv->name, what);
+		while ((c = in->qhead) != NULL) {
+			inst_queue_del(in, c);
+			c->reason = "unavailable";
+			server_call_fail(c, 503, 1, srv->name, msg);
+		}
+	}
+	inst_fail_later(in, "server '%s' %s", srv->name, what);
+}
+
+/* A remote server's session is ended (server_inst_stop()). */
+static void
+inst_on_stopped(void *arg)
+{
+	struct server_inst	*in = arg;
+
+	in->remote_stopping = 0;
+	in->state = INST_IDLE;
+	in->srv->hooks.gone(in->srv->hooks.arg, in->srv->index, in->index);
 }
 
 static void
@@ -2013,20 +2150,25 @@ inst_down(struct server_inst *in, const char *msg, int term)
 	inst_timer(in, in->hung_ev, -1);
 	in->ping_id = 0;
 	/* Answers written just before the end still count. */
-	proc_drain(in->proc);
+	if (in->proc != NULL)
+		proc_drain(in->proc);
 	in->init_id = in->list_id = 0;
 	json_object_put(in->list_acc);
 	in->list_acc = NULL;
 	in->relist = in->building = 0;
 	server_note_failure(in->srv, msg);
 	inst_fail_calls(in, 502, msg, 1);
-	proc_close_pipes(in->proc);
 	inst_attempted(in);
-	if (term && proc_signal(in->proc, SIGTERM))
-		inst_timer(in, in->timer_ev, HUNG_KILL_MS);
-	else
-		proc_kill_group(in->proc, 1);
-	if (proc_pid(in->proc) == 0) {
+	if (in->remote != NULL)
+		remote_reset(in->remote);
+	else {
+		proc_close_pipes(in->proc);
+		if (term && proc_signal(in->proc, SIGTERM))
+			inst_timer(in, in->timer_ev, HUNG_KILL_MS);
+		else
+			proc_kill_group(in->proc, 1);
+	}
+	if (inst_pid(in) == 0) {
 		in->state = INST_IDLE;
 		inst_schedule_restart(in);
 	}
@@ -2378,7 +2520,7 @@ server_inst_stop(struct server *srv, int i)
 		inst_queue_del(in, c);
 		server_call_fail(c, 503, 1, srv->name, "server shutting down");
 	}
-	if (in->proc == NULL)
+	if (in->proc == NULL && in->remote == NULL)
 		return;
 	inst_timer(in, in->restart_ev, -1);
 	inst_timer(in, in->timer_ev, -1);
@@ -2390,6 +2532,12 @@ server_inst_stop(struct server *srv, int i)
 	in->init_id = in->list_id = 0;
 	if (in->state == INST_READY)
 		inst_unready(in);
+	if (in->remote != NULL) {
+		/* A DELETE ends the session; then inst_on_stopped(). */
+		in->remote_stopping = remote_stop(in->remote);
+		in->state = in->remote_stopping ? INST_DEAD : INST_IDLE;
+		return;
+	}
 	if (proc_pid(in->proc) == 0) {
 		proc_close_pipes(in->proc);
 		in->state = INST_IDLE;
@@ -2405,6 +2553,15 @@ server_inst_signal(struct server *srv, int i, int sig)
 {
 	struct server_inst	*in = &srv->insts[i];
 
+	if (in->remote != NULL) {
+		/* SIGTERM and SIGKILL abandon the session's DELETE. */
+		if (sig != 0 && in->remote_stopping) {
+			remote_reset(in->remote);
+			in->remote_stopping = 0;
+			in->state = INST_IDLE;
+		}
+		return in->remote_stopping;
+	}
 	return in->proc != NULL ? proc_signal(in->proc, sig) : 0;
 }
 

@@ -39,6 +39,7 @@ struct cache;
 struct config;
 struct event;
 struct proc_msg;
+struct remote_msg;
 struct rpc_msg;
 struct server;
 struct server_inst;
@@ -89,6 +90,7 @@ struct server_call {
 	struct server_inst *inst;
 	struct event	*timer;
 	struct proc_msg	*msg;		/* not yet completely written */
+	struct remote_msg *rmsg;	/* not yet handed to a connection */
 	int		 unsent;	/* withdrawn before any byte went */
 	char		*line;		/* a long answer, for the bulk lane */
 	size_t		 linelen;

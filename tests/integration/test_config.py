@@ -134,7 +134,9 @@ def test_check_option(files):
                      "instances": 64, "disabled": True},
         },
     })
-    for name in ("demo.json", "mcp-proxyd.example.json"):
+    os.environ.setdefault("GITHUB_TOKEN", "ghp_example")
+    for name in ("demo.json", "mcp-proxyd.example.json",
+                 "claude-code-remote.json"):
         path = os.path.join(TOP_SRCDIR, "contrib", name)
         rc, out, err = check(path)
         tap(rc == 0, "valid: contrib/" + name,
@@ -170,10 +172,6 @@ def test_check_option(files):
     expect_error("bad server name",
                  files.write({"mcpServers": {"a__b": {"command": "x"}}}),
                  "mcpServers.a__b", "invalid server name")
-    expect_error("remote server",
-                 files.write({"mcpServers": {"r": {
-                     "type": "sse", "url": "https://example.invalid/sse"}}}),
-                 "mcpServers.r.type", "remote servers are not supported yet")
     expect_error("missing command",
                  files.write({"mcpServers": {"demo": {"args": []}}}),
                  "mcpServers.demo", '"command"')
@@ -215,7 +213,7 @@ def man_keys():
     with open(MAN5, encoding="utf-8") as f:
         lines = f.read().splitlines()
     sections = {"TOP-LEVEL KEYS": "top", "SERVER KEYS": "server"}
-    nested = {"rateLimits": "rate", "breaker": "breaker"}
+    nested = {"rateLimits": "rate", "breaker": "breaker", "tls": "tls"}
     keys = {}
     section = None
     current = None
@@ -251,7 +249,8 @@ def source_keys():
     for table, sect in (("config_top_keys", "top"),
                         ("config_server_keys", "server"),
                         ("config_rate_keys", "rate"),
-                        ("config_breaker_keys", "breaker")):
+                        ("config_breaker_keys", "breaker"),
+                        ("config_tls_keys", "tls")):
         m = re.search(r"config_key %s\[\] = \{(.*?)\n\};" % table, text,
                       re.S)
         found[sect] = re.findall(r'\{ "([^"]+)", CONFIG_KIND_', m.group(1)) \
@@ -268,6 +267,9 @@ def wrap(sect, key, value, with_command=True):
     if sect == "breaker":
         return {"mcpServers": {"s": {"command": "x",
                                      "breaker": {key: value}}}}
+    if sect == "tls":
+        return {"mcpServers": {"s": {"url": "https://x/",
+                                     "tls": {key: value}}}}
     server = {"command": "x"} if with_command and key != "command" else {}
     server[key] = value
     return {"mcpServers": {"s": server}}
@@ -276,7 +278,88 @@ def wrap(sect, key, value, with_command=True):
 def key_path(sect, key):
     return {"top": key, "rate": "rateLimits.discovery." + key,
             "server": "mcpServers.s." + key,
-            "breaker": "mcpServers.s.breaker." + key}[sect]
+            "breaker": "mcpServers.s.breaker." + key,
+            "tls": "mcpServers.s.tls." + key}[sect]
+
+
+def remote(**keys):
+    server = {"type": "http", "url": "https://example.invalid/mcp"}
+    server.update(keys)
+    return {"mcpServers": {"r": server}}
+
+
+def test_remote_config(files):
+    os.environ["MCP_PROXYD_TEST_TOKEN"] = "s3cret"
+    os.environ.pop("MCP_PROXYD_TEST_UNSET", None)
+    good = files.write({"X-Api-Key": "k"}, "headers-good.json")
+    os.chmod(good, 0o600)
+    loose = files.write({"X-Api-Key": "k"}, "headers-loose.json")
+    os.chmod(loose, 0o644)
+    expect_ok(files, "remote servers (http, sse, every remote key)", {
+        "mcpServers": {
+            "h": {"type": "http", "url": "https://example.invalid:8443/m",
+                  "headers": {"Authorization":
+                              "Bearer ${MCP_PROXYD_TEST_TOKEN}",
+                              "X-Default": "${MCP_PROXYD_TEST_UNSET:-d}"},
+                  "headersFile": good, "timeoutMs": 5,
+                  "toolTimeouts": {"t": 9}, "maxConcurrent": 3,
+                  "tls": {"caFile": good, "insecureSkipVerify": False}},
+            "s": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
+            "u": {"url": "http://[::1]:80/mcp"},
+        }})
+    cases = [
+        ("remote: unset variable", remote(headers={
+            "Authorization": "Bearer ${MCP_PROXYD_TEST_UNSET}"}),
+         "mcpServers.r.headers.Authorization",
+         "environment variable MCP_PROXYD_TEST_UNSET is not set"),
+        ("remote: bad URL scheme", remote(url="ftp://example.invalid/"),
+         "mcpServers.r.url", "http:// or https://"),
+        ("remote: URL without a host", remote(url="http:///mcp"),
+         "mcpServers.r.url"),
+        ("remote: URL with user info",
+         remote(url="https://u:p@example.invalid/"),
+         "mcpServers.r.url", "user info"),
+        ("remote: no url", {"mcpServers": {"r": {"type": "sse"}}},
+         "mcpServers.r", '"url"'),
+        ("remote: a stdio key", remote(command="x"),
+         "mcpServers.r.command", "only for stdio servers"),
+        ("stdio: a remote key", {"mcpServers": {"r": {
+            "command": "x", "type": "stdio", "headers": {}}}},
+         "mcpServers.r.headers", "only for remote"),
+        ("remote: unknown type", remote(type="websocket"),
+         "mcpServers.r.type", '"websocket"'),
+        ("remote: unknown key", remote(heders={}),
+         "mcpServers.r", '"heders"'),
+        ("remote: reserved header", remote(headers={"Mcp-Session-Id": "x"}),
+         "mcpServers.r.headers.Mcp-Session-Id", "set by the daemon"),
+        ("remote: bad header name", remote(headers={"A B": "x"}),
+         'mcpServers.r.headers["A B"]', "HTTP token"),
+        ("remote: control character in a value",
+         remote(headers={"X": "a\r\nInjected: 1"}),
+         "mcpServers.r.headers.X", "control character"),
+        ("remote: headersFile readable by others", remote(headersFile=loose),
+         "mcpServers.r.headersFile", "0600"),
+        ("remote: headersFile missing",
+         remote(headersFile=os.path.join(files.dir, "nope")),
+         "mcpServers.r.headersFile", "cannot open"),
+        ("remote: tls on http", remote(url="http://example.invalid/",
+                                       tls={"insecureSkipVerify": True}),
+         "mcpServers.r.tls", "https"),
+        ("remote: unknown tls key", remote(tls={"cafile": good}),
+         "mcpServers.r.tls", '"cafile"', '"caFile"'),
+        ("remote: certFile without keyFile", remote(tls={"certFile": good}),
+         "mcpServers.r.tls", "certFile and keyFile"),
+        ("remote: unreadable caFile",
+         remote(tls={"caFile": os.path.join(files.dir, "nope.pem")}),
+         "mcpServers.r.tls", "nope.pem"),
+    ]
+    for case in cases:
+        expect_error(case[0], files.write(case[1]), *case[2:])
+    err = expect_error("remote: a secret is never in a message",
+                       files.write(remote(headers={
+                           "X": "${MCP_PROXYD_TEST_TOKEN}\u0001"})),
+                       "mcpServers.r.headers.X")
+    tap("s3cret" not in err, "remote: the expanded value is not shown", err)
 
 
 def test_man_matches_daemon(files):
@@ -357,6 +440,7 @@ def main():
                 "%s is missing: build it first (make)" % BIN)
         else:
             test_check_option(files)
+            test_remote_config(files)
             test_man_matches_daemon(files)
         test_man_pages()
     finally:

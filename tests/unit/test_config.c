@@ -945,21 +945,37 @@ START_TEST(test_server_type)
 	ck_assert_uint_eq(cf->nservers, 1);
 	config_free(cf);
 
-	/* Checked before the keys a remote server has and we do not know. */
-	parse_err("{\"mcpServers\": {\"s\": {\"url\": \"https://x/sse\", "
-	    "\"type\": \"sse\"}}}",
-	    NAME ": mcpServers.s.type: remote servers are not supported yet "
-	    "(type \"sse\")");
+	/* Remote servers: the transport, the URL, TLS, headers. */
+	cf = parse_ok("{\"mcpServers\": {\"s\": {\"url\": \"https://x/sse\", "
+	    "\"type\": \"sse\"}}}");
+	ck_assert_int_eq(cf->servers[0].transport, CONFIG_TRANSPORT_SSE);
+	ck_assert_str_eq(cf->servers[0].url, "https://x/sse");
+	ck_assert_int_eq(cf->servers[0].tls, 1);
+	ck_assert_ptr_null(cf->servers[0].command);
+	config_free(cf);
+	setenv("TEST_CONFIG_TOKEN", "t0k", 1);
+	unsetenv("TEST_CONFIG_UNSET");
+	cf = parse_ok("{\"mcpServers\": {\"s\": {\"url\": \"http://x:81/m\", "
+	    "\"headers\": {\"A\": \"Bearer ${TEST_CONFIG_TOKEN}$$\", "
+	    "\"B\": \"${TEST_CONFIG_UNSET:-d}\"}}}}");
+	ck_assert_int_eq(cf->servers[0].transport, CONFIG_TRANSPORT_HTTP);
+	ck_assert_int_eq(cf->servers[0].tls, 0);
+	ck_assert_uint_eq(cf->servers[0].nheaders, 2);
+	ck_assert_str_eq(cf->servers[0].headers[0].value, "Bearer t0k$");
+	ck_assert_str_eq(cf->servers[0].headers[1].value, "d");
+	config_free(cf);
+	parse_err("{\"mcpServers\": {\"s\": {\"url\": \"http://x/\", "
+	    "\"headers\": {\"A\": \"${TEST_CONFIG_UNSET}\"}}}}",
+	    NAME ": mcpServers.s.headers.A: environment variable "
+	    "TEST_CONFIG_UNSET is not set");
 	parse_err("{\"mcpServers\": {\"s\": {\"type\": \"http\", "
-	    "\"url\": \"https://x/mcp\", \"headers\": {}}}}",
-	    NAME ": mcpServers.s.type: remote servers are not supported yet "
-	    "(type \"http\")");
-	parse_err("{\"mcpServers\": {\"s\": {\"url\": \"https://x/mcp\"}}}",
-	    NAME ": mcpServers.s.url: remote servers are not supported yet");
+	    "\"url\": \"https://x/mcp\", \"args\": []}}}",
+	    NAME ": mcpServers.s.args: only for stdio servers (this one is "
+	    "remote)");
 	parse_err("{\"mcpServers\": {\"s\": {\"type\": \"ws\", "
 	    "\"command\": \"x\"}}}",
-	    NAME ": mcpServers.s.type: unknown server type \"ws\" (only "
-	    "\"stdio\" is supported)");
+	    NAME ": mcpServers.s.type: unknown server type \"ws\" (expected "
+	    "\"stdio\", \"http\" or \"sse\")");
 	parse_err("{\"mcpServers\": {\"s\": {\"type\": 1, "
 	    "\"command\": \"x\"}}}",
 	    NAME ": mcpServers.s.type: expected string, got integer");
