@@ -41,6 +41,7 @@
 #include "server.h"
 #include "session.h"
 #include "sha256.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "toolname.h"
 #include "toolset.h"
@@ -68,6 +69,7 @@ struct exec_call {
 	/* What the counters and the audit log learn on the way. */
 	const struct auth_caller *caller;	/* held (session_enter) */
 	const struct allowlist	*allow;		/* the caller's */
+	struct snapshot		*snap;		/* held: the config it met */
 	char			*name;		/* toolName, a copy */
 	int			 server_known;	/* sc.server is set */
 	int			 tool_known;	/* the server lists sc.tool */
@@ -130,6 +132,23 @@ exec_init(struct pool *pool, struct registry *reg, const struct config *cfg)
 	}
 }
 
+/* Loop thread, a reload: rateLimits.execute from now on (a changed limit
+ * starts every caller with a full bucket; ratelimit_set()). */
+void
+exec_reconfigure(const struct config *cfg)
+{
+	if (exec_rl == NULL && cfg->rate_execute.requests > 0) {
+		exec_rl = ratelimit_new(cfg->rate_execute.requests,
+		    cfg->rate_execute.window_s);
+		if (exec_rl == NULL)
+			log_warnx("%s: cannot create the rate limiter: "
+			    "rateLimits.execute not applied", __func__);
+		http_sweep_ratelimit(exec_rl);
+	} else if (exec_rl != NULL)
+		(void)ratelimit_set(exec_rl, cfg->rate_execute.requests,
+		    cfg->rate_execute.window_s);
+}
+
 void
 exec_free(void)
 {
@@ -148,6 +167,7 @@ static void
 exec_call_free(struct exec_call *ec)
 {
 	server_call_clear(&ec->sc);
+	snapshot_release(ec->snap);
 	if (ec->in != NULL)
 		evbuffer_free(ec->in);
 	if (ec->park_ev != NULL)
@@ -185,6 +205,7 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	ec->bulk = len > EXEC_BULK_BODY;
 	ec->caller = caller;
 	ec->allow = session_allowlist(caller);
+	ec->snap = snapshot_hold();
 	snprintf(ec->sc.rid, sizeof(ec->sc.rid), "%s", http_request_id(req));
 	ec->sc.job.run = exec_run;
 	ec->sc.job.done = exec_done;
@@ -430,7 +451,12 @@ exec_target(struct exec_call *ec)
 			return -1;
 		}
 	}
-	/* The allowlist comes before anything reaches a server. */
+	/* The allowlist comes before anything reaches a server: a
+	 * session's, and the daemon's (a reload may have narrowed it). */
+	if (ec->allow != ec->snap->allow &&
+	    allowlist_match(ec->allow, ec->full) &&
+	    !allowlist_match(ec->snap->allow, ec->full))
+		ec->allow = ec->snap->allow;
 	if (!allowlist_match(ec->allow, ec->full)) {
 		ec->tool_known = server != -1 && exec_tool_exists(ec);
 		exec_not_allowed(ec);
@@ -758,7 +784,7 @@ exec_not_allowed(struct exec_call *ec)
 		json_object_array_add(arr, json_object_new_string(
 		    allowlist_pattern(ec->allow, i)));
 	json_object_object_add(o, "allowedTools", arr);
-	if (ec->caller->session != NULL)
+	if (ec->caller->session != NULL && ec->allow != ec->snap->allow)
 		snprintf(msg, sizeof(msg), "Ask for '%s' in the allowedTools "
 		    "of a new session (POST /sessions), within the daemon's",
 		    ec->full);

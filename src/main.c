@@ -7,6 +7,7 @@
  * worker that owns it), then the loop runs until every server's first
  * start is over, and the ready line goes to stdout with READY=1 to the
  * service manager (sdnotify.c).
+ * SIGHUP reloads the configuration (reload.c) on the loop thread.
  * Shutdown (SIGTERM/SIGINT): the HTTP side drains and leaves the loop; the
  * workers end their children and exit (pool_stop() waits for them with a
  * deadline), the leftovers are answered, and all is freed. From the first
@@ -24,7 +25,6 @@
 
 #include <event2/event.h>
 
-#include "allowlist.h"
 #include "audit.h"
 #include "auth.h"
 #include "cache.h"
@@ -38,9 +38,11 @@
 #include "metrics.h"
 #include "pool.h"
 #include "registry.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "session.h"
 #include "sessionapi.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "version.h"
 
@@ -65,7 +67,6 @@ static void	notify(const char *);
 static void	wait_started(struct event_base *, int);
 static void	noop_cb(evutil_socket_t, short, void *);
 
-static const struct config *main_cfg;
 static struct registry	*main_registry;
 static int		 main_signals;
 
@@ -116,10 +117,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct sigaction	sa;
 	struct audit_event	ev;
+	int			drain_ms;
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: re-opening the audit log");
-		audit_reopen();
+		(void)reload_run();
 		return;
 	}
 	if (main_signals++ > 0)
@@ -131,15 +132,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	drain_ms = snapshot_current()->cfg->drain_timeout_ms;
 	log_info("%s: draining (drainTimeoutMs %d)", strsignal((int)sig),
-	    main_cfg->drain_timeout_ms);
+	    drain_ms);
 	memset(&ev, 0, sizeof(ev));
 	ev.event = "shutdown";
 	ev.latency_ms = -1;
 	ev.reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
 	audit_log(&ev);
 	notify("STOPPING=1");
-	http_drain(main_cfg->drain_timeout_ms);
+	http_drain(drain_ms);
 }
 
 static void
@@ -310,11 +312,13 @@ shutdown_all(struct pool *pool, struct cache *cache)
 	cache_flush(cache);
 }
 
-/* What main() starts and frees. */
+/* What main() starts and frees. cfg is the start snapshot's: the
+ * registry, the servers and the counters keep it for the daemon's life
+ * (main holds a reference); reloads install newer snapshots. */
 struct daemon {
-	struct config		*cfg;
+	struct snapshot		*start;
+	const struct config	*cfg;
 	struct auth		*auth;
-	struct allowlist	*allow;
 	struct event_base	*base;
 	struct event		*sigs[3];
 	struct pool		*pool;
@@ -322,6 +326,21 @@ struct daemon {
 	int			 port;
 	int			 workers;
 };
+
+/* The first snapshot: current, and held by main for the daemon's life. */
+static void
+load_snapshot(struct daemon *d, const char *path, int check)
+{
+	struct config	*cfg = load_config(path, check);
+
+	if (reload_init(cfg->path) == -1 ||
+	    (d->start = snapshot_new(cfg)) == NULL)
+		fatalx("cannot build the allowlist");
+	snapshot_install(d->start);
+	d->start = snapshot_hold();
+	d->cfg = d->start->cfg;
+	stats_config(d->start->generation, d->start->loaded);
+}
 
 /*
  * The loop thread's event base. evhttp turns a connection's read and write
@@ -388,7 +407,7 @@ start_back(struct daemon *d)
 	discovery_register(main_registry, cfg);
 	health_register(d->pool, main_registry, d->cache);
 	metrics_register(d->pool, main_registry, d->cache);
-	if (session_init(d->base, d->auth, cfg, d->allow) == -1)
+	if (session_init(d->base, d->auth, cfg, d->start->allow) == -1)
 		fatalx("cannot set up sessions");
 	sessionapi_register();
 	if (registry_start(main_registry) == -1)
@@ -409,9 +428,10 @@ free_all(struct daemon *d)
 		event_free(d->sigs[i]);
 	cache_free(d->cache);
 	event_base_free(d->base);
-	allowlist_free(d->allow);
 	auth_free(d->auth);
-	config_free(d->cfg);
+	snapshot_clear();
+	snapshot_release(d->start);
+	reload_free();
 }
 
 int
@@ -429,16 +449,12 @@ main(int argc, char *argv[])
 		return 1;
 	log_init(verbose);
 	event_set_log_callback(log_libevent);
-	d.cfg = load_config(config_path, check);
-	main_cfg = d.cfg;
+	load_snapshot(&d, config_path, check);
 	/* Before any thread: the reaper is forked. */
 	(void)children_init();
 	if (listen == NULL)
 		listen = d.cfg->listen != NULL ? d.cfg->listen : DEFAULT_LISTEN;
 	d.auth = load_auth(d.cfg, token, sizeof(token));
-	if ((d.allow = allowlist_new(d.cfg->allowed_tools,
-	    d.cfg->nallowed_tools)) == NULL)
-		fatalx("cannot build the allowlist");
 	if (audit_open(d.cfg->audit_log, 0) == -1)
 		fatalx("cannot open the audit log %s", d.cfg->audit_log);
 	start_front(&d, listen);

@@ -80,6 +80,9 @@ static uint64_t			 stats_requests[STATS_NMETHODS][STATS_MAX_STATUS];
 static struct stats_hist	 stats_http_dur[STATS_NMETHODS][STATS_NENDPOINTS];
 static uint64_t			 stats_rate_limits[STATS_NENDPOINTS];
 static uint64_t			 stats_auth_failures;
+static uint64_t			 stats_reloads[2];	/* failed, ok */
+static unsigned long		 stats_cfg_gen;
+static time_t			 stats_cfg_loaded;
 static struct stats_hist	 stats_queue_wait;
 static struct stats_server	*stats_servers;
 static size_t			 stats_nservers;
@@ -90,6 +93,7 @@ static void	 stats_hist_render(struct evbuffer *, const char *,
 		    const char *, const struct stats_hist *, const double *,
 		    size_t);
 static struct stats_tool *stats_tool(struct stats_server *, const char *);
+static void	 stats_render_config(struct evbuffer *);
 
 /* ------------------------------------------------------------ refusals */
 
@@ -475,8 +479,43 @@ stats_render_calls(struct evbuffer *b)
 }
 
 void
+stats_config(unsigned long gen, time_t loaded)
+{
+	stats_cfg_gen = gen;
+	stats_cfg_loaded = loaded;
+}
+
+void
+stats_reload(int ok)
+{
+	stats_reloads[ok != 0]++;
+}
+
+static void
+stats_render_config(struct evbuffer *b)
+{
+	stats_family(b, "config_reloads_total", "counter",
+	    "Configuration reloads (SIGHUP) by result: ok (applied) or "
+	    "failed (rejected, the old configuration kept).");
+	evbuffer_add_printf(b, "config_reloads_total{result=\"ok\"} %llu\n"
+	    "config_reloads_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)stats_reloads[1],
+	    (unsigned long long)stats_reloads[0]);
+	stats_family(b, "config_last_reload_success_timestamp_seconds",
+	    "gauge", "When the configuration in force was loaded (start or "
+	    "the last applied reload), Unix time.");
+	evbuffer_add_printf(b, "config_last_reload_success_timestamp_seconds "
+	    "%lld\n", (long long)stats_cfg_loaded);
+	stats_family(b, "config_generation", "gauge",
+	    "The configuration in force: 1 at start, one more per applied "
+	    "reload.");
+	evbuffer_add_printf(b, "config_generation %lu\n", stats_cfg_gen);
+}
+
+void
 stats_render(struct evbuffer *b)
 {
+	stats_render_config(b);
 	stats_render_http(b);
 	stats_render_rejects(b);
 	stats_render_calls(b);

@@ -1,0 +1,346 @@
+/*
+ * reload.c: the configuration reload on SIGHUP (see reload.h).
+ *
+ * What changes live (new snapshot, handed to the loop-thread modules):
+ * allowedTools, the HTTP limits and timeouts, maxConnections,
+ * maxSessions, discoveryTimeoutMs, discoveryRespectsAllowlist, the rate
+ * limits, drainTimeoutMs and auditLog's path. What needs a restart is
+ * pinned here to its running value with a warning: listen, workers,
+ * queueSize, authTokenFile, the schema cache, maxMessageBytes,
+ * startTimeoutMs, the servers' defaults and mcpServers (docs/
+ * architecture.md, "Reload").
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "config.h"
+#include "discovery.h"
+#include "exec.h"
+#include "http.h"
+#include "log.h"
+#include "reload.h"
+#include "sdnotify.h"
+#include "session.h"
+#include "snapshot.h"
+#include "stats.h"
+
+static void	reload_changed(const char *);
+static int	reload_str_eq(const char *, const char *);
+static int	reload_strv_eq(char *const *, size_t, char *const *, size_t);
+static int	reload_env_eq(const struct config_server *,
+		    const struct config_server *);
+static int	reload_tt_eq(const struct config_server *,
+		    const struct config_server *);
+static int	reload_breaker_eq(const struct config_breaker *,
+		    const struct config_breaker *);
+static int	reload_server_eq(const struct config_server *,
+		    const struct config_server *);
+static int	reload_servers(const struct config *, const struct config *);
+static int	reload_pin_str(const char *, char **, const char *);
+static void	reload_notify(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static void	reload_audit(int, unsigned long, const char *);
+static void	reload_apply(struct snapshot *);
+static void	reload_failed(const char *);
+
+static char	*reload_path;
+
+int
+reload_init(const char *path)
+{
+	free(reload_path);
+	reload_path = strdup(path);
+	return reload_path == NULL ? -1 : 0;
+}
+
+void
+reload_free(void)
+{
+	free(reload_path);
+	reload_path = NULL;
+}
+
+/* ------------------------------------------------ what needs a restart */
+
+static void
+reload_changed(const char *key)
+{
+	log_warnx("%s changed: takes effect at restart", key);
+}
+
+static int
+reload_str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int
+reload_strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	size_t	i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (!reload_str_eq(a[i], b[i]))
+			return 0;
+	return 1;
+}
+
+static int
+reload_env_eq(const struct config_server *a, const struct config_server *b)
+{
+	size_t	i;
+
+	if (a->nenv != b->nenv)
+		return 0;
+	for (i = 0; i < a->nenv; i++)
+		if (!reload_str_eq(a->env[i].key, b->env[i].key) ||
+		    !reload_str_eq(a->env[i].value, b->env[i].value))
+			return 0;
+	return 1;
+}
+
+static int
+reload_tt_eq(const struct config_server *a, const struct config_server *b)
+{
+	size_t	i;
+
+	if (a->ntool_timeouts != b->ntool_timeouts)
+		return 0;
+	for (i = 0; i < a->ntool_timeouts; i++)
+		if (!reload_str_eq(a->tool_timeouts[i].tool,
+		    b->tool_timeouts[i].tool) ||
+		    a->tool_timeouts[i].timeout_ms !=
+		    b->tool_timeouts[i].timeout_ms)
+			return 0;
+	return 1;
+}
+
+static int
+reload_breaker_eq(const struct config_breaker *a,
+    const struct config_breaker *b)
+{
+	return a->enabled == b->enabled && a->failures == b->failures &&
+	    a->open_ms == b->open_ms;
+}
+
+/* Every member of a server's definition. */
+static int
+reload_server_eq(const struct config_server *a, const struct config_server *b)
+{
+	return reload_str_eq(a->command, b->command) &&
+	    reload_strv_eq(a->args, a->nargs, b->args, b->nargs) &&
+	    reload_env_eq(a, b) && reload_str_eq(a->cwd, b->cwd) &&
+	    a->inherit_env == b->inherit_env &&
+	    a->timeout_ms == b->timeout_ms && reload_tt_eq(a, b) &&
+	    a->max_concurrent == b->max_concurrent &&
+	    a->max_queued == b->max_queued &&
+	    a->max_buffered_bytes == b->max_buffered_bytes &&
+	    a->instances == b->instances && a->disabled == b->disabled &&
+	    a->unresponsive_ms == b->unresponsive_ms &&
+	    a->ping_timeout_ms == b->ping_timeout_ms &&
+	    reload_breaker_eq(&a->breaker, &b->breaker);
+}
+
+/* Logs each server added, removed or changed (and moved: the registry
+ * indexes them by position); the number of them. */
+static int
+reload_servers(const struct config *nc, const struct config *oc)
+{
+	char	key[300];
+	size_t	i, j;
+	int	n = 0;
+
+	for (i = 0; i < nc->nservers; i++) {
+		for (j = 0; j < oc->nservers; j++)
+			if (strcmp(nc->servers[i].name, oc->servers[j].name) ==
+			    0)
+				break;
+		if (j == oc->nservers || i != j || !reload_server_eq(
+		    &nc->servers[i], &oc->servers[j])) {
+			snprintf(key, sizeof(key), "mcpServers.%s%s",
+			    nc->servers[i].name, j == oc->nservers ?
+			    " (added)" : "");
+			reload_changed(key);
+			n++;
+		}
+	}
+	for (j = 0; j < oc->nservers; j++) {
+		for (i = 0; i < nc->nservers; i++)
+			if (strcmp(nc->servers[i].name, oc->servers[j].name) ==
+			    0)
+				break;
+		if (i == nc->nservers) {
+			snprintf(key, sizeof(key), "mcpServers.%s (removed)",
+			    oc->servers[j].name);
+			reload_changed(key);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* 1 when it differed (now pinned), 0 when not, -1 out of memory. */
+static int
+reload_pin_str(const char *key, char **nv, const char *ov)
+{
+	char	*p = NULL;
+
+	if (reload_str_eq(*nv, ov))
+		return 0;
+	reload_changed(key);
+	if (ov != NULL && (p = strdup(ov)) == NULL)
+		return -1;
+	free(*nv);
+	*nv = p;
+	return 1;
+}
+
+#define RELOAD_PIN(key, field) do {					\
+	if (nc->field != oc->field) {					\
+		reload_changed(key);					\
+		nc->field = oc->field;					\
+		n++;							\
+	}								\
+} while (0)
+
+#define RELOAD_PIN_STR(key, field) do {					\
+	if ((r = reload_pin_str(key, &nc->field, oc->field)) == -1)	\
+		return -1;						\
+	n += r;								\
+} while (0)
+
+int
+reload_pin(struct config *nc, const struct config *oc)
+{
+	int	n = 0, r;
+
+	RELOAD_PIN_STR("listen", listen);
+	RELOAD_PIN_STR("authTokenFile", auth_token_file);
+	RELOAD_PIN_STR("schemaCachePath", schema_cache_path);
+	if ((nc->audit_log == NULL) != (oc->audit_log == NULL))
+		RELOAD_PIN_STR("auditLog", audit_log);
+	RELOAD_PIN("workers", workers);
+	RELOAD_PIN("queueSize", queue_size);
+	RELOAD_PIN("maxMessageBytes", max_message_bytes);
+	RELOAD_PIN("startTimeoutMs", start_timeout_ms);
+	RELOAD_PIN("schemaCacheTtlSeconds", schema_cache_ttl_s);
+	RELOAD_PIN("unresponsiveMs", unresponsive_ms);
+	RELOAD_PIN("pingTimeoutMs", ping_timeout_ms);
+	if (!reload_breaker_eq(&nc->breaker, &oc->breaker)) {
+		reload_changed("breaker");
+		nc->breaker = oc->breaker;
+		n++;
+	}
+	return n + reload_servers(nc, oc);
+}
+
+/* ------------------------------------------------------------- reload */
+
+static void
+reload_notify(const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[CONFIG_ERR_MAX + 64];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sdnotify(msg) == -1)
+		log_warn("cannot notify the service manager");
+}
+
+static void
+reload_audit(int ok, unsigned long gen, const char *err)
+{
+	struct audit_event	ev;
+	char			extra[80];
+
+	snprintf(extra, sizeof(extra), "\"result\":\"%s\",\"generation\":%lu",
+	    ok ? "ok" : "failed", gen);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "reload";
+	ev.latency_ms = -1;
+	ev.error = err;
+	ev.extra = extra;
+	audit_log(&ev);
+}
+
+/* snap becomes current; the loop-thread modules get its settings. The
+ * old one stays valid until they all have let go of it. */
+static void
+reload_apply(struct snapshot *snap)
+{
+	struct snapshot	*old = snapshot_hold();
+
+	if (snap->cfg->audit_log != NULL && !reload_str_eq(
+	    snap->cfg->audit_log, old->cfg->audit_log) &&
+	    audit_set_path(snap->cfg->audit_log) == -1)
+		log_warn("auditLog %s", snap->cfg->audit_log);
+	snapshot_install(snap);
+	http_reconfigure(snap->cfg);
+	exec_reconfigure(snap->cfg);
+	discovery_reconfigure(snap->cfg);
+	session_reconfigure(snap->cfg, snap->allow);
+	stats_config(snap->generation, snap->loaded);
+	snapshot_release(old);
+}
+
+static void
+reload_failed(const char *err)
+{
+	const struct snapshot	*cur = snapshot_current();
+
+	log_warnx("reload failed, the running configuration stays: %s", err);
+	reload_audit(0, cur->generation, err);
+	stats_reload(0);
+	reload_notify("READY=1\nSTATUS=reload failed, running generation "
+	    "%lu: %s", cur->generation, err);
+}
+
+int
+reload_run(void)
+{
+	struct config	*cfg;
+	struct snapshot	*snap;
+	struct timespec	 ts;
+	char		 err[CONFIG_ERR_MAX];
+	size_t		 i;
+	int		 n;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	reload_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000 +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	log_info("SIGHUP: re-opening the audit log, reloading %s",
+	    reload_path);
+	audit_reopen();
+	if ((cfg = config_load(reload_path, err, sizeof(err))) == NULL) {
+		reload_failed(err);
+		return -1;
+	}
+	for (i = 0; cfg->warnings != NULL && cfg->warnings[i] != NULL; i++)
+		log_warnx("%s", cfg->warnings[i]);
+	if ((n = reload_pin(cfg, snapshot_current()->cfg)) == -1 ||
+	    (snap = snapshot_new(cfg)) == NULL) {
+		if (n == -1)
+			config_free(cfg);
+		reload_failed("out of memory");
+		return -1;
+	}
+	reload_apply(snap);
+	log_info("configuration reloaded: generation %lu%s", snap->generation,
+	    n > 0 ? " (some changes take effect at restart)" : "");
+	reload_audit(1, snap->generation, NULL);
+	stats_reload(1);
+	reload_notify("READY=1\nSTATUS=configuration generation %lu loaded",
+	    snap->generation);
+	return 0;
+}

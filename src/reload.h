@@ -1,0 +1,36 @@
+/*
+ * reload.h: the configuration reload on SIGHUP (systemctl reload).
+ *
+ * reload_run() re-reads the file the daemon started with. A file that
+ * config_load() refuses is logged with its message (the file, the key,
+ * the problem) and the running configuration stays. Otherwise keys that
+ * only take effect at a restart are logged ("KEY changed: takes effect at
+ * restart") and keep their running values, and the rest is applied: a new
+ * snapshot (snapshot.h) becomes current and the loop-thread modules are
+ * given its settings (http, exec, discovery, session). Requests in
+ * flight keep the snapshot they started with. Either way the audit log
+ * is re-opened (logrotate), the reload is audited ("reload", with
+ * "result" and for a failure the error), counted (stats_reload()) and
+ * told to the service manager: RELOADING=1 with MONOTONIC_USEC at the
+ * start, READY=1 with a STATUS line at the end.
+ *
+ * Loop thread only. Calls config, snapshot, audit, sdnotify, stats,
+ * http, exec, discovery and session; nothing calls back.
+ */
+#ifndef RELOAD_H
+#define RELOAD_H
+
+struct config;
+
+/* The file to re-read on SIGHUP (a copy is kept). -1 out of memory. */
+int	reload_init(const char *path);
+/* SIGHUP: see above. 0 applied, -1 rejected. */
+int	reload_run(void);
+/* Logs each key of nc that differs from oc but cannot change at run time
+ * and gives it oc's value (the servers are compared and logged only: the
+ * registry keeps the running definitions). The number of such keys, or
+ * -1 out of memory. Pure but for the log; for the unit tests. */
+int	reload_pin(struct config *nc, const struct config *oc);
+void	reload_free(void);
+
+#endif

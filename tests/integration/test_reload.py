@@ -1,0 +1,328 @@
+"""Configuration reload on SIGHUP: calls in flight keep their snapshot and
+all succeed; the allowlist, limits and rate limits change live; sessions
+survive; a file that does not load is refused with the key named and the
+old configuration keeps serving; keys that need a restart are logged and
+left alone; the service manager hears RELOADING=1 and READY=1; the audit
+log and /metrics record each reload."""
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Daemon, Tap, demo_server, stop_ok, wait_until  # noqa
+import promtext  # noqa: E402
+
+
+def write_config(d, cfg):
+    """Replaces the daemon's file in one rename, as an editor would."""
+    tmp = d.config_path + ".new"
+    with open(tmp, "w") as f:
+        if isinstance(cfg, str):
+            f.write(cfg)
+        else:
+            json.dump(cfg, f)
+    os.rename(tmp, d.config_path)
+
+
+def reloads(d):
+    """(applied, failed) from /metrics."""
+    st, _, text = d.request("GET", "/metrics")
+    samples, _ = promtext.parse(text.decode() if isinstance(text, bytes)
+                                else text)
+    return (promtext.value(samples, "config_reloads_total", result="ok"),
+            promtext.value(samples, "config_reloads_total",
+                           result="failed"))
+
+
+def reload(d, cfg, ok=True):
+    """Writes cfg, sends SIGHUP and waits until the reload is counted."""
+    before = reloads(d)
+    write_config(d, cfg)
+    d.signal(signal.SIGHUP)
+    want = (before[0] + 1, before[1]) if ok else (before[0], before[1] + 1)
+    if not wait_until(lambda: reloads(d) == want, 30):
+        raise AssertionError("reload not counted: %r, want %r\n%s" %
+                             (reloads(d), want, d.stderr()[-3000:]))
+
+
+def generation(d):
+    return d.request("GET", "/health")[2]["config"]["generation"]
+
+
+def t_in_flight(tap):
+    servers = {}
+    for n in ("a", "b", "c"):
+        servers.update(demo_server(n))
+    d = Daemon({"mcpServers": servers})
+    try:
+        pids = sorted(d.children())
+        results = []
+
+        def one():
+            results.append(d.call("mcp__a__sleep", {"ms": 3000},
+                                  timeout=120)[0])
+        threads = [threading.Thread(target=one) for _ in range(50)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: d.request("GET", "/health")[2]["inflight"] >= 50,
+                   30)
+        inflight = d.request("GET", "/health")[2]["inflight"]
+        cfg = dict(d.config)
+        new = {}
+        new.update(demo_server("a"))
+        new.update(demo_server("b", env={"DEMO_X": "1"}))
+        new.update(demo_server("d"))
+        cfg["mcpServers"] = new
+        cfg["maxBodyBytes"] = 4096
+        cfg["workers"] = 7
+        reload(d, cfg)
+        for t in threads:
+            t.join(120)
+        tap.ok(inflight >= 50, "50 calls were in flight at the reload",
+               inflight)
+        tap.eq(results, [200] * 50, "all 50 calls in flight got 200")
+        tap.eq(generation(d), 2, "the new configuration is generation 2")
+        log = d.stderr()
+        for key in ("workers", "mcpServers.b", "mcpServers.d (added)",
+                    "mcpServers.c (removed)"):
+            tap.ok(key + " changed: takes effect at restart" in log,
+                   "logged: %s changed: takes effect at restart" % key)
+        tap.ok("mcpServers.a changed" not in log,
+               "an unchanged server is not named")
+        tap.eq(sorted(d.children()), pids,
+               "no MCP server was restarted (server changes need a "
+               "restart)")
+        st, _, _ = d.request("POST", "/", "x" * 5000)
+        tap.eq(st, 413, "the new maxBodyBytes applies")
+        tap.eq(d.call("mcp__c__echo", {"message": "hi"})[0], 200,
+               "the running servers keep serving")
+    finally:
+        stop_ok(tap, d, "in flight")
+
+
+def t_invalid(tap):
+    d = Daemon({"mcpServers": demo_server()})
+    try:
+        good = dict(d.config)
+        reload(d, "{\"allowedTools\": [", ok=False)
+        log = d.stderr()
+        tap.ok(re.search(r"reload failed, the running configuration stays: "
+                         r".*config\.json", log),
+               "a JSON syntax error is refused, naming the file")
+        tap.eq(d.call("mcp__demo__echo", {"message": "x"})[0], 200,
+               "the old configuration keeps serving")
+        bad = dict(good, maxBodyBytes=-5)
+        reload(d, bad, ok=False)
+        log = d.stderr()
+        tap.ok(re.search(r"reload failed.*maxBodyBytes", log),
+               "a bad value is refused, naming the key",
+               log[-1500:])
+        tap.eq(generation(d), 1, "still generation 1")
+        tap.eq(d.call("mcp__demo__echo", {"message": "x"})[0], 200,
+               "calls still succeed")
+        reload(d, dict(good, allowedTools=["mcp__demo__add"]))
+        tap.eq(generation(d), 2, "the next valid file is applied")
+        tap.eq(d.call("mcp__demo__echo", {"message": "x"})[0], 403,
+               "and its allowlist is in force")
+    finally:
+        stop_ok(tap, d, "invalid")
+
+
+def t_allowlist_and_sessions(tap):
+    d = Daemon({"mcpServers": demo_server(),
+                "allowedTools": ["mcp__demo__echo", "mcp__demo__add"]})
+    try:
+        st, _, s = d.request("POST", "/sessions", {})
+        tap.eq(st, 201, "a session (the daemon's tools)")
+        sess = "Bearer " + s["token"]
+        add = {"a": 1, "b": 2}
+        cfg = dict(d.config, allowedTools=["mcp__demo__echo"])
+        reload(d, cfg)
+        st, _, b = d.call("mcp__demo__add", add)
+        tap.ok(st == 403 and b.get("allowedTools") == ["mcp__demo__echo"],
+               "narrowed: the removed tool is 403", (st, b))
+        st, _, b = d.call("mcp__demo__add", add, token=sess)
+        tap.ok(st == 403 and b.get("allowedTools") == ["mcp__demo__echo"],
+               "and 403 for the session made before", (st, b))
+        tap.eq(d.call("mcp__demo__echo", {"message": "x"}, token=sess)[0],
+               200, "the session survived the reload")
+        st, _, b = d.request("POST", "/sessions",
+                             {"allowedTools": ["mcp__demo__add"]})
+        tap.eq(st, 403, "a new session cannot ask for the removed tool")
+        st, _, b = d.request("GET", "/mcp/tools?allowed=true", token=sess)
+        names = sorted(t["name"] for t in b["tools"])
+        tap.eq(names, ["mcp__demo__echo"],
+               "discovery with allowed=true follows the daemon's list too")
+        cfg = dict(d.config, allowedTools=["mcp__demo__*"])
+        reload(d, cfg)
+        tap.eq(d.call("mcp__demo__sleep", {"ms": 1})[0], 200,
+               "widened: the daemon token gets the new tools")
+        tap.eq(d.call("mcp__demo__sleep", {"ms": 1}, token=sess)[0], 403,
+               "but a session's own list is not widened")
+        tap.eq(d.call("mcp__demo__add", add, token=sess)[0], 200,
+               "its tools are back within the daemon's")
+    finally:
+        stop_ok(tap, d, "allowlist")
+
+
+def t_rate_limits(tap):
+    limit = {"requests": 2, "windowSeconds": 600}
+    d = Daemon({"mcpServers": demo_server(),
+                "rateLimits": {"execute": limit, "discovery": limit}})
+    try:
+        echo = {"message": "x"}
+        codes = [d.call("mcp__demo__echo", echo)[0] for _ in range(3)]
+        tap.eq(codes, [200, 200, 429], "execute: 2 per window")
+        dcodes = [d.request("GET", "/mcp/tools")[0] for _ in range(3)]
+        tap.eq(dcodes, [200, 200, 429], "discovery: 2 per window")
+        reload(d, dict(d.config, maxSessions=5))
+        tap.eq(d.call("mcp__demo__echo", echo)[0], 429,
+               "an unchanged limit keeps its buckets")
+        more = {"requests": 4, "windowSeconds": 600}
+        reload(d, dict(d.config, rateLimits={"execute": more}))
+        codes = [d.call("mcp__demo__echo", echo)[0] for _ in range(5)]
+        tap.eq(codes, [200] * 4 + [429],
+               "a changed limit starts with full buckets of the new size")
+        dcodes = [d.request("GET", "/mcp/tools")[0] for _ in range(5)]
+        tap.eq(dcodes, [200] * 5,
+               "discovery's limit back to its default (30 a minute)")
+        reload(d, dict(d.config, rateLimits={}))
+        codes = [d.call("mcp__demo__echo", echo)[0] for _ in range(6)]
+        tap.eq(codes, [200] * 6, "execute's limit removed")
+        reload(d, dict(d.config, rateLimits={"discovery": {
+            "requests": 1, "windowSeconds": 600}}))
+        dcodes = [d.request("GET", "/mcp/tools")[0] for _ in range(2)]
+        tap.eq(dcodes, [200, 429], "discovery's limit back, at 1")
+    finally:
+        stop_ok(tap, d, "rate limits")
+
+
+def recv_all(sock, n, timeout=30):
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            out.append(sock.recv(4096).decode())
+        except socket.timeout:
+            break
+    return out
+
+
+def t_notify(tap):
+    tmp = tempfile.mkdtemp(prefix="mcp-proxyd-notify-")
+    path = os.path.join(tmp, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    try:
+        d = Daemon({"mcpServers": demo_server()},
+                   env=dict(os.environ, NOTIFY_SOCKET=path))
+        tap.eq(recv_all(sock, 1), ["READY=1"], "READY=1 at start")
+        t0 = time.monotonic()
+        write_config(d, dict(d.config, maxSessions=3))
+        d.signal(signal.SIGHUP)
+        msgs = recv_all(sock, 2)
+        t1 = time.monotonic()
+        m = re.match(r"RELOADING=1\nMONOTONIC_USEC=(\d+)$",
+                     msgs[0] if msgs else "")
+        tap.ok(m is not None, "RELOADING=1 with MONOTONIC_USEC", msgs)
+        usec = int(m.group(1)) if m else 0
+        tap.ok(t0 * 1e6 - 1e5 <= usec <= t1 * 1e6 + 1e5,
+               "MONOTONIC_USEC is CLOCK_MONOTONIC now", (t0, usec, t1))
+        tap.ok(len(msgs) == 2 and msgs[1].startswith("READY=1\nSTATUS="),
+               "then READY=1 with a STATUS", msgs)
+        write_config(d, "{")
+        d.signal(signal.SIGHUP)
+        msgs = recv_all(sock, 2)
+        tap.ok(len(msgs) == 2 and msgs[0].startswith("RELOADING=1\n") and
+               msgs[1].startswith("READY=1\nSTATUS=reload failed"),
+               "a failed reload: RELOADING=1, then READY=1 and the "
+               "STATUS says so", msgs)
+        tap.ok(len(msgs) == 2 and "config.json" in msgs[1],
+               "and why", msgs)
+        d.signal(signal.SIGTERM)
+        tap.eq(recv_all(sock, 1), ["STOPPING=1"], "STOPPING=1 at SIGTERM")
+        d.proc.wait(30)
+        stop_ok(tap, d, "notify")
+    finally:
+        sock.close()
+        os.unlink(path)
+        os.rmdir(tmp)
+
+
+def audit_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(ln) for ln in f.read().splitlines()]
+
+
+def t_audit_and_metrics(tap):
+    tmp = tempfile.mkdtemp(prefix="mcp-proxyd-audit-")
+    first = os.path.join(tmp, "audit.log")
+    second = os.path.join(tmp, "audit2.log")
+    d = Daemon({"mcpServers": demo_server(), "auditLog": first})
+    try:
+        reload(d, dict(d.config, maxSessions=9))
+        reload(d, "[]", ok=False)
+        wait_until(lambda: len([e for e in audit_lines(first)
+                                if e["event"] == "reload"]) == 2, 10)
+        ev = [e for e in audit_lines(first) if e["event"] == "reload"]
+        tap.ok(len(ev) == 2 and ev[0].get("result") == "ok" and
+               ev[0].get("generation") == 2, "audit: an applied reload", ev)
+        tap.ok(len(ev) == 2 and ev[1].get("result") == "failed" and
+               "config.json" in ev[1].get("error", ""),
+               "audit: a failed one, with the reason", ev)
+        rotated = first + ".1"
+        os.rename(first, rotated)
+        reload(d, dict(d.config))
+        d.call("mcp__demo__echo", {"message": "x"})
+        tap.ok(wait_until(lambda: any(e["event"] == "tool_call" for e in
+                                      audit_lines(first)), 10),
+               "SIGHUP still re-opens the audit log (logrotate)")
+        reload(d, dict(d.config, auditLog=second))
+        d.call("mcp__demo__echo", {"message": "y"})
+        tap.ok(wait_until(lambda: [e["event"] for e in
+                                   audit_lines(second)] ==
+                          ["reload", "tool_call"], 10),
+               "a new auditLog path is used from the reload on",
+               audit_lines(second))
+        st, _, text = d.request("GET", "/metrics")
+        samples, _ = promtext.parse(text.decode() if isinstance(text, bytes)
+                                    else text)
+        tap.eq((promtext.value(samples, "config_reloads_total",
+                               result="ok"),
+                promtext.value(samples, "config_reloads_total",
+                               result="failed"),
+                promtext.value(samples, "config_generation")),
+               (3, 1, 4), "metrics: reloads by result, the generation")
+        stamp = promtext.value(
+            samples, "config_last_reload_success_timestamp_seconds")
+        tap.ok(abs(stamp - time.time()) < 120,
+               "metrics: the last successful reload's time", stamp)
+        h = d.request("GET", "/health")[2]["config"]
+        tap.ok(h["generation"] == 4 and h["loaded"].endswith("Z"),
+               "/health shows the generation and its load time", h)
+    finally:
+        stop_ok(tap, d, "audit")
+
+
+def main():
+    tap = Tap()
+    tap.run(t_in_flight)
+    tap.run(t_invalid)
+    tap.run(t_allowlist_and_sessions)
+    tap.run(t_rate_limits)
+    tap.run(t_notify)
+    tap.run(t_audit_and_metrics)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
