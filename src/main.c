@@ -333,8 +333,7 @@ load_snapshot(struct daemon *d, const char *path, int check)
 {
 	struct config	*cfg = load_config(path, check);
 
-	if (reload_init(cfg->path) == -1 ||
-	    (d->start = snapshot_new(cfg)) == NULL)
+	if ((d->start = snapshot_new(cfg)) == NULL)
 		fatalx("cannot build the allowlist");
 	snapshot_install(d->start);
 	d->start = snapshot_hold();
@@ -455,6 +454,8 @@ main(int argc, char *argv[])
 	if (listen == NULL)
 		listen = d.cfg->listen != NULL ? d.cfg->listen : DEFAULT_LISTEN;
 	d.auth = load_auth(d.cfg, token, sizeof(token));
+	if (reload_init(d.cfg->path, d.auth) == -1)
+		fatalx("out of memory");
 	if (audit_open(d.cfg->audit_log, 0) == -1)
 		fatalx("cannot open the audit log %s", d.cfg->audit_log);
 	start_front(&d, listen);

@@ -4,9 +4,10 @@
  * What changes live (new snapshot, handed to the loop-thread modules):
  * allowedTools, the HTTP limits and timeouts, maxConnections,
  * maxSessions, discoveryTimeoutMs, discoveryRespectsAllowlist, the rate
- * limits, drainTimeoutMs and auditLog's path. What needs a restart is
+ * limits, drainTimeoutMs, auditLog's path and the daemon token in
+ * authTokenFile (re-read each time). What needs a restart is
  * pinned here to its running value with a warning: listen, workers,
- * queueSize, authTokenFile, the schema cache, maxMessageBytes,
+ * queueSize, authTokenFile's path, the schema cache, maxMessageBytes,
  * startTimeoutMs, the servers' defaults and mcpServers (docs/
  * architecture.md, "Reload").
  */
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "auth.h"
 #include "config.h"
 #include "discovery.h"
 #include "exec.h"
@@ -44,15 +46,18 @@ static int	reload_pin_str(const char *, char **, const char *);
 static void	reload_notify(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static void	reload_audit(int, unsigned long, const char *);
-static void	reload_apply(struct snapshot *);
+static void	reload_apply(struct snapshot *, const char *);
+static int	reload_token(const struct config *, char *, char *, size_t);
 static void	reload_failed(const char *);
 
-static char	*reload_path;
+static char		*reload_path;
+static struct auth	*reload_auth;
 
 int
-reload_init(const char *path)
+reload_init(const char *path, struct auth *auth)
 {
 	free(reload_path);
+	reload_auth = auth;
 	reload_path = strdup(path);
 	return reload_path == NULL ? -1 : 0;
 }
@@ -273,10 +278,23 @@ reload_audit(int ok, unsigned long gen, const char *err)
 	audit_log(&ev);
 }
 
+/* The daemon token from authTokenFile (token[0] is 0 without one): 0, or
+ * -1 with the message in err. */
+static int
+reload_token(const struct config *cfg, char *token, char *err,
+    size_t errlen)
+{
+	token[0] = '\0';
+	if (cfg->auth_token_file == NULL)
+		return 0;
+	return auth_token_read_file(cfg->auth_token_file, token,
+	    AUTH_TOKEN_MAX + 1, err, errlen);
+}
+
 /* snap becomes current; the loop-thread modules get its settings. The
  * old one stays valid until they all have let go of it. */
 static void
-reload_apply(struct snapshot *snap)
+reload_apply(struct snapshot *snap, const char *token)
 {
 	struct snapshot	*old = snapshot_hold();
 
@@ -285,6 +303,8 @@ reload_apply(struct snapshot *snap)
 	    audit_set_path(snap->cfg->audit_log) == -1)
 		log_warn("auditLog %s", snap->cfg->audit_log);
 	snapshot_install(snap);
+	if (token[0] != '\0' && reload_auth != NULL)
+		auth_set_admin(reload_auth, token);
 	http_reconfigure(snap->cfg);
 	exec_reconfigure(snap->cfg);
 	discovery_reconfigure(snap->cfg);
@@ -312,6 +332,7 @@ reload_run(void)
 	struct snapshot	*snap;
 	struct timespec	 ts;
 	char		 err[CONFIG_ERR_MAX];
+	char		 token[AUTH_TOKEN_MAX + 1];
 	size_t		 i;
 	int		 n;
 
@@ -328,14 +349,23 @@ reload_run(void)
 	}
 	for (i = 0; cfg->warnings != NULL && cfg->warnings[i] != NULL; i++)
 		log_warnx("%s", cfg->warnings[i]);
-	if ((n = reload_pin(cfg, snapshot_current()->cfg)) == -1 ||
-	    (snap = snapshot_new(cfg)) == NULL) {
-		if (n == -1)
-			config_free(cfg);
+	if ((n = reload_pin(cfg, snapshot_current()->cfg)) == -1) {
+		config_free(cfg);
 		reload_failed("out of memory");
 		return -1;
 	}
-	reload_apply(snap);
+	if (reload_token(cfg, token, err, sizeof(err)) == -1) {
+		config_free(cfg);
+		reload_failed(err);
+		return -1;
+	}
+	if ((snap = snapshot_new(cfg)) == NULL) {
+		explicit_bzero(token, sizeof(token));
+		reload_failed("out of memory");
+		return -1;
+	}
+	reload_apply(snap, token);
+	explicit_bzero(token, sizeof(token));
 	log_info("configuration reloaded: generation %lu%s", snap->generation,
 	    n > 0 ? " (some changes take effect at restart)" : "");
 	reload_audit(1, snap->generation, NULL);

@@ -7,23 +7,27 @@
  * only take effect at a restart are logged ("KEY changed: takes effect at
  * restart") and keep their running values, and the rest is applied: a new
  * snapshot (snapshot.h) becomes current and the loop-thread modules are
- * given its settings (http, exec, discovery, session). Requests in
+ * given its settings (http, exec, discovery, session); with
+ * authTokenFile, the file is read again and its token becomes the daemon
+ * token (a file that cannot be read refuses the reload). Requests in
  * flight keep the snapshot they started with. Either way the audit log
  * is re-opened (logrotate), the reload is audited ("reload", with
  * "result" and for a failure the error), counted (stats_reload()) and
  * told to the service manager: RELOADING=1 with MONOTONIC_USEC at the
  * start, READY=1 with a STATUS line at the end.
  *
- * Loop thread only. Calls config, snapshot, audit, sdnotify, stats,
- * http, exec, discovery and session; nothing calls back.
+ * Loop thread only. Calls config, snapshot, auth, audit, sdnotify,
+ * stats, http, exec, discovery and session; nothing calls back.
  */
 #ifndef RELOAD_H
 #define RELOAD_H
 
+struct auth;
 struct config;
 
-/* The file to re-read on SIGHUP (a copy is kept). -1 out of memory. */
-int	reload_init(const char *path);
+/* The file to re-read on SIGHUP (a copy is kept) and the gate whose
+ * daemon token authTokenFile gives. -1 out of memory. */
+int	reload_init(const char *path, struct auth *);
 /* SIGHUP: see above. 0 applied, -1 rejected. */
 int	reload_run(void);
 /* Logs each key of nc that differs from oc but cannot change at run time

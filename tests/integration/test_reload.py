@@ -40,11 +40,14 @@ def reloads(d):
                            result="failed"))
 
 
-def reload(d, cfg, ok=True):
-    """Writes cfg, sends SIGHUP and waits until the reload is counted."""
+def reload(d, cfg, ok=True, token=None):
+    """Writes cfg, sends SIGHUP and waits until the reload is counted
+    (asking with token from the signal on, when given)."""
     before = reloads(d)
     write_config(d, cfg)
     d.signal(signal.SIGHUP)
+    if token is not None:
+        d.token = token
     want = (before[0] + 1, before[1]) if ok else (before[0], before[1] + 1)
     if not wait_until(lambda: reloads(d) == want, 30):
         raise AssertionError("reload not counted: %r, want %r\n%s" %
@@ -313,6 +316,54 @@ def t_audit_and_metrics(tap):
         stop_ok(tap, d, "audit")
 
 
+def t_token_rotation(tap):
+    tmp = tempfile.mkdtemp(prefix="mcp-proxyd-token-")
+    path = os.path.join(tmp, "token")
+    other = os.path.join(tmp, "token2")
+    for p, tok in ((path, "first-token-0123456789abcdef"),
+                   (other, "other-token-0123456789abcdef")):
+        with open(p, "w") as f:
+            f.write(tok + "\n")
+        os.chmod(p, 0o600)
+    d = Daemon({"mcpServers": demo_server(), "authTokenFile": path})
+    try:
+        d.token = "first-token-0123456789abcdef"
+        tap.eq(d.request("GET", "/health")[0], 200, "the file's token")
+        st, _, s = d.request("POST", "/sessions", {})
+        sess = "Bearer " + s["token"]
+        with open(path + ".new", "w") as f:
+            f.write("second-token-0123456789abcdef\n")
+        os.chmod(path + ".new", 0o600)
+        os.rename(path + ".new", path)
+        reload(d, dict(d.config), token="second-token-0123456789abcdef")
+        tap.eq(d.request("GET", "/health", token="Bearer first-token-"
+                         "0123456789abcdef")[0], 401,
+               "after a reload the old token is refused")
+        tap.eq(d.request("GET", "/health")[0], 200,
+               "and the new one in the file works")
+        tap.eq(d.call("mcp__demo__echo", {"message": "x"}, token=sess)[0],
+               200, "sessions are not affected")
+        with open(path, "w") as f:
+            f.write("short\n")
+        reload(d, dict(d.config), ok=False)
+        tap.ok(re.search(r"reload failed.*token", d.stderr()),
+               "a token file that does not load refuses the reload")
+        tap.eq(d.request("GET", "/health")[0], 200,
+               "and the token in force stays")
+        with open(path, "w") as f:
+            f.write("second-token-0123456789abcdef\n")
+        reload(d, dict(d.config, authTokenFile=other))
+        tap.ok("authTokenFile changed: takes effect at restart" in
+               d.stderr(), "another path needs a restart")
+        tap.eq(d.request("GET", "/health")[0], 200,
+               "the running path is read again")
+    finally:
+        stop_ok(tap, d, "token rotation")
+        for p in (path, other):
+            os.unlink(p)
+        os.rmdir(tmp)
+
+
 def main():
     tap = Tap()
     tap.run(t_in_flight)
@@ -321,6 +372,7 @@ def main():
     tap.run(t_rate_limits)
     tap.run(t_notify)
     tap.run(t_audit_and_metrics)
+    tap.run(t_token_rotation)
     tap.done()
 
 
