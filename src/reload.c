@@ -31,6 +31,7 @@
 #include "stats.h"
 
 static void	reload_changed(const char *);
+static void	reload_restart(const char *, const char *);
 static int	reload_str_eq(const char *, const char *);
 static int	reload_strv_eq(char *const *, size_t, char *const *, size_t);
 static int	reload_env_eq(const struct config_server *,
@@ -74,7 +75,13 @@ reload_free(void)
 static void
 reload_changed(const char *key)
 {
-	log_warnx("%s changed: takes effect at restart", key);
+	reload_restart(key, "changed");
+}
+
+static void
+reload_restart(const char *key, const char *what)
+{
+	log_warnx("%s %s: takes effect at restart", key, what);
 }
 
 static int
@@ -170,10 +177,10 @@ reload_servers(const struct config *nc, const struct config *oc)
 				break;
 		if (j == oc->nservers || i != j || !reload_server_eq(
 		    &nc->servers[i], &oc->servers[j])) {
-			snprintf(key, sizeof(key), "mcpServers.%s%s",
-			    nc->servers[i].name, j == oc->nservers ?
-			    " (added)" : "");
-			reload_changed(key);
+			snprintf(key, sizeof(key), "mcpServers.%s",
+			    nc->servers[i].name);
+			reload_restart(key, j == oc->nservers ? "added" :
+			    "changed");
 			n++;
 		}
 	}
@@ -183,9 +190,9 @@ reload_servers(const struct config *nc, const struct config *oc)
 			    0)
 				break;
 		if (i == nc->nservers) {
-			snprintf(key, sizeof(key), "mcpServers.%s (removed)",
+			snprintf(key, sizeof(key), "mcpServers.%s",
 			    oc->servers[j].name);
-			reload_changed(key);
+			reload_restart(key, "removed");
 			n++;
 		}
 	}

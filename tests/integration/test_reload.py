@@ -92,10 +92,10 @@ def t_in_flight(tap):
         tap.eq(results, [200] * 50, "all 50 calls in flight got 200")
         tap.eq(generation(d), 2, "the new configuration is generation 2")
         log = d.stderr()
-        for key in ("workers", "mcpServers.b", "mcpServers.d (added)",
-                    "mcpServers.c (removed)"):
-            tap.ok(key + " changed: takes effect at restart" in log,
-                   "logged: %s changed: takes effect at restart" % key)
+        for line in ("workers changed", "mcpServers.b changed",
+                     "mcpServers.d added", "mcpServers.c removed"):
+            line += ": takes effect at restart"
+            tap.ok(line in log, "logged: " + line)
         tap.ok("mcpServers.a changed" not in log,
                "an unchanged server is not named")
         tap.eq(sorted(d.children()), pids,
