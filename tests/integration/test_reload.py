@@ -31,8 +31,11 @@ def write_config(d, cfg):
 
 
 def reloads(d):
-    """(applied, failed) from /metrics."""
+    """(applied, failed) from /metrics; None while the token is refused
+    (a reload that rotates it is not done yet)."""
     st, _, text = d.request("GET", "/metrics")
+    if st != 200:
+        return None
     samples, _ = promtext.parse(text.decode() if isinstance(text, bytes)
                                 else text)
     return (promtext.value(samples, "config_reloads_total", result="ok"),
