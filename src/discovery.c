@@ -57,8 +57,7 @@ static void	disc_poll_cb(evutil_socket_t, short, void *);
 static void	disc_wait_free(struct disc_wait *);
 
 static struct registry		*disc_registry;
-static const struct config	*disc_cfg;	/* the servers (at start) */
-static const struct config	*disc_live;	/* the rest (reloaded) */
+static const struct config	*disc_live;	/* the settings in force */
 static struct ratelimit		*disc_rl;
 static struct disc_wait		*disc_waits;
 static struct event_base	*disc_base;
@@ -163,7 +162,7 @@ disc_missing(void)
 	struct toolset	*ts;
 
 	for (s = 0; s < registry_nservers(disc_registry); s++) {
-		if (disc_cfg->servers[s].disabled)
+		if (!registry_enabled(disc_registry, s))
 			continue;
 		if ((ts = registry_toolset(disc_registry, s)) == NULL)
 			n++;
@@ -223,7 +222,7 @@ disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
 	}
 	evbuffer_add(buf, "{\"tools\":[", 10);
 	for (s = 0; s < registry_nservers(disc_registry); s++) {
-		if (disc_cfg->servers[s].disabled)
+		if (!registry_enabled(disc_registry, s))
 			continue;
 		if ((ts = registry_toolset(disc_registry, s)) == NULL) {
 			snprintf(msg, sizeof(msg), "server '%s' has not listed "
@@ -394,7 +393,7 @@ void
 discovery_register(struct registry *reg, const struct config *cfg)
 {
 	disc_registry = reg;
-	disc_cfg = disc_live = cfg;
+	disc_live = cfg;
 	disc_base = http_base();
 	disc_rl = NULL;
 	if (cfg->rate_discovery.requests > 0 &&

@@ -22,7 +22,7 @@ int	discovery_match(const char *haystack, char *const *keywords);
 
 /* Discovery applies the caller's allowlist (session_allowlist()) and the
  * daemon's (snapshot_current()) when discoveryRespectsAllowlist is set.
- * cfg's servers are the registry's; cfg outlives the module. */
+ * The servers are the registry's enabled ones. */
 void	discovery_register(struct registry *, const struct config *);
 /* Loop thread, a reload: discoveryTimeoutMs, discoveryRespectsAllowlist
  * and rateLimits.discovery of cfg from now on (the caller holds cfg

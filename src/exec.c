@@ -72,6 +72,7 @@ struct exec_call {
 	struct snapshot		*snap;		/* held: the config it met */
 	char			*name;		/* toolName, a copy */
 	int			 server_known;	/* sc.server is set */
+	int			 held;		/* registry_hold() of it */
 	int			 tool_known;	/* the server lists sc.tool */
 	int			 validation_failed;
 	const char		*reason;	/* refused: why (static) */
@@ -268,7 +269,8 @@ exec_account(struct exec_call *ec, struct evhttp_request *req)
 	double			 t0 = now - http_request_age_ms(req);
 
 	if (ec->server_known)
-		stats_call(ec->sc.server, ec->tool_known ? ec->sc.tool : NULL,
+		stats_call(registry_stats_index(exec_registry, ec->sc.server),
+		    ec->tool_known ? ec->sc.tool : NULL,
 		    ec->sc.status, ec->validation_failed, (now - t0) / 1000,
 		    ec->sc.sent_ms > 0 ? (ec->sc.sent_ms - t0) / 1000 : -1);
 	memset(&ev, 0, sizeof(ev));
@@ -312,6 +314,13 @@ exec_busy(struct evhttp_request *req, const struct auth_caller *caller)
 static void
 exec_complete(struct server_call *sc)
 {
+	struct exec_call	*ec = (struct exec_call *)sc;
+
+	/* A server that a reload replaced may stop once this is 0. */
+	if (ec->held) {
+		registry_release(exec_registry, ec->sc.server);
+		ec->held = 0;
+	}
 	pool_complete(exec_pool, &sc->job);
 }
 
@@ -442,10 +451,11 @@ exec_target(struct exec_call *ec)
 	}
 	if (exec_result_mode(ec) == -1)
 		return -1;
-	server = registry_find_server(exec_registry, tn.server, tn.server_len);
+	server = registry_hold(exec_registry, tn.server, tn.server_len);
 	if (server != -1) {
 		ec->sc.server = (size_t)server;
 		ec->server_known = 1;
+		ec->held = 1;
 		if ((ec->sc.tool = strdup(tn.tool)) == NULL) {
 			exec_fail_msg(ec, 500, 0, "out of memory");
 			return -1;
@@ -721,7 +731,8 @@ exec_not_found(struct exec_call *ec, const char *why)
 
 	for (s = 0; s < registry_nservers(exec_registry) &&
 	    n < EXEC_MAX_SERVERS; s++)
-		sets[n++] = registry_toolset(exec_registry, s);
+		if (registry_live(exec_registry, s))
+			sets[n++] = registry_toolset(exec_registry, s);
 	exec_fail(ec, 404, 0, toolset_not_found(ec->full, why,
 	    toolset_suggestions(sets, n, ec->full, EXEC_MAX_SUGGESTIONS)));
 	for (s = 0; s < n; s++)

@@ -454,12 +454,12 @@ main(int argc, char *argv[])
 	if (listen == NULL)
 		listen = d.cfg->listen != NULL ? d.cfg->listen : DEFAULT_LISTEN;
 	d.auth = load_auth(d.cfg, token, sizeof(token));
-	if (reload_init(d.cfg->path, d.auth) == -1)
-		fatalx("out of memory");
 	if (audit_open(d.cfg->audit_log, 0) == -1)
 		fatalx("cannot open the audit log %s", d.cfg->audit_log);
 	start_front(&d, listen);
 	start_back(&d);
+	if (reload_init(d.cfg->path, d.auth, main_registry) == -1)
+		fatalx("out of memory");
 
 	wait_started(d.base, d.cfg->start_timeout_ms);
 	/* A drain that finished during the start (SIGTERM) skips all this. */

@@ -5,11 +5,12 @@
  * allowedTools, the HTTP limits and timeouts, maxConnections,
  * maxSessions, discoveryTimeoutMs, discoveryRespectsAllowlist, the rate
  * limits, drainTimeoutMs, auditLog's path and the daemon token in
- * authTokenFile (re-read each time). What needs a restart is
- * pinned here to its running value with a warning: listen, workers,
- * queueSize, authTokenFile's path, the schema cache, maxMessageBytes,
- * startTimeoutMs, the servers' defaults and mcpServers (docs/
- * architecture.md, "Reload").
+ * authTokenFile (re-read each time). The servers are compared by name
+ * (registry.c restarts changed ones, stops removed ones, starts new
+ * ones). What needs a restart is pinned here to its running value with a
+ * warning: listen, workers, queueSize, authTokenFile's path, the schema
+ * cache, maxMessageBytes, startTimeoutMs and the servers' defaults
+ * (docs/architecture.md, "Reload").
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "exec.h"
 #include "http.h"
 #include "log.h"
+#include "registry.h"
 #include "reload.h"
 #include "sdnotify.h"
 #include "session.h"
@@ -31,7 +33,6 @@
 #include "stats.h"
 
 static void	reload_changed(const char *);
-static void	reload_restart(const char *, const char *);
 static int	reload_str_eq(const char *, const char *);
 static int	reload_strv_eq(char *const *, size_t, char *const *, size_t);
 static int	reload_env_eq(const struct config_server *,
@@ -40,25 +41,27 @@ static int	reload_tt_eq(const struct config_server *,
 		    const struct config_server *);
 static int	reload_breaker_eq(const struct config_breaker *,
 		    const struct config_breaker *);
-static int	reload_server_eq(const struct config_server *,
-		    const struct config_server *);
-static int	reload_servers(const struct config *, const struct config *);
+static int	reload_starts(const struct config *);
+static void	reload_servers(struct snapshot *);
 static int	reload_pin_str(const char *, char **, const char *);
 static void	reload_notify(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static void	reload_audit(int, unsigned long, const char *);
 static void	reload_apply(struct snapshot *, const char *);
 static int	reload_token(const struct config *, char *, char *, size_t);
+static int	reload_room(const struct config *, char *, size_t);
 static void	reload_failed(const char *);
 
 static char		*reload_path;
 static struct auth	*reload_auth;
+static struct registry	*reload_reg;
 
 int
-reload_init(const char *path, struct auth *auth)
+reload_init(const char *path, struct auth *auth, struct registry *reg)
 {
 	free(reload_path);
 	reload_auth = auth;
+	reload_reg = reg;
 	reload_path = strdup(path);
 	return reload_path == NULL ? -1 : 0;
 }
@@ -75,13 +78,7 @@ reload_free(void)
 static void
 reload_changed(const char *key)
 {
-	reload_restart(key, "changed");
-}
-
-static void
-reload_restart(const char *key, const char *what)
-{
-	log_warnx("%s %s: takes effect at restart", key, what);
+	log_warnx("%s changed: takes effect at restart", key);
 }
 
 static int
@@ -144,7 +141,7 @@ reload_breaker_eq(const struct config_breaker *a,
 }
 
 /* Every member of a server's definition. */
-static int
+int
 reload_server_eq(const struct config_server *a, const struct config_server *b)
 {
 	return reload_str_eq(a->command, b->command) &&
@@ -161,42 +158,68 @@ reload_server_eq(const struct config_server *a, const struct config_server *b)
 	    reload_breaker_eq(&a->breaker, &b->breaker);
 }
 
-/* Logs each server added, removed or changed (and moved: the registry
- * indexes them by position); the number of them. */
+/* How many servers of nc a reload must start (new or changed ones). */
 static int
-reload_servers(const struct config *nc, const struct config *oc)
+reload_starts(const struct config *nc)
 {
-	char	key[300];
-	size_t	i, j;
-	int	n = 0;
+	const struct config_server	*cs;
+	size_t				 i;
+	int				 s, n = 0;
 
 	for (i = 0; i < nc->nservers; i++) {
-		for (j = 0; j < oc->nservers; j++)
-			if (strcmp(nc->servers[i].name, oc->servers[j].name) ==
-			    0)
-				break;
-		if (j == oc->nservers || i != j || !reload_server_eq(
-		    &nc->servers[i], &oc->servers[j])) {
-			snprintf(key, sizeof(key), "mcpServers.%s",
-			    nc->servers[i].name);
-			reload_restart(key, j == oc->nservers ? "added" :
-			    "changed");
+		s = registry_find_server(reload_reg, nc->servers[i].name,
+		    strlen(nc->servers[i].name));
+		cs = s == -1 ? NULL : registry_server_config(reload_reg,
+		    (size_t)s);
+		if (cs == NULL || !reload_server_eq(cs, &nc->servers[i]))
 			n++;
-		}
-	}
-	for (j = 0; j < oc->nservers; j++) {
-		for (i = 0; i < nc->nservers; i++)
-			if (strcmp(nc->servers[i].name, oc->servers[j].name) ==
-			    0)
-				break;
-		if (i == nc->nservers) {
-			snprintf(key, sizeof(key), "mcpServers.%s",
-			    oc->servers[j].name);
-			reload_restart(key, "removed");
-			n++;
-		}
 	}
 	return n;
+}
+
+/*
+ * The servers of snap, now current: a new one is started; a changed one
+ * is started anew and then the old one retired (a call in between finds
+ * the old one and holds it: no call misses the server); a removed one is
+ * retired. Unchanged ones are left alone.
+ */
+static void
+reload_servers(struct snapshot *snap)
+{
+	const struct config	*nc = snap->cfg;
+	const char		*name;
+	size_t			 s, n = registry_nservers(reload_reg), i;
+	int			 found;
+
+	for (s = 0; s < n; s++) {
+		if (!registry_live(reload_reg, s))
+			continue;
+		name = registry_server_name(reload_reg, s);
+		for (i = 0; i < nc->nservers; i++)
+			if (strcmp(nc->servers[i].name, name) == 0)
+				break;
+		if (i < nc->nservers && reload_server_eq(
+		    registry_server_config(reload_reg, s), &nc->servers[i]))
+			continue;
+		if (i < nc->nservers && registry_add(reload_reg, snap, i) ==
+		    -1) {
+			log_warnx("server %s: cannot start its new definition: "
+			    "the old one keeps running", name);
+			continue;
+		}
+		log_info("server %s %s: stopping it once its calls are done",
+		    name, i < nc->nservers ? "changed" : "removed");
+		registry_retire(reload_reg, s);
+	}
+	for (i = 0; i < nc->nservers; i++) {
+		found = registry_find_server(reload_reg, nc->servers[i].name,
+		    strlen(nc->servers[i].name)) != -1;
+		if (!found && registry_add(reload_reg, snap, i) == -1)
+			log_warnx("server %s: cannot start it",
+			    nc->servers[i].name);
+		else if (!found)
+			log_info("server %s added", nc->servers[i].name);
+	}
 }
 
 /* 1 when it differed (now pinned), 0 when not, -1 out of memory. */
@@ -251,7 +274,7 @@ reload_pin(struct config *nc, const struct config *oc)
 		nc->breaker = oc->breaker;
 		n++;
 	}
-	return n + reload_servers(nc, oc);
+	return n;
 }
 
 /* ------------------------------------------------------------- reload */
@@ -298,6 +321,21 @@ reload_token(const struct config *cfg, char *token, char *err,
 	    AUTH_TOKEN_MAX + 1, err, errlen);
 }
 
+/* 0 when the registry has a slot for every server to start, else -1. */
+static int
+reload_room(const struct config *cfg, char *err, size_t errlen)
+{
+	int	n;
+
+	if (reload_reg == NULL ||
+	    (size_t)(n = reload_starts(cfg)) <= registry_room(reload_reg))
+		return 0;
+	snprintf(err, errlen, "%s: mcpServers: %d servers to start, but only "
+	    "%zu more may be started by reloads until a restart", cfg->path,
+	    n, registry_room(reload_reg));
+	return -1;
+}
+
 /* snap becomes current; the loop-thread modules get its settings. The
  * old one stays valid until they all have let go of it. */
 static void
@@ -316,6 +354,8 @@ reload_apply(struct snapshot *snap, const char *token)
 	exec_reconfigure(snap->cfg);
 	discovery_reconfigure(snap->cfg);
 	session_reconfigure(snap->cfg, snap->allow);
+	if (reload_reg != NULL)
+		reload_servers(snap);
 	stats_config(snap->generation, snap->loaded);
 	snapshot_release(old);
 }
@@ -361,7 +401,9 @@ reload_run(void)
 		reload_failed("out of memory");
 		return -1;
 	}
-	if (reload_token(cfg, token, err, sizeof(err)) == -1) {
+	if (reload_token(cfg, token, err, sizeof(err)) == -1 ||
+	    reload_room(cfg, err, sizeof(err)) == -1) {
+		explicit_bzero(token, sizeof(token));
 		config_free(cfg);
 		reload_failed(err);
 		return -1;

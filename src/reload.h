@@ -7,7 +7,8 @@
  * only take effect at a restart are logged ("KEY changed: takes effect at
  * restart") and keep their running values, and the rest is applied: a new
  * snapshot (snapshot.h) becomes current and the loop-thread modules are
- * given its settings (http, exec, discovery, session); with
+ * given its settings (http, exec, discovery, session); servers are
+ * started, restarted and stopped as the file says (registry.c); with
  * authTokenFile, the file is read again and its token becomes the daemon
  * token (a file that cannot be read refuses the reload). Requests in
  * flight keep the snapshot they started with. Either way the audit log
@@ -17,24 +18,30 @@
  * start, READY=1 with a STATUS line at the end.
  *
  * Loop thread only. Calls config, snapshot, auth, audit, sdnotify,
- * stats, http, exec, discovery and session; nothing calls back.
+ * stats, http, exec, discovery, session and registry; nothing calls
+ * back.
  */
 #ifndef RELOAD_H
 #define RELOAD_H
 
 struct auth;
 struct config;
+struct config_server;
+struct registry;
 
-/* The file to re-read on SIGHUP (a copy is kept) and the gate whose
- * daemon token authTokenFile gives. -1 out of memory. */
-int	reload_init(const char *path, struct auth *);
+/* The file to re-read on SIGHUP (a copy is kept), the gate whose daemon
+ * token authTokenFile gives and the servers' registry. -1 out of
+ * memory. */
+int	reload_init(const char *path, struct auth *, struct registry *);
 /* SIGHUP: see above. 0 applied, -1 rejected. */
 int	reload_run(void);
 /* Logs each key of nc that differs from oc but cannot change at run time
- * and gives it oc's value (the servers are compared and logged only: the
- * registry keeps the running definitions). The number of such keys, or
- * -1 out of memory. Pure but for the log; for the unit tests. */
+ * and gives it oc's value (mcpServers is not one). The number of such
+ * keys, or -1 out of memory. Pure but for the log; for the unit tests. */
 int	reload_pin(struct config *nc, const struct config *oc);
+/* 1 when two server definitions are the same in every key. */
+int	reload_server_eq(const struct config_server *,
+	    const struct config_server *);
 void	reload_free(void);
 
 #endif

@@ -55,6 +55,13 @@ snapshot_hold(void)
 	return snap_cur;
 }
 
+struct snapshot *
+snapshot_ref(struct snapshot *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
 void
 snapshot_release(struct snapshot *s)
 {

@@ -39,6 +39,8 @@ void		 snapshot_install(struct snapshot *);
 struct snapshot	*snapshot_current(void);
 /* Loop thread: the current one with a reference for the caller. */
 struct snapshot	*snapshot_hold(void);
+/* Any thread that holds s: one more reference to it. */
+struct snapshot	*snapshot_ref(struct snapshot *);
 /* Any thread; NULL is ignored. */
 void		 snapshot_release(struct snapshot *);
 /* At exit: drops the current one. */

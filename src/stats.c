@@ -49,6 +49,7 @@ struct stats_tool {
 
 struct stats_server {
 	const char		*name;
+	char			*own;		/* name, when added later */
 	struct stats_tool	*tools[STATS_TOOL_HASH];
 	size_t			 ntools;
 	struct stats_hist	 duration;
@@ -219,6 +220,30 @@ stats_init(const struct config *cfg)
 	return 0;
 }
 
+int
+stats_add_server(const char *name, size_t *index)
+{
+	struct stats_server	*n;
+	size_t			 i;
+
+	for (i = 0; i < stats_nservers; i++)
+		if (strcmp(stats_servers[i].name, name) == 0) {
+			*index = i;
+			return 0;
+		}
+	if ((n = reallocarray(stats_servers, stats_nservers + 1,
+	    sizeof(*n))) == NULL)
+		return -1;
+	stats_servers = n;
+	memset(&n[i], 0, sizeof(n[i]));
+	if ((n[i].own = strdup(name)) == NULL)
+		return -1;
+	n[i].name = n[i].own;
+	stats_nservers++;
+	*index = i;
+	return 0;
+}
+
 void
 stats_free(void)
 {
@@ -233,6 +258,8 @@ stats_free(void)
 				free(t->name);
 				free(t);
 			}
+	for (i = 0; i < stats_nservers; i++)
+		free(stats_servers[i].own);
 	free(stats_servers);
 	stats_servers = NULL;
 	stats_nservers = 0;

@@ -95,6 +95,9 @@ void		 stats_reload(int ok);
  * counters (stats_free()). */
 int		 stats_init(const struct config *cfg);
 void		 stats_free(void);
+/* Loop thread, a reload: the counters of server name (those it had, when
+ * a server of that name was counted before); its index in *index. */
+int		 stats_add_server(const char *name, size_t *index);
 
 /* Loop thread: appends the families kept here, in the text format. */
 void		 stats_render(struct evbuffer *);

@@ -76,39 +76,30 @@ START_TEST(test_audit_log)
 }
 END_TEST
 
-/* Servers: added, removed, changed, moved are counted; unchanged not. */
+/* Servers are not pinned; reload_server_eq() tells a changed one. */
 START_TEST(test_servers)
 {
 	struct config	*oc = parse("{\"mcpServers\":{"
 			    "\"a\":{\"command\":\"x\"},"
-			    "\"b\":{\"command\":\"x\",\"env\":{\"K\":\"1\"}},"
-			    "\"c\":{\"command\":\"x\"}}}");
-	struct config	*same = parse("{\"mcpServers\":{"
-			    "\"a\":{\"command\":\"x\"},"
-			    "\"b\":{\"command\":\"x\",\"env\":{\"K\":\"1\"}},"
-			    "\"c\":{\"command\":\"x\"}}}");
+			    "\"b\":{\"command\":\"x\",\"env\":{\"K\":\"1\"}}}}");
 	struct config	*nc = parse("{\"mcpServers\":{"
-			    "\"a\":{\"command\":\"x\"},"
-			    "\"b\":{\"command\":\"x\",\"env\":{\"K\":\"2\"}},"
-			    "\"d\":{\"command\":\"x\"}}}");
-	struct config	*moved = parse("{\"mcpServers\":{"
 			    "\"b\":{\"command\":\"x\",\"env\":{\"K\":\"1\"}},"
 			    "\"a\":{\"command\":\"x\"},"
-			    "\"c\":{\"command\":\"x\"}}}");
-	struct config	*tt = parse("{\"mcpServers\":{"
-			    "\"a\":{\"command\":\"x\",\"toolTimeouts\":"
+			    "\"c\":{\"command\":\"x\",\"env\":{\"K\":\"2\"}},"
+			    "\"d\":{\"command\":\"x\",\"args\":[\"-v\"]},"
+			    "\"e\":{\"command\":\"x\",\"toolTimeouts\":"
 			    "{\"t\":5}},"
-			    "\"b\":{\"command\":\"x\",\"env\":{\"K\":\"1\"}},"
-			    "\"c\":{\"command\":\"x\",\"args\":[\"-v\"]}}}");
+			    "\"f\":{\"command\":\"x\",\"disabled\":true}}}");
 
-	ck_assert_int_eq(reload_pin(same, oc), 0);
-	ck_assert_int_eq(reload_pin(nc, oc), 3);	/* b, d, c */
-	ck_assert_int_eq(reload_pin(moved, oc), 2);	/* b, a */
-	ck_assert_int_eq(reload_pin(tt, oc), 2);	/* a, c */
-	config_free(tt);
-	config_free(moved);
+	ck_assert_int_eq(reload_pin(nc, oc), 0);
+	ck_assert_int_eq(nc->nservers, 6);
+	ck_assert(reload_server_eq(&oc->servers[0], &nc->servers[1]));
+	ck_assert(reload_server_eq(&oc->servers[1], &nc->servers[0]));
+	ck_assert(!reload_server_eq(&oc->servers[1], &nc->servers[2]));
+	ck_assert(!reload_server_eq(&oc->servers[0], &nc->servers[3]));
+	ck_assert(!reload_server_eq(&oc->servers[0], &nc->servers[4]));
+	ck_assert(!reload_server_eq(&oc->servers[0], &nc->servers[5]));
 	config_free(nc);
-	config_free(same);
 	config_free(oc);
 }
 END_TEST
