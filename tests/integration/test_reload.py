@@ -15,7 +15,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, Tap, demo_server, stop_ok, wait_until  # noqa
+from harness import (Daemon, Tap, demo_server, processes,  # noqa: E402
+                     stop_ok, wait_until)
 import promtext  # noqa: E402
 
 
@@ -143,6 +144,44 @@ def t_in_flight(tap):
         tap.eq(st, 413, "the new maxBodyBytes applies")
     finally:
         stop_ok(tap, d, "in flight")
+
+
+def t_stop_while_retiring(tap):
+    """SIGTERM while a removed server (two instances, on two workers)
+    still serves a long call: the drain answers it, the daemon stops
+    cleanly (the retirement's timers are freed, nothing leaks)."""
+    servers = demo_server("keep")
+    servers.update(demo_server("gone", instances=2))
+    d = Daemon({"mcpServers": servers, "workers": 2,
+                "drainTimeoutMs": 1000})
+    try:
+        old = pids(d)["gone"]
+        results = []
+
+        def one():
+            results.append(d.call("mcp__gone__sleep", {"ms": 20000},
+                                  timeout=120)[0])
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: d.request("GET", "/health")[2]["inflight"] >= 2,
+                   30)
+        reload(d, dict(d.config, mcpServers=demo_server("keep")))
+        tap.ok(set(old) <= set(d.children()),
+               "a removed server with calls in flight keeps running", old)
+        tap.eq(d.call("mcp__gone__echo", {"message": "x"})[0], 404,
+               "but takes no new call")
+        d.signal(signal.SIGTERM)
+        for t in threads:
+            t.join(120)
+        tap.eq(results, [503, 503], "SIGTERM: the drain answers its calls")
+        d.proc.wait(60)
+        stop_ok(tap, d, "stop while retiring")
+        tap.ok(not set(old) & {p.pid for p in processes()},
+               "its children are gone")
+    finally:
+        if not d.checked:
+            stop_ok(tap, d, "stop while retiring")
 
 
 def t_invalid(tap):
@@ -403,6 +442,7 @@ def t_token_rotation(tap):
 def main():
     tap = Tap()
     tap.run(t_in_flight)
+    tap.run(t_stop_while_retiring)
     tap.run(t_invalid)
     tap.run(t_allowlist_and_sessions)
     tap.run(t_rate_limits)
