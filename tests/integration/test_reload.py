@@ -204,6 +204,14 @@ def t_invalid(tap):
         tap.eq(generation(d), 1, "still generation 1")
         tap.eq(d.call("mcp__demo__echo", {"message": "x"})[0], 200,
                "calls still succeed")
+        many = dict(good["mcpServers"])
+        for i in range(65):
+            many.update(demo_server("s%d" % i))
+        reload(d, dict(good, mcpServers=many), ok=False)
+        tap.ok(re.search(r"reload failed.*mcpServers: 65 servers to start, "
+                         r"but only 64 more", d.stderr()),
+               "more servers than reloads may start: refused")
+        tap.eq(len(d.children()), 1, "and none was started")
         reload(d, dict(good, allowedTools=["mcp__demo__add"]))
         tap.eq(generation(d), 2, "the next valid file is applied")
         tap.eq(d.call("mcp__demo__echo", {"message": "x"})[0], 403,
