@@ -9,7 +9,7 @@ what=${1:-build}
 build_pkgs="build-essential autoconf automake pkg-config libevent-dev
 	libjson-c-dev libpcre2-dev python3"
 test_pkgs="check curl valgrind clang libclang-rt-14-dev wrk groff-base strace
-	prometheus python3-mypy"
+	prometheus python3-mypy systemd-container debootstrap"
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -61,4 +61,8 @@ if [ "$what" = test ]; then
 			    "(and fail under CI=true)" >&2
 		fi
 	fi
+fi
+if [ "$what" = test ] && [ "$(id -u)" -eq 0 ]; then
+	# The Debian root that test_systemd.py boots with systemd-nspawn.
+	sh "$(dirname "$0")/nspawn-root.sh" >/dev/null
 fi

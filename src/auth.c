@@ -345,3 +345,50 @@ auth_token_read_file(const char *path, char *out, size_t outlen, char *err,
 	explicit_bzero(buf, sizeof(buf));
 	return -1;
 }
+
+/* The whole of buf to fd; 0 or -1. */
+static int
+auth_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+auth_token_write_file(const char *path, const char *token, char *err,
+    size_t errlen)
+{
+	char	tmp[4096 + 8];
+	int	fd, ok;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		auth_seterr(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1) {
+		auth_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	ok = auth_write_all(fd, token, strlen(token)) == 0 &&
+	    auth_write_all(fd, "\n", 1) == 0 && fchmod(fd, 0600) == 0;
+	if (close(fd) == -1)
+		ok = 0;
+	if (!ok || rename(tmp, path) == -1) {
+		auth_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

@@ -72,5 +72,12 @@ int		 auth_token_generate(char out[65]);
  */
 int		 auth_token_read_file(const char *path, char *out,
 		    size_t outlen, char *err, size_t errlen);
+/*
+ * Write a token and a newline to path, mode 0600, replacing the file
+ * whole (a temporary file renamed over it; a symlink at path is
+ * replaced, never followed). 0, or -1 with a message in err.
+ */
+int		 auth_token_write_file(const char *path, const char *token,
+		    char *err, size_t errlen);
 
 #endif

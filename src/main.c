@@ -30,6 +30,7 @@
 #include "cache.h"
 #include "children.h"
 #include "config.h"
+#include "defaults.h"
 #include "discovery.h"
 #include "exec.h"
 #include "health.h"
@@ -40,6 +41,7 @@
 #include "registry.h"
 #include "reload.h"
 #include "sdnotify.h"
+#include "service.h"
 #include "session.h"
 #include "sessionapi.h"
 #include "snapshot.h"
@@ -60,10 +62,26 @@
  * after 20 of them). */
 #define MAIN_MMAP_THRESHOLD	(256 * 1024)
 
+/* What main() starts and frees. cfg is the start snapshot's: the
+ * servers of the start, the counters' names and exec's startTimeoutMs
+ * point into it, so main holds it to the end; reloads install newer
+ * snapshots (snapshot.h). */
+struct daemon {
+	struct snapshot		*start;
+	const struct config	*cfg;
+	struct auth		*auth;
+	struct event_base	*base;
+	struct event		*sigs[3];
+	struct pool		*pool;
+	struct cache		*cache;
+	int			 port;
+	int			 workers;
+	char			 token_file[DEFAULTS_PATH_MAX]; /* "": none */
+};
+
 static void	usage(FILE *);
 static void	on_signal(evutil_socket_t, short, void *);
 static void	on_second_signal(int);
-static void	notify(const char *);
 static void	wait_started(struct event_base *, int);
 static void	noop_cb(evutil_socket_t, short, void *);
 
@@ -89,15 +107,10 @@ usage(FILE *fp)
 	    "\n"
 	    "Once listening it prints one JSON line on stdout:\n"
 	    "  {\"port\":N,\"url\":\"http://127.0.0.1:N/\",\"authToken\":\"...\"}\n"
+	    "(no token with authTokenFile; under systemd \"authTokenFile\" names\n"
+	    "$RUNTIME_DIRECTORY/token instead).\n"
 	    "See mcp-proxyd(8) and mcp-proxyd.json(5).\n",
 	    DEFAULT_CONFIG, DEFAULT_LISTEN);
-}
-
-static void
-notify(const char *state)
-{
-	if (sdnotify(state) == -1)
-		log_warn("cannot notify the service manager (%s)", state);
 }
 
 static void
@@ -140,8 +153,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	ev.latency_ms = -1;
 	ev.reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
 	audit_log(&ev);
-	notify("STOPPING=1");
 	http_drain(drain_ms);
+	service_notify("STOPPING=1");
 }
 
 static void
@@ -184,11 +197,18 @@ reserved_fds(const struct config *cfg, int workers)
 	return n;
 }
 
+/* The ready line: the token itself only when it is ours to show (not
+ * from authTokenFile, not written to a file, not under systemd). */
 static void
-print_ready(const struct config *cfg, const char *listen, int port,
-    const char *token, int workers)
+print_ready(const struct daemon *d, const char *listen, const char *token)
 {
-	if (cfg->auth_token_file != NULL)
+	const struct config	*cfg = d->cfg;
+	int			 port = d->port;
+
+	if (d->token_file[0] != '\0')
+		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\","
+		    "\"authTokenFile\":\"%s\"}\n", port, port, d->token_file);
+	else if (cfg->auth_token_file != NULL || defaults_under_systemd())
 		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\"}\n",
 		    port, port);
 	else
@@ -196,9 +216,9 @@ print_ready(const struct config *cfg, const char *listen, int port,
 		    "\"authToken\":\"%s\"}\n", port, port, token);
 	fflush(stdout);
 	log_info("mcp-proxyd %s listening on %s (port %d), %d workers, %zu "
-	    "MCP server%s", MCP_PROXYD_VERSION, listen, port, workers,
+	    "MCP server%s", MCP_PROXYD_VERSION, listen, port, d->workers,
 	    cfg->nservers, cfg->nservers == 1 ? "" : "s");
-	notify("READY=1");
+	service_ready();
 }
 
 static int
@@ -274,22 +294,44 @@ load_config(const char *path, int check)
 	return cfg;
 }
 
-/* The daemon's token: from authTokenFile, else a random one. */
-static struct auth *
-load_auth(const struct config *cfg, char *token, size_t len)
+/* A generated token under systemd goes to a 0600 file in the runtime
+ * directory, never to the journal. */
+static void
+save_token(struct daemon *d, const char *token)
 {
-	struct auth	*auth;
-	char		 err[CONFIG_ERR_MAX];
+	char	err[CONFIG_ERR_MAX];
 
-	if (cfg->auth_token_file != NULL) {
-		if (auth_token_read_file(cfg->auth_token_file, token, len, err,
-		    sizeof(err)) == -1)
+	if (defaults_token_path(d->token_file, sizeof(d->token_file)) == -1) {
+		d->token_file[0] = '\0';
+		if (defaults_under_systemd())
+			log_warnx("no authTokenFile and no RuntimeDirectory: "
+			    "the generated token is not shown under systemd; "
+			    "set authTokenFile");
+		return;
+	}
+	if (auth_token_write_file(d->token_file, token, err,
+	    sizeof(err)) == -1)
+		fatalx("cannot save the generated token: %s", err);
+	log_info("the generated admin token is in %s", d->token_file);
+}
+
+/* The daemon's token: from authTokenFile, else a random one. */
+static void
+load_auth(struct daemon *d, char *token, size_t len)
+{
+	char	err[CONFIG_ERR_MAX];
+
+	if (d->cfg->auth_token_file != NULL) {
+		if (auth_token_read_file(d->cfg->auth_token_file, token, len,
+		    err, sizeof(err)) == -1)
 			fatalx("%s", err);
-	} else if (auth_token_generate(token) == -1)
-		fatalx("cannot generate an auth token");
-	if ((auth = auth_new(token)) == NULL)
+	} else {
+		if (auth_token_generate(token) == -1)
+			fatalx("cannot generate an auth token");
+		save_token(d, token);
+	}
+	if ((d->auth = auth_new(token)) == NULL)
 		fatalx("cannot set up the auth token");
-	return auth;
 }
 
 /* After the drain: the workers end their children, then all is freed. */
@@ -311,21 +353,6 @@ shutdown_all(struct pool *pool, struct cache *cache)
 	pool_free(pool);	/* answers what is left; nothing is lost */
 	cache_flush(cache);
 }
-
-/* What main() starts and frees. cfg is the start snapshot's: the
- * registry, the servers and the counters keep it for the daemon's life
- * (main holds a reference); reloads install newer snapshots. */
-struct daemon {
-	struct snapshot		*start;
-	const struct config	*cfg;
-	struct auth		*auth;
-	struct event_base	*base;
-	struct event		*sigs[3];
-	struct pool		*pool;
-	struct cache		*cache;
-	int			 port;
-	int			 workers;
-};
 
 /* The first snapshot: current, and held by main for the daemon's life. */
 static void
@@ -385,6 +412,27 @@ start_front(struct daemon *d, const char *listen)
 	}
 }
 
+/* The service manager's STATUS= line (service.c's timer). */
+static void
+status_text(char *buf, size_t len, void *arg)
+{
+	size_t	ready, enabled;
+	char	failed[SERVICE_STATUS_MAX];
+
+	(void)arg;
+	if (main_registry == NULL) {
+		snprintf(buf, len, "starting");
+		return;
+	}
+	ready = registry_nready(main_registry, &enabled);
+	reload_status(failed, sizeof(failed));
+	snprintf(buf, len, "%s%s%s%ld call%s in flight, %zu of %zu MCP "
+	    "server%s ready", failed, failed[0] != '\0' ? "; " : "",
+	    http_draining() ? "draining: " : "", http_inflight(),
+	    http_inflight() == 1 ? "" : "s", ready, enabled,
+	    enabled == 1 ? "" : "s");
+}
+
 /* The workers, the schema cache, the registry and the routes; then every
  * MCP server instance starts on its worker. */
 static void
@@ -394,8 +442,12 @@ start_back(struct daemon *d)
 
 	if ((d->pool = pool_new(d->base, d->workers, cfg->queue_size)) == NULL)
 		fatalx("cannot start %d workers", d->workers);
+	char			 path[DEFAULTS_PATH_MAX];
+
+	if (cfg->schema_cache_path == NULL)
+		defaults_cache_path(DEFAULT_CACHE, path, sizeof(path));
 	if ((d->cache = cache_open(cfg->schema_cache_path != NULL ?
-	    cfg->schema_cache_path : DEFAULT_CACHE)) == NULL)
+	    cfg->schema_cache_path : path)) == NULL)
 		fatalx("cannot set up the schema cache");
 	if ((main_registry = registry_new(cfg, d->pool, d->cache)) == NULL)
 		fatalx("cannot create the server registry");
@@ -411,12 +463,18 @@ start_back(struct daemon *d)
 	sessionapi_register();
 	if (registry_start(main_registry) == -1)
 		fatalx("cannot start the MCP servers");
+	if (service_start(d->base, status_text, NULL) == -1)
+		fatalx("cannot set up the service manager's status timer");
 }
 
 static void
 free_all(struct daemon *d)
 {
 	int	i;
+
+	service_stop();
+	if (d->token_file[0] != '\0' && unlink(d->token_file) == -1)
+		log_warn("cannot remove %s", d->token_file);
 
 	discovery_free();
 	http_free();
@@ -448,12 +506,13 @@ main(int argc, char *argv[])
 		return 1;
 	log_init(verbose);
 	event_set_log_callback(log_libevent);
+	sdnotify_init();
 	load_snapshot(&d, config_path, check);
 	/* Before any thread: the reaper is forked. */
 	(void)children_init();
 	if (listen == NULL)
 		listen = d.cfg->listen != NULL ? d.cfg->listen : DEFAULT_LISTEN;
-	d.auth = load_auth(d.cfg, token, sizeof(token));
+	load_auth(&d, token, sizeof(token));
 	if (audit_open(d.cfg->audit_log, 0) == -1)
 		fatalx("cannot open the audit log %s", d.cfg->audit_log);
 	start_front(&d, listen);
@@ -464,7 +523,7 @@ main(int argc, char *argv[])
 	wait_started(d.base, d.cfg->start_timeout_ms);
 	/* A drain that finished during the start (SIGTERM) skips all this. */
 	if (!event_base_got_exit(d.base)) {
-		print_ready(d.cfg, listen, d.port, token, d.workers);
+		print_ready(&d, listen, token);
 		explicit_bzero(token, sizeof(token));
 		event_base_dispatch(d.base);
 	}

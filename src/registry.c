@@ -572,6 +572,21 @@ registry_all_ready(struct registry *reg)
 }
 
 size_t
+registry_nready(struct registry *reg, size_t *enabled)
+{
+	size_t	i, n = 0;
+
+	*enabled = 0;
+	for (i = 0; i < registry_nservers(reg); i++) {
+		if (!registry_enabled(reg, i))
+			continue;
+		(*enabled)++;
+		n += server_ready(reg->servers[i]) != 0;
+	}
+	return n;
+}
+
+size_t
 registry_unvalidated(struct registry *reg)
 {
 	struct toolset	*ts;

@@ -89,6 +89,8 @@ void		 registry_server_stats(struct registry *, size_t,
 		    struct server_stats *);
 /* 1 when every enabled server is ready. */
 int		 registry_all_ready(struct registry *);
+/* Enabled servers that are ready now, and how many are enabled. */
+size_t		 registry_nready(struct registry *, size_t *enabled);
 /* Sum over the servers of the tools whose schema could not be compiled. */
 size_t		 registry_unvalidated(struct registry *);
 

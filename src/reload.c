@@ -28,6 +28,7 @@
 #include "registry.h"
 #include "reload.h"
 #include "sdnotify.h"
+#include "service.h"
 #include "session.h"
 #include "snapshot.h"
 #include "stats.h"
@@ -55,6 +56,7 @@ static void	reload_failed(const char *);
 static char		*reload_path;
 static struct auth	*reload_auth;
 static struct registry	*reload_reg;
+static char		 reload_err[CONFIG_ERR_MAX];	/* the last reload's */
 
 int
 reload_init(const char *path, struct auth *auth, struct registry *reg)
@@ -368,8 +370,18 @@ reload_failed(const char *err)
 	log_warnx("reload failed, the running configuration stays: %s", err);
 	reload_audit(0, cur->generation, err);
 	stats_reload(0);
-	reload_notify("READY=1\nSTATUS=reload failed, running generation "
-	    "%lu: %s", cur->generation, err);
+	snprintf(reload_err, sizeof(reload_err), "%s", err);
+	service_notify("READY=1");
+}
+
+void
+reload_status(char *buf, size_t len)
+{
+	if (reload_err[0] == '\0')
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "reload failed, generation %lu kept: %s",
+		    snapshot_current()->generation, reload_err);
 }
 
 int
@@ -419,7 +431,7 @@ reload_run(void)
 	    n > 0 ? " (some changes take effect at restart)" : "");
 	reload_audit(1, snap->generation, NULL);
 	stats_reload(1);
-	reload_notify("READY=1\nSTATUS=configuration generation %lu loaded",
-	    snap->generation);
+	reload_err[0] = '\0';
+	service_notify("READY=1");
 	return 0;
 }

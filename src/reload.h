@@ -15,11 +15,13 @@
  * is re-opened (logrotate), the reload is audited ("reload", with
  * "result" and for a failure the error), counted (stats_reload()) and
  * told to the service manager: RELOADING=1 with MONOTONIC_USEC at the
- * start, READY=1 with a STATUS line at the end.
+ * start, READY=1 at the end (service.c adds the STATUS line, which
+ * says that the reload failed and why, through reload_status(), until
+ * one succeeds).
  *
  * Loop thread only. Calls config, snapshot, auth, audit, sdnotify,
- * stats, http, exec, discovery, session and registry; nothing calls
- * back.
+ * service, stats, http, exec, discovery, session and registry; nothing
+ * calls back.
  */
 #ifndef RELOAD_H
 #define RELOAD_H
@@ -35,6 +37,9 @@ struct registry;
 int	reload_init(const char *path, struct auth *, struct registry *);
 /* SIGHUP: see above. 0 applied, -1 rejected. */
 int	reload_run(void);
+/* For the STATUS= line: "reload failed, generation N kept: why" while the
+ * last reload was refused, else "". */
+void	reload_status(char *buf, size_t len);
 /* Logs each key of nc that differs from oc but cannot change at run time
  * and gives it oc's value (mcpServers is not one). The number of such
  * keys, or -1 out of memory. Pure but for the log; for the unit tests. */

@@ -144,6 +144,17 @@ ctltarget_from_config(const char *path, struct ctltarget *t, char *err,
 		}
 		snprintf(t->token_from, sizeof(t->token_from),
 		    "authTokenFile %s in %s", cfg->auth_token_file, path);
+	} else if (t->token[0] == '\0' &&
+	    access(CTLTARGET_RUNTIME_TOKEN, F_OK) == 0) {
+		if (auth_token_read_file(CTLTARGET_RUNTIME_TOKEN, t->token,
+		    sizeof(t->token), why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s (the token the daemon made "
+			    "under systemd; %s has no authTokenFile)", why,
+			    path);
+			goto fail;
+		}
+		snprintf(t->token_from, sizeof(t->token_from), "%s (%s has "
+		    "no authTokenFile)", CTLTARGET_RUNTIME_TOKEN, path);
 	}
 	config_free(cfg);
 	return 0;

@@ -18,6 +18,9 @@
 
 #define CTLTARGET_ENV_URL	"MCP_PROXYD_URL"
 #define CTLTARGET_ENV_TOKEN	"MCP_PROXYD_TOKEN"
+/* Where the daemon under systemd keeps a token it made (RuntimeDirectory):
+ * used when the configuration has no authTokenFile. */
+#define CTLTARGET_RUNTIME_TOKEN	"/run/mcp-proxyd/token"
 #define CTLTARGET_FROM_MAX	(2 * 4096 + 64)
 
 /* What the command line says; NULL where it says nothing. */

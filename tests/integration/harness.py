@@ -71,20 +71,6 @@ def require(tap, deps):
     tap.skip_all("; ".join("%s is missing (%s)" % m for m in missing))
 
 
-def need(tap, what, present, how):
-    """A dependency of a test: under CI a missing one fails (one failed
-    point naming it); elsewhere the test is skipped with the reason.
-    Returns present."""
-    if present:
-        return True
-    if ci():
-        tap.ok(False, "%s is missing (under CI=true nothing may be "
-               "missing): %s" % (what, how))
-    else:
-        tap.diag("SKIP: %s is missing: %s" % (what, how))
-    return False
-
-
 class Tap:
     """Minimal TAP producer: tap.ok(cond, name); tap.done() exits."""
 
@@ -104,12 +90,6 @@ class Tap:
                     print("# " + line)
         sys.stdout.flush()
         return cond
-
-    def skip(self, name, why):
-        """A point that could not be checked here, said so in TAP."""
-        self.n += 1
-        print("ok %d - %s # SKIP %s" % (self.n, name, why))
-        sys.stdout.flush()
 
     def eq(self, got, want, name):
         return self.ok(got == want, name, "got %r, want %r" % (got, want))
@@ -166,6 +146,8 @@ class Daemon:
                "schemaCachePath": os.path.join(self.dir, "schema-cache.json")}
         if config:
             cfg.update(config)
+        # A key given as None is left out (e.g. the default cache path).
+        cfg = {k: v for k, v in cfg.items() if v is not None}
         self.config = cfg
         with open(self.config_path, "w") as f:
             json.dump(cfg, f)

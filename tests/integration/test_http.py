@@ -3,7 +3,6 @@ import errno
 import json
 import os
 import re
-import signal
 import socket
 import sys
 import tempfile
@@ -251,30 +250,6 @@ def t_token_file(tap):
         os.unlink(path)
 
 
-def t_sd_notify(tap):
-    """The service manager hears READY=1 once the ready line is out and
-    STOPPING=1 on SIGTERM, through $NOTIFY_SOCKET (no libsystemd)."""
-    tmp = tempfile.mkdtemp(prefix="mcp-proxyd-notify-")
-    path = os.path.join(tmp, "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(10)
-    try:
-        d = Daemon({"mcpServers": demo_server()},
-                   env=dict(os.environ, NOTIFY_SOCKET=path))
-        msg = sock.recv(4096)
-        tap.eq(msg, b"READY=1", "READY=1 after the ready line")
-        d.signal(signal.SIGTERM)
-        msg = sock.recv(4096)
-        tap.eq(msg, b"STOPPING=1", "STOPPING=1 on SIGTERM")
-        d.proc.wait(30)
-        stop_ok(tap, d, "sd_notify")
-    finally:
-        sock.close()
-        os.unlink(path)
-        os.rmdir(tmp)
-
-
 def main():
     tap = Tap()
     d = Daemon({"maxBodyBytes": 2048, "maxHeaderBytes": 4096})
@@ -287,7 +262,6 @@ def main():
     tap.run(t_max_connections)
     tap.run(t_connection_accounting)
     tap.run(t_token_file)
-    tap.run(t_sd_notify)
     tap.done()
 
 
