@@ -377,9 +377,9 @@ reload_failed(const char *err)
 void
 reload_status(char *buf, size_t len)
 {
-	if (reload_err[0] == '\0')
-		snprintf(buf, len, "%s", "");
-	else
+	if (reload_err[0] == '\0' && len > 0)
+		buf[0] = '\0';
+	else if (reload_err[0] != '\0')
 		snprintf(buf, len, "reload failed, generation %lu kept: %s",
 		    snapshot_current()->generation, reload_err);
 }
