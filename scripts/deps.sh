@@ -9,7 +9,7 @@ what=${1:-build}
 build_pkgs="build-essential autoconf automake pkg-config libevent-dev
 	libjson-c-dev libpcre2-dev python3"
 test_pkgs="check curl valgrind clang libclang-rt-14-dev wrk groff-base strace
-	prometheus python3-mypy systemd-container debootstrap"
+	prometheus python3-mypy systemd systemd-container debootstrap"
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then

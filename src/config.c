@@ -13,10 +13,12 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,6 +88,8 @@ struct config_key {
 static const struct config_key config_top_keys[] = {
 	{ "$comment", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "listen", CONFIG_KIND_OTHER, 0, 0, 0 },
+	{ "socketMode", CONFIG_KIND_OTHER, 0, 0, 0 },
+	{ "socketGroup", CONFIG_KIND_OTHER, 0, 0, 0 },
 	{ "authTokenFile", CONFIG_KIND_STRING, CONFIG_TOP(auth_token_file),
 	    0, 0 },
 	{ "auditLog", CONFIG_KIND_STRING, CONFIG_TOP(audit_log), 0, 0 },
@@ -210,7 +214,13 @@ static int		 config_get_string(struct config_parser *,
 static int		 config_set_key(struct config_parser *, const char *,
 			    const struct config_key *, struct json_object *,
 			    void *);
-static const char	*config_listen_check(const char *);
+static const char	*config_listen_unix(const char *);
+static int		 config_socket_mode(struct config_parser *,
+			    const char *, struct json_object *,
+			    struct config *);
+static int		 config_socket_group(struct config_parser *,
+			    const char *, struct json_object *,
+			    struct config *);
 static int		 config_listen(struct config_parser *, const char *,
 			    struct json_object *, struct config *);
 static int		 config_tool_pattern_ok(const char *);
@@ -620,11 +630,33 @@ config_set_key(struct config_parser *p, const char *path,
 
 /* ------------------------------------------------------------ top level */
 
+/* "unix:/absolute/path": NULL if valid, else why not. */
+static const char *
+config_listen_unix(const char *path)
+{
+	static char	why[128];
+	size_t		len = strlen(path);
+
+	if (path[0] != '/')
+		return "a Unix socket path must be absolute, as in "
+		    "unix:/run/mcp-proxyd/mcp.sock";
+	if (len >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		snprintf(why, sizeof(why), "the Unix socket path is %zu bytes "
+		    "long, at most %zu fit in a socket address", len,
+		    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		return why;
+	}
+	if (path[len - 1] == '/')
+		return "a Unix socket path must name a file, not a directory";
+	return NULL;
+}
+
 /*
  * "host:port": host an IPv4 literal, an IPv6 literal in brackets or
- * "localhost"; port 0..65535 in decimal. NULL if valid, else why not.
+ * "localhost"; port 0..65535 in decimal. Or "unix:/path". NULL if valid,
+ * else why not.
  */
-static const char *
+const char *
 config_listen_check(const char *s)
 {
 	char		 host[INET6_ADDRSTRLEN + 1];
@@ -633,6 +665,8 @@ config_listen_check(const char *s)
 	size_t		 hlen;
 	long		 n;
 
+	if (strncmp(s, "unix:", 5) == 0)
+		return config_listen_unix(s + 5);
 	if (s[0] == '[') {
 		if ((end = strchr(s, ']')) == NULL)
 			return "missing \"]\" after an IPv6 address";
@@ -648,7 +682,7 @@ config_listen_check(const char *s)
 		port = end + 2;
 	} else {
 		if ((end = strchr(s, ':')) == NULL)
-			return "expected host:port";
+			return "expected host:port or unix:/path";
 		if (strchr(end + 1, ':') != NULL)
 			return "an IPv6 address must be in brackets, "
 			    "as in [::1]:8080";
@@ -680,20 +714,102 @@ config_listen_check(const char *s)
 	return NULL;
 }
 
+/* One string or an array of 1..CONFIG_LISTEN_MAX strings. */
 static int
 config_listen(struct config_parser *p, const char *path,
     struct json_object *v, struct config *cf)
 {
 	const char	*why;
-	char		 q[CONFIG_QUOTE_MAX + 16];
+	char		 ipath[CONFIG_PATH_MAX], q[CONFIG_QUOTE_MAX + 16];
+	size_t		 n, i;
+	int		 one = !json_object_is_type(v, json_type_array);
 
-	if (config_get_string(p, path, v, 0, &cf->listen) == -1)
-		return -1;
-	if ((why = config_listen_check(cf->listen)) != NULL) {
-		config_error(p, path, "%s: %s",
-		    config_quote(q, sizeof(q), cf->listen), why);
+	n = one ? 1 : json_object_array_length(v);
+	if (n < 1 || n > CONFIG_LISTEN_MAX) {
+		config_error(p, path, "expected a string or an array of 1 to "
+		    "%d strings, got %zu", CONFIG_LISTEN_MAX, n);
 		return -1;
 	}
+	if ((cf->listen = calloc(n, sizeof(char *))) == NULL) {
+		config_error(p, path, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (one)
+			snprintf(ipath, sizeof(ipath), "%s", path);
+		else
+			config_path_index(ipath, sizeof(ipath), path, i);
+		if (config_get_string(p, ipath, one ? v :
+		    json_object_array_get_idx(v, i), 0, &cf->listen[i]) == -1)
+			return -1;
+		cf->nlisten = i + 1;
+		if ((why = config_listen_check(cf->listen[i])) != NULL) {
+			config_error(p, ipath, "%s: %s",
+			    config_quote(q, sizeof(q), cf->listen[i]), why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* socketMode: octal digits as a string, "0660"; at most 0777. */
+static int
+config_socket_mode(struct config_parser *p, const char *path,
+    struct json_object *v, struct config *cf)
+{
+	const char	*s, *c;
+	char		 q[CONFIG_QUOTE_MAX + 16];
+	int		 mode = 0;
+
+	if (!json_object_is_type(v, json_type_string)) {
+		config_error(p, path, "expected a string of octal digits "
+		    "such as \"0660\", got %s", config_type_name(v));
+		return -1;
+	}
+	s = json_object_get_string(v);
+	for (c = s; *c >= '0' && *c <= '7' && mode <= 0777; c++)
+		mode = mode * 8 + (*c - '0');
+	if (*s == '\0' || *c != '\0' || mode > 0777) {
+		config_error(p, path, "%s: expected octal digits from \"0\" "
+		    "to \"0777\", such as \"0660\"",
+		    config_quote(q, sizeof(q), s));
+		return -1;
+	}
+	cf->socket_mode = mode;
+	return 0;
+}
+
+/* socketGroup: a group name or a numeric gid, resolved now. */
+static int
+config_socket_group(struct config_parser *p, const char *path,
+    struct json_object *v, struct config *cf)
+{
+	struct group	*gr;
+	char		 q[CONFIG_QUOTE_MAX + 16], *end;
+	unsigned long	 n;
+
+	if (config_get_string(p, path, v, 0, &cf->socket_group) == -1)
+		return -1;
+	errno = 0;
+	n = strtoul(cf->socket_group, &end, 10);
+	if (cf->socket_group[0] >= '0' && cf->socket_group[0] <= '9' &&
+	    *end == '\0') {
+		if (errno != 0 || n >= (gid_t)-1) {
+			config_error(p, path, "%s: not a valid gid",
+			    config_quote(q, sizeof(q), cf->socket_group));
+			return -1;
+		}
+		cf->socket_gid = (gid_t)n;
+		return 0;
+	}
+	errno = 0;
+	if ((gr = getgrnam(cf->socket_group)) == NULL) {
+		config_error(p, path, "%s: %s", config_quote(q, sizeof(q),
+		    cf->socket_group), errno != 0 ? strerror(errno) :
+		    "no such group");
+		return -1;
+	}
+	cf->socket_gid = gr->gr_gid;
 	return 0;
 }
 
@@ -1168,6 +1284,10 @@ config_top(struct config_parser *p, struct json_object *root,
 			}
 		} else if (strcmp(key, "listen") == 0)
 			rc = config_listen(p, kpath, val, cf);
+		else if (strcmp(key, "socketMode") == 0)
+			rc = config_socket_mode(p, kpath, val, cf);
+		else if (strcmp(key, "socketGroup") == 0)
+			rc = config_socket_group(p, kpath, val, cf);
 		else if (strcmp(key, "allowedTools") == 0)
 			rc = config_allowed_tools(p, kpath, val, cf);
 		else if (strcmp(key, "rateLimits") == 0)
@@ -1577,6 +1697,8 @@ config_parse_buf(const char *text, size_t len, const char *name, char *err,
 	cf->max_body_bytes = CONFIG_DEFAULT_MAX_BODY_BYTES;
 	cf->max_header_bytes = CONFIG_DEFAULT_MAX_HEADER_BYTES;
 	cf->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cf->socket_mode = CONFIG_DEFAULT_SOCKET_MODE;
+	cf->socket_gid = (gid_t)-1;
 	cf->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	cf->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
 	cf->body_timeout_ms = CONFIG_DEFAULT_BODY_TIMEOUT_MS;
@@ -1736,7 +1858,10 @@ config_free(struct config *cf)
 	if (cf == NULL)
 		return;
 	free(cf->path);
+	for (i = 0; i < cf->nlisten; i++)
+		free(cf->listen[i]);
 	free(cf->listen);
+	free(cf->socket_group);
 	free(cf->auth_token_file);
 	if (cf->allowed_tools != NULL) {
 		for (i = 0; i < cf->nallowed_tools; i++)

@@ -11,6 +11,8 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 #define CONFIG_ERR_MAX	1024
@@ -68,7 +70,11 @@ struct config_rate {
 
 struct config {
 	char			*path;		/* file it was read from */
-	char			*listen;	/* "host:port"; NULL: default */
+	char		       **listen;	/* "host:port" or "unix:/path" */
+	size_t			 nlisten;	/* 0: the default */
+	int			 socket_mode;	/* chmod of Unix sockets; 0660 */
+	char			*socket_group;	/* NULL: the daemon's group */
+	gid_t			 socket_gid;	/* (gid_t)-1 without socketGroup */
 	char			*auth_token_file; /* NULL: random token */
 	char			*audit_log;	/* NULL: stderr */
 	char		       **allowed_tools;	/* exact names and * globs */
@@ -108,6 +114,8 @@ struct config {
 #define CONFIG_DEFAULT_MAX_BODY_BYTES		(8u * 1024 * 1024)
 #define CONFIG_DEFAULT_MAX_HEADER_BYTES		(16u * 1024)
 #define CONFIG_DEFAULT_MAX_CONNECTIONS		1024
+#define CONFIG_DEFAULT_SOCKET_MODE		0660
+#define CONFIG_LISTEN_MAX			16	/* listen entries */
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS		60000
 #define CONFIG_DEFAULT_HEADER_TIMEOUT_MS	10000
 #define CONFIG_DEFAULT_BODY_TIMEOUT_MS		30000
@@ -124,6 +132,11 @@ struct config {
 #define CONFIG_DEFAULT_BREAKER_FAILURES		5
 #define CONFIG_DEFAULT_BREAKER_OPEN_MS		30000
 #define CONFIG_BREAKER_MAX_OPEN_FACTOR		10
+
+/* One listen address, "host:port" (host an IPv4 literal, an IPv6 literal
+ * in brackets or localhost) or "unix:/absolute/path" (short enough for
+ * sun_path): NULL when valid, else why not. For -l too. */
+const char	*config_listen_check(const char *);
 
 /* Parse and validate; NULL with a message in err (CONFIG_ERR_MAX bytes). */
 struct config	*config_load(const char *path, char *err, size_t errlen);

@@ -118,7 +118,8 @@
 #include "stats.h"
 
 #define HTTP_MAX_ROUTES		16
-#define HTTP_MAX_LISTENERS	4
+#define HTTP_UNIX_HOST		"mcp-proxyd.invalid"
+#define HTTP_MAX_LISTENERS	32	/* LISTEN_MAX */
 #define HTTP_SWEEP_MS		100
 #define HTTP_FLUSH_MAX_MS	1000
 #define HTTP_LINGER_MS		1000	/* reading after the close, at most */
@@ -286,6 +287,7 @@ static struct bufferevent *http_bevcb(struct event_base *, void *);
 static void	 http_sweep_cb(evutil_socket_t, short, void *);
 static void	 http_drain_timeout_cb(evutil_socket_t, short, void *);
 static void	 http_flush_cb(evutil_socket_t, short, void *);
+static int	 http_status_of(const char *, size_t);
 static ev_ssize_t http_status_line(struct evbuffer *, ev_ssize_t, int *);
 static void	 http_rewrite_page(struct http_conn *, struct evbuffer *,
 		    ev_ssize_t, int);
@@ -331,7 +333,7 @@ static int	 http_log_due(struct http_ratelog *, char *);
 static void	 http_update_pause(void);
 static void	 http_accept_error_cb(struct evconnlistener *, void *);
 static void	 http_backoff_cb(evutil_socket_t, short, void *);
-static long	 http_fd_limit(int, unsigned long long *);
+static long	 http_fd_limit(int, int, unsigned long long *);
 static void	 http_maybe_finish_drain(void);
 static const char *http_reason(int);
 static void	 http_not_found(struct evhttp_request *, int);
@@ -340,7 +342,7 @@ static int	 http_route_match(const struct http_route *, const char *);
 static void	 http_forbidden(struct evhttp_request *,
 		    const struct auth_caller *);
 static const char *http_allow(int);
-static int	 http_bind(const char *, int, int);
+static int	 http_accept(int);
 static double	 ts_ms(const struct timespec *, const struct timespec *);
 static void	 http_free_body(const void *, size_t, void *);
 static struct http_reqinfo *http_info(struct evhttp_request *);
@@ -365,6 +367,7 @@ http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -1193,13 +1196,43 @@ http_sweep_ratelimit(struct ratelimit *rl)
 		hs.limiters[hs.nlimiters++] = rl;
 }
 
-/* The offset of the last status line ("HTTP/1.x NNN") within the
- * HTTP_HEAD_MAX bytes before end in buf, with its status; -1 if none. */
+/*
+ * The status of the status line at p (n bytes), as evhttp writes it:
+ * "HTTP/%d.%d %d", the version echoed from the request, so "HTTP/-1.2"
+ * too (evhttp accepts a negative major version). -1 if it is not one.
+ */
+static int
+http_status_of(const char *p, size_t n)
+{
+	size_t	i = 5, digits;
+	int	part;
+
+	if (n < 5 || memcmp(p, "HTTP/", 5) != 0)
+		return -1;
+	for (part = 0; part < 2; part++) {
+		if (i < n && p[i] == '-')
+			i++;
+		for (digits = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			digits++;
+		if (digits == 0 || i == n || p[i] != (part == 0 ? '.' : ' '))
+			return -1;
+		i++;
+	}
+	if (n - i < 3)
+		return -1;
+	for (digits = 0; digits < 3; digits++)
+		if (p[i + digits] < '0' || p[i + digits] > '9')
+			return -1;
+	return (p[i] - '0') * 100 + (p[i + 1] - '0') * 10 + (p[i + 2] - '0');
+}
+
+/* The offset of the last status line within the HTTP_HEAD_MAX bytes
+ * before end in buf, with its status; -1 if none. */
 static ev_ssize_t
 http_status_line(struct evbuffer *buf, ev_ssize_t end, int *status)
 {
 	struct evbuffer_ptr	 from;
-	char			 win[HTTP_HEAD_MAX + 1];
+	char			 win[HTTP_HEAD_MAX];
 	ev_ssize_t		 first = end > HTTP_HEAD_MAX ? end -
 				    HTTP_HEAD_MAX : 0, n, i;
 
@@ -1208,10 +1241,8 @@ http_status_line(struct evbuffer *buf, ev_ssize_t end, int *status)
 	n = evbuffer_copyout_from(buf, &from, win, (size_t)(end - first));
 	if (n != end - first)
 		return -1;
-	win[n] = '\0';
-	for (i = n - 12; i >= 0; i--)
-		if (memcmp(win + i, "HTTP/1.", 7) == 0 &&
-		    sscanf(win + i + 9, "%3d", status) == 1)
+	for (i = n - 5; i >= 0; i--)
+		if ((*status = http_status_of(win + i, (size_t)(n - i))) != -1)
 			return first + i;
 	return -1;
 }
@@ -1414,13 +1445,20 @@ http_info(struct evhttp_request *req)
 	return c != NULL ? &c->ri : &hs.lone;
 }
 
-/* "addr:port" ("[addr]:port" for IPv6) of the connection's peer. */
+/* "addr:port" ("[addr]:port" for IPv6) of the connection's peer;
+ * "unix" on a Unix socket (its peers have no address). */
 static void
 http_peer(struct evhttp_connection *evcon, char *out, size_t len)
 {
-	char		*addr = NULL;
-	ev_uint16_t	 port = 0;
+	const struct sockaddr	*sa;
+	char			*addr = NULL;
+	ev_uint16_t		 port = 0;
 
+	if (evcon != NULL && (sa = evhttp_connection_get_addr(evcon)) != NULL &&
+	    sa->sa_family == AF_UNIX) {
+		snprintf(out, len, "unix");
+		return;
+	}
 	if (evcon != NULL)
 		evhttp_connection_get_peer(evcon, &addr, &port);
 	if (addr == NULL)
@@ -1888,20 +1926,16 @@ http_drain(int timeout_ms)
 	http_maybe_finish_drain();
 }
 
+/* evhttp takes fd (and closes it when the listener goes). */
 static int
-http_bind(const char *host, int port, int required)
+http_accept(int fd)
 {
 	struct evhttp_bound_socket	*b;
 
 	if (hs.nbound == HTTP_MAX_LISTENERS)
 		return -1;
-	b = evhttp_bind_socket_with_handle(hs.http, host, (ev_uint16_t)port);
-	if (b == NULL) {
-		if (required)
-			log_warn("cannot listen on %s port %d", host, port);
-		else
-			log_debug("%s: cannot listen on %s port %d", __func__,
-			    host, port);
+	if ((b = evhttp_accept_socket_with_handle(hs.http, fd)) == NULL) {
+		log_warnx("cannot accept connections on descriptor %d", fd);
 		return -1;
 	}
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(b),
@@ -1910,29 +1944,13 @@ http_bind(const char *host, int port, int required)
 	return 0;
 }
 
-static int
-http_bound_port(struct evhttp_bound_socket *b)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len = sizeof(ss);
-	evutil_socket_t		fd = evhttp_bound_socket_get_fd(b);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return -1;
-}
-
 /*
  * Raise the soft descriptor limit to the hard one. Returns how many
- * connections the descriptors allow beside reserved_fds and the
+ * connections the descriptors allow beside reserved_fds and the nfds
  * listeners (at least 1, LONG_MAX without a limit); *limit is the limit.
  */
 static long
-http_fd_limit(int reserved_fds, unsigned long long *limit)
+http_fd_limit(int reserved_fds, int nfds, unsigned long long *limit)
 {
 	struct rlimit	rl;
 	rlim_t		soft;
@@ -1965,23 +1983,20 @@ http_fd_limit(int reserved_fds, unsigned long long *limit)
 		    *limit, (unsigned long long)rl.rlim_max);
 	if (*limit > (unsigned long long)LONG_MAX / 2)
 		return LONG_MAX;
-	if ((long)*limit - reserved_fds - HTTP_MAX_LISTENERS < 1)
+	if ((long)*limit - reserved_fds - nfds < 1)
 		return 1;
-	return (long)*limit - reserved_fds - HTTP_MAX_LISTENERS;
+	return (long)*limit - reserved_fds - nfds;
 }
 
 int
-http_init(struct event_base *base, const struct config *cfg,
-    const char *addr, const struct auth *auth, int reserved_fds)
+http_init(struct event_base *base, const struct config *cfg, const int *fds,
+    int nfds, const struct auth *auth, int reserved_fds)
 {
-	char			 host[256], *colon;
-	const char		*h;
-	long			 port, fd_conns;
-	char			*end;
+	long			 fd_conns;
 	struct timeval		 tv;
 	unsigned long long	 limit;
 	size_t			 nslots;
-	int			 loopback4 = 0, loopback6 = 0, bound_port;
+	int			 i;
 
 	memset(&hs, 0, sizeof(hs));
 	hs.base = base;
@@ -1990,8 +2005,13 @@ http_init(struct event_base *base, const struct config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &hs.started);
 	event_set_log_callback(log_libevent);
 
+	if (nfds < 1 || nfds > HTTP_MAX_LISTENERS) {
+		log_warnx("%d listening sockets: expected 1 to %d", nfds,
+		    HTTP_MAX_LISTENERS);
+		return -1;
+	}
 	hs.max_conns = cfg->max_connections;
-	fd_conns = http_fd_limit(reserved_fds, &limit);
+	fd_conns = http_fd_limit(reserved_fds, nfds, &limit);
 	hs.fd_conns = fd_conns;
 	if (fd_conns < hs.max_conns) {
 		log_warnx("maxConnections %d lowered to %ld: RLIMIT_NOFILE is "
@@ -2007,42 +2027,6 @@ http_init(struct event_base *base, const struct config *cfg,
 	hs.read_max = cfg->max_header_bytes + cfg->max_body_bytes +
 	    HTTP_READ_SLACK;
 
-	if (strlen(addr) >= sizeof(host)) {
-		log_warnx("listen address too long: %s", addr);
-		return -1;
-	}
-	strcpy(host, addr);
-	if ((colon = strrchr(host, ':')) == NULL) {
-		log_warnx("listen address %s: expected host:port", addr);
-		return -1;
-	}
-	*colon = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 ||
-	    port > 65535) {
-		log_warnx("listen address %s: bad port", addr);
-		return -1;
-	}
-	h = host;
-	if (host[0] == '[') {
-		size_t n = strlen(host);
-
-		if (n < 2 || host[n - 1] != ']') {
-			log_warnx("listen address %s: bad IPv6 literal", addr);
-			return -1;
-		}
-		host[n - 1] = '\0';
-		h = host + 1;
-	}
-	if (strcmp(h, "localhost") == 0) {
-		loopback4 = loopback6 = 1;
-		h = "127.0.0.1";
-	} else if (strcmp(h, "127.0.0.1") == 0)
-		loopback6 = 1;	/* also ::1, for resolvers that try it first */
-	else if (strcmp(h, "::1") == 0)
-		loopback4 = 1;
-
 	if ((hs.http = evhttp_new(base)) == NULL)
 		goto fail;
 	evhttp_set_max_headers_size(hs.http, (ev_ssize_t)cfg->max_header_bytes);
@@ -2056,16 +2040,17 @@ http_init(struct event_base *base, const struct config *cfg,
 	    EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(hs.http, http_gencb, NULL);
 	evhttp_set_bevcb(hs.http, http_bevcb, NULL);
+	/* evhttp takes an absolute-form request ("GET http://HOST/ ...")
+	 * for a host it does not know as a proxy request and closes the
+	 * connection after the answer (it reads Proxy-Connection, not
+	 * Connection). Deno's Unix socket client sends such requests to
+	 * the dummy host of our clients (HTTP_UNIX_HOST): keep-alive. */
+	if (evhttp_add_server_alias(hs.http, HTTP_UNIX_HOST) == -1)
+		goto fail;
 
-	if (http_bind(h, (int)port, 1) == -1)
-		goto fail;
-	bound_port = http_bound_port(hs.bound[0]);
-	if (bound_port <= 0)
-		goto fail;
-	if (loopback6 && strcmp(h, "::1") != 0)
-		http_bind("::1", bound_port, 0);
-	if (loopback4 && strcmp(h, "127.0.0.1") != 0)
-		http_bind("127.0.0.1", bound_port, 0);
+	for (i = 0; i < nfds; i++)
+		if (http_accept(fds[i]) == -1)
+			goto fail;
 
 	hs.sweep_ev = event_new(base, -1, EV_PERSIST, http_sweep_cb, NULL);
 	hs.flush_ev = evtimer_new(base, http_flush_cb, NULL);
@@ -2076,7 +2061,7 @@ http_init(struct event_base *base, const struct config *cfg,
 	tv.tv_sec = HTTP_SWEEP_MS / 1000;
 	tv.tv_usec = (HTTP_SWEEP_MS % 1000) * 1000;
 	event_add(hs.sweep_ev, &tv);
-	return bound_port;
+	return 0;
 fail:
 	http_free();
 	return -1;

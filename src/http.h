@@ -45,15 +45,15 @@ struct http_pending {
 	int			 abandoned;	/* answered by the drain */
 };
 
-/* Binds the listeners (addr "host:port"; a loopback host is also bound on
- * the other family, so "localhost" works whichever address a client
- * resolver tries first). Returns the bound port, or -1 with a message.
- * Also routes libevent's log through log.c, raises the soft RLIMIT_NOFILE
- * to the hard limit and lowers maxConnections (with a warning) so that
- * the connections leave reserved_fds descriptors to the rest of the
- * daemon (children's pipes, eventfds, epoll). */
-int	http_init(struct event_base *, const struct config *, const char *addr,
-	    const struct auth *, int reserved_fds);
+/* Serves the listening sockets fds[0..nfds-1] (listen.c made them; evhttp
+ * closes each one it took when the listener goes). Returns 0, or
+ * -1 with a message. Also routes libevent's log through log.c, raises the
+ * soft RLIMIT_NOFILE to the hard limit and lowers maxConnections (with a
+ * warning) so that the connections leave reserved_fds descriptors and the
+ * listeners to the rest of the daemon (children's pipes, eventfds,
+ * epoll). */
+int	http_init(struct event_base *, const struct config *, const int *fds,
+	    int nfds, const struct auth *, int reserved_fds);
 void	http_add_route(const char *path, int methods, http_handler, void *arg);
 /* Loop thread, a reload: the limits and timeouts of cfg from now on (cfg
  * outlives its use here: the caller holds it until the next call). */

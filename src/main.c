@@ -1,8 +1,9 @@
 /*
  * main.c: options, configuration, start-up and shutdown order.
  *
- * Start-up: config, token, event base, the HTTP listeners (bound before
- * anything is spawned, so a port in use leaves no child behind), the
+ * Start-up: config, token, event base, the listeners (the service
+ * manager's, else the configured ones, bound before anything is spawned,
+ * so an address in use leaves no child behind), the
  * worker pool, the registry (each MCP server instance started on the
  * worker that owns it), then the loop runs until every server's first
  * start is over, and the ready line goes to stdout with READY=1 to the
@@ -10,10 +11,13 @@
  * SIGHUP reloads the configuration (reload.c) on the loop thread.
  * Shutdown (SIGTERM/SIGINT): the HTTP side drains and leaves the loop; the
  * workers end their children and exit (pool_stop() waits for them with a
- * deadline), the leftovers are answered, and all is freed. From the first
- * signal on, a second one kills every child and exits at once, whatever
- * thread is busy with what.
+ * deadline), the leftovers are answered, and all is freed. The socket
+ * files we created are removed as the drain closes the listeners. From
+ * the first signal on, a second one kills every child and exits at once,
+ * whatever thread is busy with what.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <json-c/json.h>
 
 #include "audit.h"
 #include "auth.h"
@@ -35,6 +40,7 @@
 #include "exec.h"
 #include "health.h"
 #include "http.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -74,7 +80,7 @@ struct daemon {
 	struct event		*sigs[3];
 	struct pool		*pool;
 	struct cache		*cache;
-	int			 port;
+	struct listeners	 ls;
 	int			 workers;
 	char			 token_file[DEFAULTS_PATH_MAX]; /* "": none */
 };
@@ -85,6 +91,13 @@ static void	on_second_signal(int);
 static void	wait_started(struct event_base *, int);
 static void	noop_cb(evutil_socket_t, short, void *);
 
+/* The -l options: they replace the configuration's listen. */
+struct listen_args {
+	char	*addr[CONFIG_LISTEN_MAX];
+	size_t	 n;
+};
+
+static struct listeners	*main_listeners;
 static struct registry	*main_registry;
 static int		 main_signals;
 
@@ -92,14 +105,19 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: mcp-proxyd [-htVv] [-c file] [-l address]\n"
+	    "usage: mcp-proxyd [-htVv] [-c file] [-l address ...]\n"
 	    "\n"
 	    "HTTP gateway from sandboxed code to the tools of MCP servers.\n"
 	    "\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
-	    "  -l, --listen ADDR     listen on host:port, overriding the "
-	    "configuration\n"
-	    "                        (default %s; port 0 picks a free port)\n"
+	    "  -l, --listen ADDR     listen on host:port or unix:/path, "
+	    "overriding the\n"
+	    "                        configuration; may be repeated (default "
+	    "%s;\n"
+	    "                        port 0 picks a free port). Sockets passed "
+	    "by the\n"
+	    "                        service manager (LISTEN_FDS) replace "
+	    "both.\n"
 	    "  -t, --check-config    check the configuration and exit\n"
 	    "  -v, --verbose         log debug messages\n"
 	    "  -V, --version         print the version and exit\n"
@@ -107,8 +125,11 @@ usage(FILE *fp)
 	    "\n"
 	    "Once listening it prints one JSON line on stdout:\n"
 	    "  {\"port\":N,\"url\":\"http://127.0.0.1:N/\",\"authToken\":\"...\"}\n"
-	    "(no token with authTokenFile; under systemd \"authTokenFile\" names\n"
-	    "$RUNTIME_DIRECTORY/token instead).\n"
+	    "with \"socket\":PATH for a Unix socket (and \"sockets\":[...] for "
+	    "several),\n"
+	    "without port and url when there is no TCP listener; no token with\n"
+	    "authTokenFile, and under systemd \"authTokenFile\" names\n"
+	    "$RUNTIME_DIRECTORY/token instead.\n"
 	    "See mcp-proxyd(8) and mcp-proxyd.json(5).\n",
 	    DEFAULT_CONFIG, DEFAULT_LISTEN);
 }
@@ -154,6 +175,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	ev.reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
 	audit_log(&ev);
 	http_drain(drain_ms);
+	/* The listeners are closed: their files lead nowhere now. */
+	listen_unlink(main_listeners);
 	service_notify("STOPPING=1");
 }
 
@@ -197,33 +220,93 @@ reserved_fds(const struct config *cfg, int workers)
 	return n;
 }
 
-/* The ready line: the token itself only when it is ours to show (not
- * from authTokenFile, not written to a file, not under systemd). */
+/* The ready line: port and url for TCP, socket (and sockets) for Unix
+ * sockets, the token itself only when it is ours to show (not from
+ * authTokenFile, not written to a file, not under systemd). */
+static char *
+ready_line(const struct daemon *d, const char *token)
+{
+	const struct listeners	*ls = &d->ls;
+	json_object	*o, *a = NULL;
+	char		 url[64], *line;
+	int		 i, port = listen_port(ls);
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if (port >= 0) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+		json_object_object_add(o, "port", json_object_new_int(port));
+		json_object_object_add(o, "url", json_object_new_string(url));
+	}
+	if (listen_first_path(ls) != NULL)
+		json_object_object_add(o, "socket",
+		    json_object_new_string(listen_first_path(ls)));
+	if (listen_nunix(ls) > 1 && (a = json_object_new_array()) != NULL) {
+		for (i = 0; i < ls->n; i++)
+			if (ls->l[i].family == AF_UNIX)
+				json_object_array_add(a,
+				    json_object_new_string(ls->l[i].path));
+		json_object_object_add(o, "sockets", a);
+	}
+	if (d->token_file[0] != '\0')
+		json_object_object_add(o, "authTokenFile",
+		    json_object_new_string(d->token_file));
+	else if (d->cfg->auth_token_file == NULL && !defaults_under_systemd())
+		json_object_object_add(o, "authToken",
+		    json_object_new_string(token));
+	line = strdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return line;
+}
+
 static void
-print_ready(const struct daemon *d, const char *listen, const char *token)
+print_ready(const struct daemon *d, char *token)
 {
 	const struct config	*cfg = d->cfg;
-	int			 port = d->port;
+	const struct listeners	*ls = &d->ls;
+	char			*line, names[1024];
+	size_t			 off = 0;
+	int			 i;
 
-	if (d->token_file[0] != '\0')
-		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\","
-		    "\"authTokenFile\":\"%s\"}\n", port, port, d->token_file);
-	else if (cfg->auth_token_file != NULL || defaults_under_systemd())
-		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\"}\n",
-		    port, port);
-	else
-		printf("{\"port\":%d,\"url\":\"http://127.0.0.1:%d/\","
-		    "\"authToken\":\"%s\"}\n", port, port, token);
+	if ((line = ready_line(d, token)) == NULL)
+		fatalx("cannot write the ready line");
+	printf("%s\n", line);
 	fflush(stdout);
-	log_info("mcp-proxyd %s listening on %s (port %d), %d workers, %zu "
-	    "MCP server%s", MCP_PROXYD_VERSION, listen, port, d->workers,
-	    cfg->nservers, cfg->nservers == 1 ? "" : "s");
+	explicit_bzero(line, strlen(line));
+	free(line);
+	names[0] = '\0';
+	for (i = 0; i < ls->n && off < sizeof(names); i++)
+		off += (size_t)snprintf(names + off, sizeof(names) - off,
+		    "%s%s", i > 0 ? ", " : "", ls->l[i].name);
+	log_info("mcp-proxyd %s listening on %s, %d workers, %zu MCP "
+	    "server%s", MCP_PROXYD_VERSION, names, d->workers, cfg->nservers,
+	    cfg->nservers == 1 ? "" : "s");
 	service_ready();
+}
+
+/* One more -l address, checked as the configuration's are. */
+static int
+add_listen(struct listen_args *la, char *addr)
+{
+	const char	*why;
+
+	if (la->n == CONFIG_LISTEN_MAX) {
+		fprintf(stderr, "mcp-proxyd: more than %d -l options\n",
+		    CONFIG_LISTEN_MAX);
+		return -1;
+	}
+	if ((why = config_listen_check(addr)) != NULL) {
+		fprintf(stderr, "mcp-proxyd: -l %s: %s\n", addr, why);
+		return -1;
+	}
+	la->addr[la->n++] = addr;
+	return 0;
 }
 
 static int
 parse_args(int argc, char *argv[], const char **config_path,
-    const char **listen, int *check, int *verbose)
+    struct listen_args *la, int *check, int *verbose)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -243,7 +326,8 @@ parse_args(int argc, char *argv[], const char **config_path,
 			*config_path = optarg;
 			break;
 		case 'l':
-			*listen = optarg;
+			if (add_listen(la, optarg) == -1)
+				return -1;
 			break;
 		case 't':
 			*check = 1;
@@ -387,12 +471,57 @@ loop_base_new(void)
 	return base;
 }
 
-/* The loop thread's side: event base, listeners (bound first, so a port
- * in use exits before any child exists) and signals. */
+/* The sockets the service manager passed, if any: taken before any
+ * thread exists, since taking them unsets LISTEN_* in the environment. */
 static void
-start_front(struct daemon *d, const char *listen)
+take_activated(struct daemon *d)
+{
+	char	err[512];
+
+	if (listen_activated(&d->ls, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
+/* The listening sockets: the service manager's, else -l's, else the
+ * configuration's, else the default. */
+static void
+open_listeners(struct daemon *d, const struct listen_args *la)
+{
+	static char	 dflt_addr[] = DEFAULT_LISTEN;
+	char		*dflt[] = { dflt_addr };
+	char		 err[512];
+	int		 n = d->ls.n;
+
+	if (n > 0) {
+		if (la->n > 0 || d->cfg->nlisten > 0)
+			log_info("%d socket%s from the service manager: "
+			    "ignoring %s", n, n == 1 ? "" : "s", la->n > 0 ?
+			    "-l" : "listen in the configuration");
+		return;
+	}
+	if (la->n > 0)
+		n = listen_open(&d->ls, la->addr, la->n, d->cfg->socket_mode,
+		    d->cfg->socket_gid, err, sizeof(err));
+	else if (d->cfg->nlisten > 0)
+		n = listen_open(&d->ls, d->cfg->listen, d->cfg->nlisten,
+		    d->cfg->socket_mode, d->cfg->socket_gid, err, sizeof(err));
+	else
+		n = listen_open(&d->ls, dflt, 1, d->cfg->socket_mode,
+		    d->cfg->socket_gid, err, sizeof(err));
+	if (n == -1) {
+		listen_close(&d->ls);
+		listen_unlink(&d->ls);
+		fatalx("%s", err);
+	}
+}
+
+/* The loop thread's side: event base, listeners (bound first, so an
+ * address in use exits before any child exists) and signals. */
+static void
+start_front(struct daemon *d, const struct listen_args *la)
 {
 	const int	signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	int		fds[LISTEN_MAX];
 	int		i;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -402,9 +531,16 @@ start_front(struct daemon *d, const char *listen)
 		fatalx("cannot start the sweep of left-behind processes");
 	d->workers = d->cfg->workers > 0 ? d->cfg->workers :
 	    pool_default_workers();
-	if ((d->port = http_init(d->base, d->cfg, listen, d->auth,
-	    reserved_fds(d->cfg, d->workers))) == -1)
-		fatalx("cannot listen on %s", listen);
+	open_listeners(d, la);
+	for (i = 0; i < d->ls.n; i++)
+		fds[i] = d->ls.l[i].fd;
+	if (http_init(d->base, d->cfg, fds, d->ls.n, d->auth,
+	    reserved_fds(d->cfg, d->workers)) == -1) {
+		listen_unlink(&d->ls);
+		fatalx("cannot serve the listening sockets");
+	}
+	for (i = 0; i < d->ls.n; i++)
+		d->ls.l[i].fd = -1;	/* evhttp's now */
 	for (i = 0; i < 3; i++) {
 		d->sigs[i] = evsignal_new(d->base, signums[i], on_signal, NULL);
 		if (d->sigs[i] == NULL || event_add(d->sigs[i], NULL) == -1)
@@ -494,28 +630,30 @@ free_all(struct daemon *d)
 int
 main(int argc, char *argv[])
 {
-	const char	*config_path = DEFAULT_CONFIG, *listen = NULL;
-	struct daemon	 d;
+	const char		*config_path = DEFAULT_CONFIG;
+	struct listen_args	 la;
+	struct daemon		 d;
 	char		 token[AUTH_TOKEN_MAX + 1];
 	int		 check = 0, verbose = 0;
 
 	memset(&d, 0, sizeof(d));
+	memset(&la, 0, sizeof(la));
+	main_listeners = &d.ls;
 	(void)mallopt(M_MMAP_THRESHOLD, MAIN_MMAP_THRESHOLD);
-	if (parse_args(argc, argv, &config_path, &listen, &check,
+	if (parse_args(argc, argv, &config_path, &la, &check,
 	    &verbose) == -1)
 		return 1;
 	log_init(verbose);
 	event_set_log_callback(log_libevent);
 	sdnotify_init();
 	load_snapshot(&d, config_path, check);
-	/* Before any thread: the reaper is forked. */
+	/* Before any thread: the reaper is forked, LISTEN_* unset. */
 	(void)children_init();
-	if (listen == NULL)
-		listen = d.cfg->listen != NULL ? d.cfg->listen : DEFAULT_LISTEN;
+	take_activated(&d);
 	load_auth(&d, token, sizeof(token));
 	if (audit_open(d.cfg->audit_log, 0) == -1)
 		fatalx("cannot open the audit log %s", d.cfg->audit_log);
-	start_front(&d, listen);
+	start_front(&d, &la);
 	start_back(&d);
 	if (reload_init(d.cfg->path, d.auth, main_registry) == -1)
 		fatalx("out of memory");
@@ -523,7 +661,7 @@ main(int argc, char *argv[])
 	wait_started(d.base, d.cfg->start_timeout_ms);
 	/* A drain that finished during the start (SIGTERM) skips all this. */
 	if (!event_base_got_exit(d.base)) {
-		print_ready(&d, listen, token);
+		print_ready(&d, token);
 		explicit_bzero(token, sizeof(token));
 		event_base_dispatch(d.base);
 	}
@@ -531,6 +669,7 @@ main(int argc, char *argv[])
 
 	shutdown_all(d.pool, d.cache);
 	children_finish(MAIN_ORPHANS_WAIT_MS);
+	listen_unlink(&d.ls);
 	free_all(&d);
 	audit_close();
 	log_info("exited cleanly");

@@ -8,7 +8,8 @@
  * authTokenFile (re-read each time). The servers are compared by name
  * (registry.c restarts changed ones, stops removed ones, starts new
  * ones). What needs a restart is pinned here to its running value with a
- * warning: listen, workers, queueSize, authTokenFile's path, the schema
+ * warning: listen, socketMode, socketGroup, workers, queueSize,
+ * authTokenFile's path, the schema
  * cache, maxMessageBytes, startTimeoutMs and the servers' defaults
  * (docs/architecture.md, "Reload").
  */
@@ -45,6 +46,7 @@ static int	reload_breaker_eq(const struct config_breaker *,
 static int	reload_starts(const struct config *);
 static void	reload_servers(struct snapshot *);
 static int	reload_pin_str(const char *, char **, const char *);
+static int	reload_pin_listen(struct config *, const struct config *);
 static void	reload_notify(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static void	reload_audit(int, unsigned long, const char *);
@@ -240,6 +242,33 @@ reload_pin_str(const char *key, char **nv, const char *ov)
 	return 1;
 }
 
+/* The same for the listen array. */
+static int
+reload_pin_listen(struct config *nc, const struct config *oc)
+{
+	char	**v;
+	size_t	  i;
+
+	if (reload_strv_eq(nc->listen, nc->nlisten, oc->listen, oc->nlisten))
+		return 0;
+	reload_changed("listen");
+	if ((v = calloc(oc->nlisten + 1, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < oc->nlisten; i++)
+		if ((v[i] = strdup(oc->listen[i])) == NULL) {
+			while (i-- > 0)
+				free(v[i]);
+			free(v);
+			return -1;
+		}
+	for (i = 0; i < nc->nlisten; i++)
+		free(nc->listen[i]);
+	free(nc->listen);
+	nc->listen = v;
+	nc->nlisten = oc->nlisten;
+	return 1;
+}
+
 #define RELOAD_PIN(key, field) do {					\
 	if (nc->field != oc->field) {					\
 		reload_changed(key);					\
@@ -259,7 +288,11 @@ reload_pin(struct config *nc, const struct config *oc)
 {
 	int	n = 0, r;
 
-	RELOAD_PIN_STR("listen", listen);
+	if ((r = reload_pin_listen(nc, oc)) == -1)
+		return -1;
+	n += r;
+	RELOAD_PIN_STR("socketGroup", socket_group);
+	RELOAD_PIN("socketMode", socket_mode);
 	RELOAD_PIN_STR("authTokenFile", auth_token_file);
 	RELOAD_PIN_STR("schemaCachePath", schema_cache_path);
 	if ((nc->audit_log == NULL) != (oc->audit_log == NULL))

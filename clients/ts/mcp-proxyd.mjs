@@ -14,7 +14,8 @@
  * --allow-env=MCP_PROXYD_URL,MCP_PROXYD_TOKEN to read them, and
  * --allow-net=HOST:PORT for the daemon; for a Unix socket, Deno needs
  * --allow-net=unix:PATH,mcp-proxyd.invalid --allow-read=PATH
- * --allow-write=PATH, and Node's fetch cannot use one at all). Every
+ * --allow-write=PATH; Node, whose fetch cannot use one, goes through
+ * node:http there). Every
  * failure throws a subclass of
  * MCPProxydError; 429 and 503 answers are retried a few times after their
  * Retry-After (retries: 0 turns that off). See docs/clients.md.
@@ -163,6 +164,41 @@ function envGet(name) {
  * which evhttp takes for a proxy request and closes the connection after
  * its answer (unless the daemon names the host as a server alias). */
 const UNIX_BASE = "http://mcp-proxyd.invalid";
+/* Node's fetch cannot reach a Unix socket; node:http can (socketPath).
+ * Its module name is not a literal, so that tsc and Deno do not look
+ * for Node's types. */
+async function nodeUnixFetch(socketPath, path, init) {
+    const mod = "node:http";
+    const http = await import(mod);
+    return new Promise((resolve, reject) => {
+        const req = http.request({ socketPath, path, method: init.method,
+            headers: init.headers, signal: init.signal }, (res) => {
+            const chunks = [];
+            res.on("data", (c) => chunks.push(c));
+            res.on("error", reject);
+            res.on("end", () => {
+                const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+                let off = 0;
+                for (const c of chunks) {
+                    all.set(c, off);
+                    off += c.length;
+                }
+                const text = new TextDecoder().decode(all);
+                resolve({
+                    status: res.statusCode ?? 0,
+                    headers: { get(name) {
+                            const v = res.headers[name.toLowerCase()];
+                            return v === undefined ? null :
+                                String(v);
+                        } },
+                    text: () => Promise.resolve(text),
+                });
+            });
+        });
+        req.on("error", reject);
+        req.end(init.body);
+    });
+}
 function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -175,6 +211,7 @@ export class Client {
     #base;
     #extra = {};
     #denoUnix = null;
+    #nodeUnix = null;
     constructor(options = {}) {
         const url = options.url ?? envGet("MCP_PROXYD_URL");
         const token = options.token ?? envGet("MCP_PROXYD_TOKEN");
@@ -218,9 +255,11 @@ export class Client {
             this.#denoUnix = path;
         else if (runtime.Bun !== undefined)
             this.#extra = { unix: path };
+        else if (runtime.process?.versions?.node !== undefined)
+            this.#nodeUnix = path;
         else
-            throw new MCPProxydError("a Unix socket URL needs Deno or " +
-                "Bun: Node's fetch cannot reach one");
+            throw new MCPProxydError("a Unix socket URL needs Deno, " +
+                "Bun or Node");
         return UNIX_BASE;
     }
     /** One request with the retries of 429 and 503: the JSON answer of a
@@ -249,19 +288,22 @@ export class Client {
             headers["Content-Type"] = "application/json";
         let resp;
         let text;
-        /* A connection per request: evhttp closes it after the answer
-         * (see UNIX_BASE) without telling Deno, which would reuse it. */
+        /* A connection per request: a daemon older than its Unix
+         * socket listeners closes it after the answer (see UNIX_BASE)
+         * without telling Deno, which would reuse it. */
         const hc = this.#denoUnix === null ? null :
             runtime.Deno.createHttpClient({
                 proxy: { transport: "unix", path: this.#denoUnix }
             });
+        const signal = AbortSignal.timeout(this.timeoutMs);
         try {
-            resp = await fetch(this.#base + path, {
-                method, headers, body,
-                signal: AbortSignal.timeout(this.timeoutMs),
-                ...this.#extra,
-                ...(hc === null ? {} : { client: hc }),
-            });
+            resp = this.#nodeUnix !== null ?
+                await nodeUnixFetch(this.#nodeUnix, path, { method, headers, body, signal }) :
+                await fetch(this.#base + path, {
+                    method, headers, body, signal,
+                    ...this.#extra,
+                    ...(hc === null ? {} : { client: hc }),
+                });
             text = await resp.text();
         }
         catch (e) {

@@ -14,7 +14,8 @@
  * --allow-env=MCP_PROXYD_URL,MCP_PROXYD_TOKEN to read them, and
  * --allow-net=HOST:PORT for the daemon; for a Unix socket, Deno needs
  * --allow-net=unix:PATH,mcp-proxyd.invalid --allow-read=PATH
- * --allow-write=PATH, and Node's fetch cannot use one at all). Every
+ * --allow-write=PATH; Node, whose fetch cannot use one, goes through
+ * node:http there). Every
  * failure throws a subclass of
  * MCPProxydError; 429 and 503 answers are retried a few times after their
  * Retry-After (retries: 0 turns that off). See docs/clients.md.
@@ -229,7 +230,30 @@ interface Runtime {
 		createHttpClient?: (o: unknown) => { close(): void };
 	};
 	Bun?: unknown;
-	process?: { env: { [name: string]: string | undefined } };
+	process?: {
+		env: { [name: string]: string | undefined };
+		versions?: { node?: string };
+	};
+}
+
+/* What #once reads of an answer: a fetch Response, or nodeUnixFetch's. */
+interface Answer {
+	status: number;
+	headers: { get(name: string): string | null };
+	text(): Promise<string>;
+}
+
+/* The little of node:http that nodeUnixFetch uses. */
+interface NodeIncoming {
+	statusCode?: number;
+	headers: { [name: string]: string | string[] | undefined };
+	on(event: string, f: (chunk: Uint8Array) => void): void;
+}
+interface NodeHttp {
+	request(options: unknown, f: (res: NodeIncoming) => void): {
+		on(event: "error", f: (e: Error) => void): void;
+		end(body?: string): void;
+	};
 }
 
 const runtime = globalThis as unknown as Runtime;
@@ -253,6 +277,46 @@ function envGet(name: string): string | undefined {
  * its answer (unless the daemon names the host as a server alias). */
 const UNIX_BASE = "http://mcp-proxyd.invalid";
 
+/* Node's fetch cannot reach a Unix socket; node:http can (socketPath).
+ * Its module name is not a literal, so that tsc and Deno do not look
+ * for Node's types. */
+async function nodeUnixFetch(socketPath: string, path: string,
+    init: { method: string; headers: { [key: string]: string };
+    body?: string; signal: AbortSignal }): Promise<Answer> {
+	const mod = "node:http";
+	const http = await import(mod) as NodeHttp;
+	return new Promise((resolve, reject) => {
+		const req = http.request({ socketPath, path, method: init.method,
+		    headers: init.headers, signal: init.signal }, (res) => {
+			const chunks: Uint8Array[] = [];
+			res.on("data", (c) => chunks.push(c));
+			res.on("error", reject);
+			res.on("end", () => {
+				const all = new Uint8Array(chunks.reduce(
+				    (n, c) => n + c.length, 0));
+				let off = 0;
+				for (const c of chunks) {
+					all.set(c, off);
+					off += c.length;
+				}
+				const text = new TextDecoder().decode(all);
+				resolve({
+					status: res.statusCode ?? 0,
+					headers: { get(name: string) {
+						const v = res.headers[
+						    name.toLowerCase()];
+						return v === undefined ? null :
+						    String(v);
+					} },
+					text: () => Promise.resolve(text),
+				});
+			});
+		});
+		req.on("error", reject);
+		req.end(init.body);
+	});
+}
+
 function sleep(ms: number): Promise<void> {
 	return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -266,6 +330,7 @@ export class Client {
 	#base: string;
 	#extra: { [key: string]: unknown } = {};
 	#denoUnix: string | null = null;
+	#nodeUnix: string | null = null;
 
 	constructor(options: ClientOptions = {}) {
 		const url = options.url ?? envGet("MCP_PROXYD_URL");
@@ -311,9 +376,11 @@ export class Client {
 			this.#denoUnix = path;
 		else if (runtime.Bun !== undefined)
 			this.#extra = { unix: path };
+		else if (runtime.process?.versions?.node !== undefined)
+			this.#nodeUnix = path;
 		else
-			throw new MCPProxydError("a Unix socket URL needs Deno or " +
-			    "Bun: Node's fetch cannot reach one");
+			throw new MCPProxydError("a Unix socket URL needs Deno, " +
+			    "Bun or Node");
 		return UNIX_BASE;
 	}
 
@@ -345,20 +412,24 @@ export class Client {
 		};
 		if (body !== undefined)
 			headers["Content-Type"] = "application/json";
-		let resp: Response;
+		let resp: Answer;
 		let text: string;
-		/* A connection per request: evhttp closes it after the answer
-		 * (see UNIX_BASE) without telling Deno, which would reuse it. */
+		/* A connection per request: a daemon older than its Unix
+		 * socket listeners closes it after the answer (see UNIX_BASE)
+		 * without telling Deno, which would reuse it. */
 		const hc = this.#denoUnix === null ? null :
 		    runtime.Deno!.createHttpClient!({
 			proxy: { transport: "unix", path: this.#denoUnix } });
+		const signal = AbortSignal.timeout(this.timeoutMs);
 		try {
-			resp = await fetch(this.#base + path, {
-				method, headers, body,
-				signal: AbortSignal.timeout(this.timeoutMs),
+			resp = this.#nodeUnix !== null ?
+			    await nodeUnixFetch(this.#nodeUnix, path,
+			    { method, headers, body, signal }) :
+			    await fetch(this.#base + path, {
+				method, headers, body, signal,
 				...this.#extra,
 				...(hc === null ? {} : { client: hc }),
-			} as RequestInit);
+			    } as RequestInit);
 			text = await resp.text();
 		} catch (e) {
 			const name = (e as { name?: string }).name;

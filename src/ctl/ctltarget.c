@@ -19,6 +19,7 @@ static int	ctltarget_from_args(const struct ctltarget_opts *,
 static int	ctltarget_from_env(struct ctltarget *, char *, size_t);
 static int	ctltarget_from_config(const char *, struct ctltarget *, char *,
 		    size_t);
+static const char	*ctltarget_tcp_listen(const struct config *);
 static void	ctltarget_missing(const struct ctltarget *, const char *,
 		    const char *, char *, size_t);
 
@@ -113,20 +114,39 @@ ctltarget_from_env(struct ctltarget *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* The daemon's first TCP listen address; NULL when all are Unix. */
+static const char *
+ctltarget_tcp_listen(const struct config *cfg)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->nlisten; i++)
+		if (strncmp(cfg->listen[i], "unix:", 5) != 0)
+			return cfg->listen[i];
+	return NULL;
+}
+
 /* What is still missing, from the daemon's configuration at path. */
 static int
 ctltarget_from_config(const char *path, struct ctltarget *t, char *err,
     size_t errlen)
 {
 	struct config	*cfg;
+	const char	*listen;
 	char		 why[CONFIG_ERR_MAX];
 
 	if ((cfg = config_load(path, why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "%s", why);
 		return -1;
 	}
-	if (t->url.port == 0 && cfg->listen != NULL) {
-		if (ctlhttp_url_from_listen(cfg->listen, &t->url, why,
+	if (t->url.port == 0 && cfg->nlisten > 0) {
+		if ((listen = ctltarget_tcp_listen(cfg)) == NULL) {
+			snprintf(err, errlen, "%s: listen has Unix sockets "
+			    "only, and mcp-proxyctl speaks TCP; give the URL "
+			    "with --url or %s", path, CTLTARGET_ENV_URL);
+			goto fail;
+		}
+		if (ctlhttp_url_from_listen(listen, &t->url, why,
 		    sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s: %s; give the URL with --url "
 			    "or %s", path, why, CTLTARGET_ENV_URL);

@@ -9,7 +9,7 @@
 # in which `make` has built tests/fuzz/fuzz_*. Each target runs for SECONDS
 # (default 60) on a copy of its seed corpus (tests/fuzz/corpus/<target>,
 # next to this script) in a temporary directory. SECONDS 0 only replays the
-# seeds. $FUZZ_TARGETS picks targets (default: all seven). A dictionary
+# seeds. $FUZZ_TARGETS picks targets (default: all eight). A dictionary
 # tests/fuzz/dict/<target>.dict is used when present.
 #
 # Exits 0 when no target found anything; otherwise 1, after printing for
@@ -47,7 +47,7 @@ builddir=$(cd "$builddir" 2>/dev/null && pwd) || {
 	echo "$0: no build directory '$builddir'" >&2
 	exit 2
 }
-targets=${FUZZ_TARGETS:-"fuzz_schema fuzz_query fuzz_rpc fuzz_toolname fuzz_auth fuzz_config fuzz_cache"}
+targets=${FUZZ_TARGETS:-"fuzz_schema fuzz_query fuzz_rpc fuzz_toolname fuzz_auth fuzz_config fuzz_cache fuzz_http"}
 artifacts=${FUZZ_ARTIFACTS:-$builddir/tests/fuzz/artifacts}
 
 for t in $targets; do

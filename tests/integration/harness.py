@@ -135,11 +135,30 @@ def demo_server(name="demo", **extra):
     return {name: entry}
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix stream socket (Host: mcp-proxyd.invalid,
+    as the clients send)."""
+
+    def __init__(self, path, timeout=30.0):
+        super().__init__("mcp-proxyd.invalid", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self.unix_path)
+        except OSError:
+            s.close()
+            raise
+        self.sock = s
+
+
 class Daemon:
     """The real mcp-proxyd started as a process."""
 
     def __init__(self, config=None, args=(), ready_timeout=30.0,
-                 env=None, preexec_fn=None):
+                 env=None, preexec_fn=None, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="mcp-proxyd-test-")
         self.config_path = os.path.join(self.dir, "config.json")
         cfg = {"allowedTools": ["*"],
@@ -153,7 +172,8 @@ class Daemon:
             json.dump(cfg, f)
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log = open(self.log_path, "wb")
-        cmd = [MCP_PROXYD, "-c", self.config_path, "-v"] + list(args)
+        cmd = list(prefix) + [MCP_PROXYD, "-c", self.config_path, "-v"] + \
+            list(args)
         if env is not None:
             env = dict(env)
             for k in SANITIZER_OPTIONS:
@@ -164,7 +184,8 @@ class Daemon:
                                      env=env, preexec_fn=preexec_fn)
         DAEMONS.append(self)
         self.ready = self._read_ready(ready_timeout)
-        self.port = self.ready["port"]
+        self.port = self.ready.get("port")      # None: Unix sockets only
+        self.socket = self.ready.get("socket")  # the first Unix socket
         self.token = self.ready.get("authToken")
 
     def _read_ready(self, timeout):
@@ -198,6 +219,9 @@ class Daemon:
             return f.read().decode("utf-8", "replace")
 
     def conn(self, timeout=30.0):
+        """A connection to the daemon's TCP port, else its Unix socket."""
+        if self.port is None:
+            return UnixHTTPConnection(self.socket, timeout=timeout)
         return http.client.HTTPConnection("127.0.0.1", self.port,
                                           timeout=timeout)
 
@@ -451,8 +475,9 @@ def python_with(module):
 
 
 class UnixRelay:
-    """A Unix socket that relays each connection to 127.0.0.1:port (the
-    daemon has no Unix listener yet); counts the connections."""
+    """A Unix socket that relays each connection to 127.0.0.1:port and
+    counts the connections (the clients' tests count them; test_listen.py
+    tests the daemon's own Unix listeners)."""
 
     def __init__(self, port, path):
         import threading

@@ -180,6 +180,27 @@ def test_check_option(files):
     expect_error("bad listen address",
                  files.write({"listen": "example.com:80"}),
                  "listen", "example.com:80")
+    expect_error("relative Unix socket path",
+                 files.write({"listen": ["127.0.0.1:0", "unix:mcp.sock"]}),
+                 'listen[1]: "unix:mcp.sock": a Unix socket path must be '
+                 'absolute')
+    expect_error("Unix socket path too long",
+                 files.write({"listen": "unix:/" + "a" * 107}),
+                 "listen: ", "the Unix socket path is 108 bytes long, at "
+                 "most 107 fit in a socket address")
+    expect_error("empty listen list", files.write({"listen": []}),
+                 "listen: expected a string or an array of 1 to 16 "
+                 "strings, got 0")
+    expect_error("bad socketMode", files.write({"socketMode": "0668"}),
+                 'socketMode: "0668": expected octal digits')
+    expect_error("socketMode as a number", files.write({"socketMode": 660}),
+                 "socketMode: expected a string of octal digits")
+    expect_error("unknown socketGroup",
+                 files.write({"socketGroup": "no-such-group-mcp-proxyd"}),
+                 'socketGroup: "no-such-group-mcp-proxyd": no such group')
+    expect_ok(files, "listen array, socketMode and socketGroup", {
+        "listen": ["127.0.0.1:0", "unix:/run/mcp-proxyd/mcp.sock"],
+        "socketMode": "0600", "socketGroup": "0"})
     missing = os.path.join(files.dir, "no-such-file.json")
     expect_error("missing file", missing, "No such file or directory")
 

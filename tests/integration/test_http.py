@@ -92,6 +92,12 @@ def t_limits(tap, d):
     tap.eq(st, 400, "malformed request line is 400")
     tap.ok(body.startswith(b"{") and b"<HTML>" not in body,
            "400 is JSON, not libevent's HTML", body[:200])
+    # evhttp echoes the request's version, a negative one too: the page
+    # was not found to rewrite (fuzz_http).
+    resp = raw_request(d.port, b"GET /health HTTP/-1.2\r\nno colon\r\n\r\n")
+    st, h, body = parse_raw(resp)
+    tap.ok(st == 400 and body.startswith(b"{") and b"<HTML>" not in resp,
+           "400 to a request of version -1.2 is JSON", resp[:200])
     hdr = b"X-Big: " + b"a" * 8000 + b"\r\n"
     st, h, body = parse_raw(raw_request(
         d.port, b"GET /health HTTP/1.1\r\nHost: x\r\n" + hdr + b"\r\n"))

@@ -440,9 +440,13 @@ def t_header_timeout(tap, d):
     for s in socks:
         s.close()
     first = min(answered_at) if answered_at else served
-    tap.ok(st == 200 and served - t0 >= 0.4,
+    # Served only once the first dribbler's 408 freed a slot (timed from
+    # that 408, not from t0: on a loaded machine the dribblers' threads
+    # start late, and t0 with them).
+    tap.ok(st == 200 and answered_at and served >= first - 0.05,
            "maxConnections 4, four dribblers: a fifth client waits (%.2f s)"
-           ", then is served (status %r)" % (served - t0, st))
+           " for the first 408, then is served (status %r)" %
+           (served - t0, st))
     tap.ok(served - first <= 0.6,
            "... %.2f s after the first dribbler's 408: its slot came back "
            "at once, though it kept its socket open" % (served - first))

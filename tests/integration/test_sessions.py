@@ -8,7 +8,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, Tap, demo_server, stop_ok, wait_until  # noqa
+from harness import (Daemon, Tap, demo_server, raw_request,  # noqa
+                     stop_ok, wait_until)
 import promtext  # noqa: E402
 
 DAEMON_TOOLS = ["mcp__demo__echo", "mcp__demo__add", "mcp__demo__sleep"]
@@ -37,6 +38,14 @@ def t_isolation(tap):
                s1["token"] and s1["allowedTools"] == ["mcp__demo__echo"] and
                s1["label"] == "one" and s1["expiresAt"].endswith("Z"),
                "201 with a 64-hex token, an id not derived from it", s1)
+        body = b'{"label":"raw"}'
+        raw = raw_request(d.port, b"POST /sessions HTTP/1.1\r\nHost: x\r\n"
+                          b"Authorization: Bearer " + d.token.encode() +
+                          b"\r\nConnection: close\r\nContent-Length: " +
+                          str(len(body)).encode() + b"\r\n\r\n" + body)
+        tap.eq(raw.split(b"\r\n", 1)[0], b"HTTP/1.1 201 Created",
+               "the 201's status line says Created (fuzz_http found "
+               "'201 Unknown')")
         out = {}
 
         def run(name, tok, tool, params):

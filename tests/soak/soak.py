@@ -283,13 +283,15 @@ class Soak:
         return time.monotonic() - t0
 
     def settle(self, fds=None):
-        """Idle again: nothing in flight and, when given, no more
-        descriptors than fds (at most 10 s); returns (rss, fds) then."""
-        deadline = time.monotonic() + 10
+        """Idle again: nothing in flight, every server up again (one the
+        killer hit last may still be in its restart backoff) and, when
+        given, no more descriptors than fds (at most 30 s); returns (rss,
+        fds) then."""
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             h = self.health()
-            if h["inflight"] <= 1 and (fds is None or
-                                       fd_count(self.p.pid) <= fds):
+            if h["inflight"] <= 1 and h.get("healthy") and (
+                    fds is None or fd_count(self.p.pid) <= fds):
                 break
             time.sleep(0.1)
         time.sleep(0.2)

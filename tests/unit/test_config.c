@@ -144,6 +144,10 @@ START_TEST(test_empty_defaults)
 
 	ck_assert_str_eq(cf->path, NAME);
 	ck_assert_ptr_null(cf->listen);
+	ck_assert_uint_eq(cf->nlisten, 0);
+	ck_assert_int_eq(cf->socket_mode, 0660);
+	ck_assert_ptr_null(cf->socket_group);
+	ck_assert_uint_eq(cf->socket_gid, (gid_t)-1);
 	ck_assert_ptr_null(cf->auth_token_file);
 	ck_assert_ptr_nonnull(cf->allowed_tools);
 	ck_assert_ptr_null(cf->allowed_tools[0]);
@@ -208,7 +212,8 @@ START_TEST(test_all_top_keys)
 	    "\"mcpServers\": {}"
 	    "}");
 
-	ck_assert_str_eq(cf->listen, "0.0.0.0:8080");
+	ck_assert_uint_eq(cf->nlisten, 1);
+	ck_assert_str_eq(cf->listen[0], "0.0.0.0:8080");
 	ck_assert_str_eq(cf->auth_token_file, "/etc/mcp-proxyd/token");
 	ck_assert_uint_eq(cf->nallowed_tools, 2);
 	ck_assert_str_eq(cf->allowed_tools[0], "mcp__demo__echo");
@@ -440,7 +445,7 @@ START_TEST(test_listen)
 	static const char *const good[] = {
 		"127.0.0.1:0", "0.0.0.0:65535", "localhost:8080",
 		"[::1]:8080", "[::]:0", "[2001:db8::1]:443",
-		"[::ffff:127.0.0.1]:1",
+		"[::ffff:127.0.0.1]:1", "unix:/run/mcp-proxyd/mcp.sock",
 	};
 	static const struct {
 		const char	*value;
@@ -462,6 +467,10 @@ START_TEST(test_listen)
 		{ "localhost:-1", "the port must be a number" },
 		{ "localhost:80a", "the port must be a number" },
 		{ "localhost: 80", "the port must be a number" },
+		{ "unix:", "must be absolute" },
+		{ "unix:run/mcp.sock", "must be absolute" },
+		{ "unix:/run/", "must name a file" },
+		{ "/run/mcp.sock", "expected host:port or unix:/path" },
 	};
 	struct config	*cf;
 	char		 text[256];
@@ -470,7 +479,8 @@ START_TEST(test_listen)
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		snprintf(text, sizeof(text), "{\"listen\": \"%s\"}", good[i]);
 		cf = parse_ok(text);
-		ck_assert_str_eq(cf->listen, good[i]);
+		ck_assert_uint_eq(cf->nlisten, 1);
+		ck_assert_str_eq(cf->listen[0], good[i]);
 		config_free(cf);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -485,6 +495,76 @@ START_TEST(test_listen)
 	    "expected \":port\" after the address");
 	parse_err("{\"listen\": \"::1:8080\"}", NAME ": listen: \"::1:8080\": "
 	    "an IPv6 address must be in brackets, as in [::1]:8080");
+}
+END_TEST
+
+START_TEST(test_listen_array)
+{
+	struct config	*cf;
+	char		 text[512], path[200];
+	size_t		 i;
+
+	cf = parse_ok("{\"listen\": [\"127.0.0.1:0\", \"unix:/run/a.sock\", "
+	    "\"[::1]:8080\"]}");
+	ck_assert_uint_eq(cf->nlisten, 3);
+	ck_assert_str_eq(cf->listen[0], "127.0.0.1:0");
+	ck_assert_str_eq(cf->listen[1], "unix:/run/a.sock");
+	ck_assert_str_eq(cf->listen[2], "[::1]:8080");
+	config_free(cf);
+	parse_err("{\"listen\": []}", NAME ": listen: expected a string or an "
+	    "array of 1 to 16 strings, got 0");
+	snprintf(text, sizeof(text), "{\"listen\": [");
+	for (i = 0; i < 17; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    "%s\"127.0.0.1:%zu\"", i > 0 ? "," : "", 8000 + i);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "]}");
+	parse_err(text, NAME ": listen: expected a string or an array of 1 "
+	    "to 16 strings, got 17");
+	parse_err("{\"listen\": [\"127.0.0.1:0\", 5]}",
+	    NAME ": listen[1]: expected string, got integer");
+	parse_err_has("{\"listen\": [\"127.0.0.1:0\", \"unix:x\"]}",
+	    NAME ": listen[1]: \"unix:x\": a Unix socket path must be "
+	    "absolute");
+	/* sun_path holds 107 bytes and the NUL. */
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[107] = '\0';
+	snprintf(text, sizeof(text), "{\"listen\": \"unix:%s\"}", path);
+	cf = parse_ok(text);
+	config_free(cf);
+	path[107] = 'a';
+	path[108] = '\0';
+	snprintf(text, sizeof(text), "{\"listen\": \"unix:%s\"}", path);
+	parse_err_has(text, "the Unix socket path is 108 bytes long, at most "
+	    "107 fit in a socket address");
+}
+END_TEST
+
+START_TEST(test_socket_mode_group)
+{
+	struct config	*cf;
+
+	cf = parse_ok("{\"socketMode\": \"0600\", \"socketGroup\": \"0\"}");
+	ck_assert_int_eq(cf->socket_mode, 0600);
+	ck_assert_uint_eq(cf->socket_gid, 0);
+	config_free(cf);
+	cf = parse_ok("{\"socketMode\": \"777\", \"socketGroup\": \"root\"}");
+	ck_assert_int_eq(cf->socket_mode, 0777);
+	ck_assert_str_eq(cf->socket_group, "root");
+	ck_assert_uint_eq(cf->socket_gid, 0);
+	config_free(cf);
+	parse_err("{\"socketMode\": 660}", NAME ": socketMode: expected a "
+	    "string of octal digits such as \"0660\", got integer");
+	parse_err("{\"socketMode\": \"0680\"}", NAME ": socketMode: \"0680\": "
+	    "expected octal digits from \"0\" to \"0777\", such as \"0660\"");
+	parse_err_has("{\"socketMode\": \"1777\"}", "socketMode: \"1777\"");
+	parse_err_has("{\"socketMode\": \"\"}", "socketMode: \"\"");
+	parse_err("{\"socketGroup\": \"no-such-group-mcp\"}",
+	    NAME ": socketGroup: \"no-such-group-mcp\": no such group");
+	parse_err("{\"socketGroup\": \"\"}",
+	    NAME ": socketGroup: must not be empty");
+	parse_err_has("{\"socketGroup\": \"99999999999\"}",
+	    "not a valid gid");
 }
 END_TEST
 
@@ -1203,6 +1283,8 @@ config_suite(void)
 	tcase_add_test(tc, test_rate_limits);
 	tcase_add_test(tc, test_strings_and_bools);
 	tcase_add_test(tc, test_listen);
+	tcase_add_test(tc, test_listen_array);
+	tcase_add_test(tc, test_socket_mode_group);
 	tcase_add_test(tc, test_allowed_tools);
 	suite_add_tcase(s, tc);
 

@@ -48,7 +48,8 @@ START_TEST(test_pinned)
 			    "\"queueSize\":7,\"breaker\":{\"failures\":9}}");
 
 	ck_assert_int_eq(reload_pin(nc, oc), 6);
-	ck_assert_str_eq(nc->listen, "127.0.0.1:1");
+	ck_assert_uint_eq(nc->nlisten, 1);
+	ck_assert_str_eq(nc->listen[0], "127.0.0.1:1");
 	ck_assert_str_eq(nc->auth_token_file, "/a");
 	ck_assert_int_eq(nc->workers, 2);
 	ck_assert_int_eq(nc->queue_size, oc->queue_size);

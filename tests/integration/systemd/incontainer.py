@@ -12,6 +12,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -214,6 +215,58 @@ def t_stop():
           "the main process is gone")
 
 
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=60)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(60)
+        self.sock.connect(self.path)
+
+
+def unix_request(path, method, url, token=None, body=None):
+    c = UnixConnection(path)
+    hdrs = {"Authorization": "Bearer " + token} if token else {}
+    if body is not None:
+        body = json.dumps(body)
+        hdrs["Content-Type"] = "application/json"
+    c.request(method, url, body=body, headers=hdrs)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def t_socket():
+    """mcp-proxyd.socket: the first connection starts the daemon, which
+    serves on the socket systemd opened."""
+    sock = "/run/mcp-proxyd/mcp.sock"
+    rc, out = run("systemctl", "start", "mcp-proxyd.socket")
+    point(rc == 0 and show("ActiveState") == "inactive" and
+          os.path.exists(sock), "mcp-proxyd.socket listens on %s, the "
+          "daemon not started yet" % sock, out + show("ActiveState"))
+    st, _ = unix_request(sock, "GET", "/health")
+    point(st == 401 and wait_until(lambda: show("ActiveState") == "active"),
+          "the first connection starts the daemon, which answers on the "
+          "passed socket (401 without a token)", "%s %s" % (
+              st, show("ActiveState")))
+    token = open(TOKEN).read().strip()
+    st, body = unix_request(sock, "POST", "/", token, {
+        "toolName": "mcp__demo__echo", "params": {"message": "sock"}})
+    point(st == 200 and b"sock" in body, "a call over the activated "
+          "socket", "%d %s" % (st, body))
+    point("from the service manager" in journal(),
+          "the log says the listeners came from systemd", journal()[-1500:])
+    run("systemctl", "stop", UNIT)
+    point(os.path.exists(sock), "the socket file stays when the daemon "
+          "stops (systemd owns it)")
+    st, _ = unix_request(sock, "GET", "/health")
+    point(st == 401, "and the next connection starts it again", str(st))
+    run("systemctl", "stop", "mcp-proxyd.socket", UNIT)
+
+
 def t_watchdog():
     """A loop that stops answering is killed by the watchdog."""
     os.makedirs("/etc/systemd/system/%s.d" % UNIT, exist_ok=True)
@@ -247,6 +300,7 @@ def main():
         t_reload(token, shipped)
         token = t_node_python(token, shipped)
         t_stop()
+        t_socket()
         t_watchdog()
     except Exception:
         point(False, "the checks ran to the end", traceback.format_exc())
