@@ -95,6 +95,7 @@ struct audit_state {
 	struct audit_item	*head, *tail;	/* mtx: the queue */
 	size_t			 queued;	/* mtx: bytes in items */
 	size_t			 max_bytes;	/* mtx */
+	char			*new_path;	/* mtx: audit_set_path() */
 
 	int			 running;	/* main thread: a writer to join */
 	pthread_t		 thread;
@@ -127,6 +128,7 @@ static size_t		 audit_cut(const char *, size_t);
 static struct audit_item *audit_copy(const struct audit_event *);
 static void		 audit_drop(enum audit_drop, size_t, int);
 static void		 audit_free_list(struct audit_item *);
+static void		 audit_take_path(void);
 static int		 audit_start(void);
 static int		 audit_open_fd(void);
 static int		 audit_mid_line(const struct stat *);
@@ -319,6 +321,39 @@ audit_reopen(void)
 	atomic_store(&audit_reopen_asked, 1);
 }
 
+int
+audit_set_path(const char *path)
+{
+	char	*p;
+
+	if ((p = strdup(path)) == NULL)
+		return -1;
+	pthread_mutex_lock(&audit.mtx);
+	free(audit.new_path);
+	audit.new_path = p;
+	pthread_mutex_unlock(&audit.mtx);
+	audit_reopen();
+	return 0;
+}
+
+/* The writer: a path set by audit_set_path() replaces the old one. */
+static void
+audit_take_path(void)
+{
+	char	*p;
+
+	pthread_mutex_lock(&audit.mtx);
+	p = audit.new_path;
+	audit.new_path = NULL;
+	pthread_mutex_unlock(&audit.mtx);
+	if (p == NULL)
+		return;
+	log_info("audit: writing to %s from now on", p);
+	free(audit.path);
+	audit.path = p;
+	audit.mode_warned = 0;
+}
+
 void
 audit_close(void)
 {
@@ -346,6 +381,8 @@ audit_close(void)
 	audit_free_list(audit.head);
 	audit.batch = audit.head = audit.tail = NULL;
 	audit.queued = 0;
+	free(audit.new_path);
+	audit.new_path = NULL;
 	pthread_mutex_unlock(&audit.mtx);
 	audit_report(1);
 	if (audit.path != NULL && audit.fd != -1)
@@ -635,8 +672,10 @@ audit_ensure_open(void)
 
 	if (audit.path == NULL)
 		return 1;
-	if (atomic_exchange(&audit_reopen_asked, 0) && audit.fd != -1) {
-		close(audit.fd);
+	if (atomic_exchange(&audit_reopen_asked, 0)) {
+		audit_take_path();
+		if (audit.fd != -1)
+			close(audit.fd);
 		audit.fd = -1;
 		audit.next_open = 0;
 	}

@@ -71,6 +71,13 @@ void	audit_log(const struct audit_event *);
  */
 void	audit_reopen(void);
 /*
+ * Any thread (a reload whose auditLog names another file): the writer
+ * re-opens the log at path (a copy) instead before its next write; the
+ * old file is closed. Only for a log opened with a path, not stderr.
+ * -1 out of memory.
+ */
+int	audit_set_path(const char *path);
+/*
  * Main thread, at exit: the writer writes what is queued (at most ~2 s
  * more; a write still blocked then is cancelled and its lines counted as
  * dropped), then the thread is joined and the file closed. Safe to call

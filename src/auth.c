@@ -109,6 +109,13 @@ auth_new(const char *token)
 }
 
 void
+auth_set_admin(struct auth *a, const char *token)
+{
+	auth_digest(token, a->admin.digest);
+	auth_caller_id(&a->admin);
+}
+
+void
 auth_free(struct auth *a)
 {
 	if (a == NULL)

@@ -41,6 +41,9 @@ struct auth;
  * (or on failure). */
 struct auth	*auth_new(const char *token);
 void		 auth_free(struct auth *);
+/* Loop thread (a reload): the daemon token is token from now on; the old
+ * one stops working at once. token is not empty. */
+void		 auth_set_admin(struct auth *, const char *token);
 /*
  * header is the raw Authorization value (may be NULL). It must be exactly
  * "Bearer" (case-sensitive), one space and the token: no other spaces, no

@@ -27,6 +27,7 @@
 #include "ratelimit.h"
 #include "registry.h"
 #include "session.h"
+#include "snapshot.h"
 #include "toolset.h"
 
 #define DISC_MAX_QUERY		100
@@ -56,7 +57,7 @@ static void	disc_poll_cb(evutil_socket_t, short, void *);
 static void	disc_wait_free(struct disc_wait *);
 
 static struct registry		*disc_registry;
-static const struct config	*disc_cfg;
+static const struct config	*disc_live;	/* the settings in force */
 static struct ratelimit		*disc_rl;
 static struct disc_wait		*disc_waits;
 static struct event_base	*disc_base;
@@ -161,7 +162,7 @@ disc_missing(void)
 	struct toolset	*ts;
 
 	for (s = 0; s < registry_nservers(disc_registry); s++) {
-		if (disc_cfg->servers[s].disabled)
+		if (!registry_enabled(disc_registry, s))
 			continue;
 		if ((ts = registry_toolset(disc_registry, s)) == NULL)
 			n++;
@@ -210,6 +211,7 @@ disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
 	size_t		 s, i;
 	int		 first = 1, nwarn = 0, nresults = 0;
 	const struct allowlist *allow = session_allowlist(caller);
+	const struct allowlist *daemon = snapshot_current()->allow;
 	json_object	*warnings = json_object_new_array();
 	char		 msg[256];
 
@@ -220,7 +222,7 @@ disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
 	}
 	evbuffer_add(buf, "{\"tools\":[", 10);
 	for (s = 0; s < registry_nservers(disc_registry); s++) {
-		if (disc_cfg->servers[s].disabled)
+		if (!registry_enabled(disc_registry, s))
 			continue;
 		if ((ts = registry_toolset(disc_registry, s)) == NULL) {
 			snprintf(msg, sizeof(msg), "server '%s' has not listed "
@@ -236,8 +238,10 @@ disc_answer(struct evhttp_request *req, const struct auth_caller *caller,
 			if (!discovery_match(t->search_text, keywords))
 				continue;
 			if ((only_allowed ||
-			    disc_cfg->discovery_respects_allowlist) &&
-			    !allowlist_match(allow, t->full_name))
+			    disc_live->discovery_respects_allowlist) &&
+			    (!allowlist_match(allow, t->full_name) ||
+			    (daemon != allow &&
+			    !allowlist_match(daemon, t->full_name))))
 				continue;
 			if (!first)
 				evbuffer_add(buf, ",", 1);
@@ -360,7 +364,7 @@ disc_handle(struct evhttp_request *req, const struct auth_caller *caller,
 		http_reply_json(req, 400, o, 0);
 		return;
 	}
-	if (disc_cfg->discovery_timeout_ms == 0 || disc_missing() == 0) {
+	if (disc_live->discovery_timeout_ms == 0 || disc_missing() == 0) {
 		disc_answer(req, caller, keywords, only_allowed);
 		discovery_free_keywords(keywords);
 		return;
@@ -376,7 +380,7 @@ disc_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	w->only_allowed = only_allowed;
 	w->caller = caller;
 	session_hold(caller);
-	w->deadline = http_now_ms() + disc_cfg->discovery_timeout_ms;
+	w->deadline = http_now_ms() + disc_live->discovery_timeout_ms;
 	w->next = disc_waits;
 	if (disc_waits != NULL)
 		disc_waits->prev = w;
@@ -389,7 +393,7 @@ void
 discovery_register(struct registry *reg, const struct config *cfg)
 {
 	disc_registry = reg;
-	disc_cfg = cfg;
+	disc_live = cfg;
 	disc_base = http_base();
 	disc_rl = NULL;
 	if (cfg->rate_discovery.requests > 0 &&
@@ -399,6 +403,22 @@ discovery_register(struct registry *reg, const struct config *cfg)
 	http_sweep_ratelimit(disc_rl);
 	http_add_route("/mcp/tools", HTTP_M_GET | HTTP_R_SANDBOX, disc_handle,
 	    NULL);
+}
+
+void
+discovery_reconfigure(const struct config *cfg)
+{
+	disc_live = cfg;
+	if (disc_rl == NULL && cfg->rate_discovery.requests > 0) {
+		disc_rl = ratelimit_new(cfg->rate_discovery.requests,
+		    cfg->rate_discovery.window_s);
+		if (disc_rl == NULL)
+			log_warnx("%s: cannot create the rate limiter: "
+			    "rateLimits.discovery not applied", __func__);
+		http_sweep_ratelimit(disc_rl);
+	} else if (disc_rl != NULL)
+		(void)ratelimit_set(disc_rl, cfg->rate_discovery.requests,
+		    cfg->rate_discovery.window_s);
 }
 
 void

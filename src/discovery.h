@@ -20,9 +20,14 @@ void	discovery_free_keywords(char **);
  * no keywords match everything. */
 int	discovery_match(const char *haystack, char *const *keywords);
 
-/* Discovery applies the caller's allowlist (session_allowlist()) when
- * discoveryRespectsAllowlist is set. */
+/* Discovery applies the caller's allowlist (session_allowlist()) and the
+ * daemon's (snapshot_current()) when discoveryRespectsAllowlist is set.
+ * The servers are the registry's enabled ones. */
 void	discovery_register(struct registry *, const struct config *);
+/* Loop thread, a reload: discoveryTimeoutMs, discoveryRespectsAllowlist
+ * and rateLimits.discovery of cfg from now on (the caller holds cfg
+ * until the next call or discovery_free()). */
+void	discovery_reconfigure(const struct config *);
 /* Answers or drops the requests still waiting for servers (shutdown). */
 void	discovery_free(void);
 

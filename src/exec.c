@@ -41,6 +41,7 @@
 #include "server.h"
 #include "session.h"
 #include "sha256.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "toolname.h"
 #include "toolset.h"
@@ -68,8 +69,10 @@ struct exec_call {
 	/* What the counters and the audit log learn on the way. */
 	const struct auth_caller *caller;	/* held (session_enter) */
 	const struct allowlist	*allow;		/* the caller's */
+	struct snapshot		*snap;		/* held: the config it met */
 	char			*name;		/* toolName, a copy */
 	int			 server_known;	/* sc.server is set */
+	int			 held;		/* registry_hold() of it */
 	int			 tool_known;	/* the server lists sc.tool */
 	int			 validation_failed;
 	const char		*reason;	/* refused: why (static) */
@@ -130,6 +133,23 @@ exec_init(struct pool *pool, struct registry *reg, const struct config *cfg)
 	}
 }
 
+/* Loop thread, a reload: rateLimits.execute from now on (a changed limit
+ * starts every caller with a full bucket; ratelimit_set()). */
+void
+exec_reconfigure(const struct config *cfg)
+{
+	if (exec_rl == NULL && cfg->rate_execute.requests > 0) {
+		exec_rl = ratelimit_new(cfg->rate_execute.requests,
+		    cfg->rate_execute.window_s);
+		if (exec_rl == NULL)
+			log_warnx("%s: cannot create the rate limiter: "
+			    "rateLimits.execute not applied", __func__);
+		http_sweep_ratelimit(exec_rl);
+	} else if (exec_rl != NULL)
+		(void)ratelimit_set(exec_rl, cfg->rate_execute.requests,
+		    cfg->rate_execute.window_s);
+}
+
 void
 exec_free(void)
 {
@@ -148,6 +168,7 @@ static void
 exec_call_free(struct exec_call *ec)
 {
 	server_call_clear(&ec->sc);
+	snapshot_release(ec->snap);
 	if (ec->in != NULL)
 		evbuffer_free(ec->in);
 	if (ec->park_ev != NULL)
@@ -185,6 +206,7 @@ exec_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	ec->bulk = len > EXEC_BULK_BODY;
 	ec->caller = caller;
 	ec->allow = session_allowlist(caller);
+	ec->snap = snapshot_hold();
 	snprintf(ec->sc.rid, sizeof(ec->sc.rid), "%s", http_request_id(req));
 	ec->sc.job.run = exec_run;
 	ec->sc.job.done = exec_done;
@@ -247,7 +269,8 @@ exec_account(struct exec_call *ec, struct evhttp_request *req)
 	double			 t0 = now - http_request_age_ms(req);
 
 	if (ec->server_known)
-		stats_call(ec->sc.server, ec->tool_known ? ec->sc.tool : NULL,
+		stats_call(registry_stats_index(exec_registry, ec->sc.server),
+		    ec->tool_known ? ec->sc.tool : NULL,
 		    ec->sc.status, ec->validation_failed, (now - t0) / 1000,
 		    ec->sc.sent_ms > 0 ? (ec->sc.sent_ms - t0) / 1000 : -1);
 	memset(&ev, 0, sizeof(ev));
@@ -291,6 +314,13 @@ exec_busy(struct evhttp_request *req, const struct auth_caller *caller)
 static void
 exec_complete(struct server_call *sc)
 {
+	struct exec_call	*ec = (struct exec_call *)sc;
+
+	/* A server that a reload replaced may stop once this is 0. */
+	if (ec->held) {
+		registry_release(exec_registry, ec->sc.server);
+		ec->held = 0;
+	}
 	pool_complete(exec_pool, &sc->job);
 }
 
@@ -421,16 +451,22 @@ exec_target(struct exec_call *ec)
 	}
 	if (exec_result_mode(ec) == -1)
 		return -1;
-	server = registry_find_server(exec_registry, tn.server, tn.server_len);
+	server = registry_hold(exec_registry, tn.server, tn.server_len);
 	if (server != -1) {
 		ec->sc.server = (size_t)server;
 		ec->server_known = 1;
+		ec->held = 1;
 		if ((ec->sc.tool = strdup(tn.tool)) == NULL) {
 			exec_fail_msg(ec, 500, 0, "out of memory");
 			return -1;
 		}
 	}
-	/* The allowlist comes before anything reaches a server. */
+	/* The allowlist comes before anything reaches a server: a
+	 * session's, and the daemon's (a reload may have narrowed it). */
+	if (ec->allow != ec->snap->allow &&
+	    allowlist_match(ec->allow, ec->full) &&
+	    !allowlist_match(ec->snap->allow, ec->full))
+		ec->allow = ec->snap->allow;
 	if (!allowlist_match(ec->allow, ec->full)) {
 		ec->tool_known = server != -1 && exec_tool_exists(ec);
 		exec_not_allowed(ec);
@@ -695,7 +731,8 @@ exec_not_found(struct exec_call *ec, const char *why)
 
 	for (s = 0; s < registry_nservers(exec_registry) &&
 	    n < EXEC_MAX_SERVERS; s++)
-		sets[n++] = registry_toolset(exec_registry, s);
+		if (registry_live(exec_registry, s))
+			sets[n++] = registry_toolset(exec_registry, s);
 	exec_fail(ec, 404, 0, toolset_not_found(ec->full, why,
 	    toolset_suggestions(sets, n, ec->full, EXEC_MAX_SUGGESTIONS)));
 	for (s = 0; s < n; s++)
@@ -758,7 +795,7 @@ exec_not_allowed(struct exec_call *ec)
 		json_object_array_add(arr, json_object_new_string(
 		    allowlist_pattern(ec->allow, i)));
 	json_object_object_add(o, "allowedTools", arr);
-	if (ec->caller->session != NULL)
+	if (ec->caller->session != NULL && ec->allow != ec->snap->allow)
 		snprintf(msg, sizeof(msg), "Ask for '%s' in the allowedTools "
 		    "of a new session (POST /sessions), within the daemon's",
 		    ec->full);

@@ -13,9 +13,13 @@ struct config;
 struct pool;
 struct registry;
 
-/* A call is checked against its caller's allowlist
- * (session_allowlist()). */
+/* A call is checked against its caller's allowlist (session_allowlist())
+ * and the daemon's of the snapshot it holds (snapshot.h) from its arrival
+ * to its answer. cfg (startTimeoutMs, rateLimits.execute) outlives the
+ * module. */
 void	exec_init(struct pool *, struct registry *, const struct config *);
+/* Loop thread, a reload: rateLimits.execute of cfg from now on. */
+void	exec_reconfigure(const struct config *);
 /* Registers the route. */
 void	exec_register(void);
 void	exec_free(void);

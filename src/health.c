@@ -19,10 +19,12 @@
 #include "stats.h"
 #include "pool.h"
 #include "registry.h"
+#include "snapshot.h"
 #include "version.h"
 
 static void	health_handle(struct evhttp_request *,
 		    const struct auth_caller *, void *);
+static void	health_config(json_object *);
 
 static struct pool	*health_pool;
 static struct registry	*health_registry;
@@ -85,6 +87,27 @@ health_degraded(json_object *servers)
 	return list;
 }
 
+/* "config": {"generation": N, "loaded": "<UTC time>"} (reloads). */
+static void
+health_config(json_object *o)
+{
+	const struct snapshot	*snap = snapshot_current();
+	json_object		*c;
+	struct timespec		 ts;
+	char			 stamp[LOG_TIMESTAMP_LEN];
+
+	if (snap == NULL)
+		return;
+	ts.tv_sec = snap->loaded;
+	ts.tv_nsec = 0;
+	log_timestamp(&ts, stamp);
+	c = json_object_new_object();
+	json_object_object_add(c, "generation",
+	    json_object_new_int64((int64_t)snap->generation));
+	json_object_object_add(c, "loaded", json_object_new_string(stamp));
+	json_object_object_add(o, "config", c);
+}
+
 static void
 health_handle(struct evhttp_request *req, const struct auth_caller *caller,
     void *arg)
@@ -109,6 +132,7 @@ health_handle(struct evhttp_request *req, const struct auth_caller *caller,
 	    json_object_new_int64((int64_t)http_uptime_ms()));
 	json_object_object_add(o, "version",
 	    json_object_new_string(MCP_PROXYD_VERSION));
+	health_config(o);
 	json_object_object_add(o, "inflight",
 	    json_object_new_int64(http_inflight()));
 	json_object_object_add(o, "connections",

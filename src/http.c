@@ -255,6 +255,7 @@ struct http_state {
 	int			 paused;
 	int			 backoff;	/* accept() failed: wait */
 	long			 max_conns;	/* maxConnections, clamped */
+	long			 fd_conns;	/* the clamp: RLIMIT_NOFILE */
 	size_t			 read_max;	/* input buffer high mark */
 	struct http_route	 routes[HTTP_MAX_ROUTES];
 	int			 nroutes;
@@ -2011,6 +2012,7 @@ http_init(struct event_base *base, const struct config *cfg, const int *fds,
 	}
 	hs.max_conns = cfg->max_connections;
 	fd_conns = http_fd_limit(reserved_fds, nfds, &limit);
+	hs.fd_conns = fd_conns;
 	if (fd_conns < hs.max_conns) {
 		log_warnx("maxConnections %d lowered to %ld: RLIMIT_NOFILE is "
 		    "%llu", cfg->max_connections, fd_conns, limit);
@@ -2063,6 +2065,33 @@ http_init(struct event_base *base, const struct config *cfg, const int *fds,
 fail:
 	http_free();
 	return -1;
+}
+
+/*
+ * A reload: cfg (held by the caller until the next call or http_free())
+ * gives the limits from now on. Timeouts and the listeners' pause apply at
+ * once; libevent copies the size limits and the idle timeout into a
+ * connection when it is accepted, so those apply to new connections.
+ */
+void
+http_reconfigure(const struct config *cfg)
+{
+	struct timeval	tv;
+
+	hs.cfg = cfg;
+	hs.max_conns = cfg->max_connections < hs.fd_conns ?
+	    cfg->max_connections : hs.fd_conns;
+	if (hs.max_conns < cfg->max_connections)
+		log_warnx("maxConnections %d lowered to %ld: RLIMIT_NOFILE",
+		    cfg->max_connections, hs.max_conns);
+	hs.read_max = cfg->max_header_bytes + cfg->max_body_bytes +
+	    HTTP_READ_SLACK;
+	evhttp_set_max_headers_size(hs.http, (ev_ssize_t)cfg->max_header_bytes);
+	evhttp_set_max_body_size(hs.http, (ev_ssize_t)cfg->max_body_bytes);
+	tv.tv_sec = cfg->idle_timeout_ms / 1000;
+	tv.tv_usec = (cfg->idle_timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(hs.http, &tv);
+	http_update_pause();
 }
 
 void

@@ -55,6 +55,9 @@ struct http_pending {
 int	http_init(struct event_base *, const struct config *, const int *fds,
 	    int nfds, const struct auth *, int reserved_fds);
 void	http_add_route(const char *path, int methods, http_handler, void *arg);
+/* Loop thread, a reload: the limits and timeouts of cfg from now on (cfg
+ * outlives its use here: the caller holds it until the next call). */
+void	http_reconfigure(const struct config *);
 void	http_free(void);
 
 /* Replies. body is copied; http_reply_take() takes a malloc'd body. */

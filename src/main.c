@@ -8,6 +8,7 @@
  * worker that owns it), then the loop runs until every server's first
  * start is over, and the ready line goes to stdout with READY=1 to the
  * service manager (sdnotify.c).
+ * SIGHUP reloads the configuration (reload.c) on the loop thread.
  * Shutdown (SIGTERM/SIGINT): the HTTP side drains and leaves the loop; the
  * workers end their children and exit (pool_stop() waits for them with a
  * deadline), the leftovers are answered, and all is freed. The socket
@@ -29,7 +30,6 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
-#include "allowlist.h"
 #include "audit.h"
 #include "auth.h"
 #include "cache.h"
@@ -45,10 +45,12 @@
 #include "metrics.h"
 #include "pool.h"
 #include "registry.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "service.h"
 #include "session.h"
 #include "sessionapi.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "version.h"
 
@@ -66,11 +68,14 @@
  * after 20 of them). */
 #define MAIN_MMAP_THRESHOLD	(256 * 1024)
 
-/* What main() starts and frees. */
+/* What main() starts and frees. cfg is the start snapshot's: the
+ * servers of the start, the counters' names and exec's startTimeoutMs
+ * point into it, so main holds it to the end; reloads install newer
+ * snapshots (snapshot.h). */
 struct daemon {
-	struct config		*cfg;
+	struct snapshot		*start;
+	const struct config	*cfg;
 	struct auth		*auth;
-	struct allowlist	*allow;
 	struct event_base	*base;
 	struct event		*sigs[3];
 	struct pool		*pool;
@@ -92,7 +97,6 @@ struct listen_args {
 	size_t	 n;
 };
 
-static const struct config *main_cfg;
 static struct listeners	*main_listeners;
 static struct registry	*main_registry;
 static int		 main_signals;
@@ -147,10 +151,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct sigaction	sa;
 	struct audit_event	ev;
+	int			drain_ms;
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: re-opening the audit log");
-		audit_reopen();
+		(void)reload_run();
 		return;
 	}
 	if (main_signals++ > 0)
@@ -162,14 +166,15 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	drain_ms = snapshot_current()->cfg->drain_timeout_ms;
 	log_info("%s: draining (drainTimeoutMs %d)", strsignal((int)sig),
-	    main_cfg->drain_timeout_ms);
+	    drain_ms);
 	memset(&ev, 0, sizeof(ev));
 	ev.event = "shutdown";
 	ev.latency_ms = -1;
 	ev.reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
 	audit_log(&ev);
-	http_drain(main_cfg->drain_timeout_ms);
+	http_drain(drain_ms);
 	/* The listeners are closed: their files lead nowhere now. */
 	listen_unlink(main_listeners);
 	service_notify("STOPPING=1");
@@ -433,6 +438,20 @@ shutdown_all(struct pool *pool, struct cache *cache)
 	cache_flush(cache);
 }
 
+/* The first snapshot: current, and held by main for the daemon's life. */
+static void
+load_snapshot(struct daemon *d, const char *path, int check)
+{
+	struct config	*cfg = load_config(path, check);
+
+	if ((d->start = snapshot_new(cfg)) == NULL)
+		fatalx("cannot build the allowlist");
+	snapshot_install(d->start);
+	d->start = snapshot_hold();
+	d->cfg = d->start->cfg;
+	stats_config(d->start->generation, d->start->loaded);
+}
+
 /*
  * The loop thread's event base. evhttp turns a connection's read and write
  * events on and off several times per request; with the changelist those
@@ -534,6 +553,7 @@ static void
 status_text(char *buf, size_t len, void *arg)
 {
 	size_t	ready, enabled;
+	char	failed[SERVICE_STATUS_MAX];
 
 	(void)arg;
 	if (main_registry == NULL) {
@@ -541,8 +561,10 @@ status_text(char *buf, size_t len, void *arg)
 		return;
 	}
 	ready = registry_nready(main_registry, &enabled);
-	snprintf(buf, len, "%s%ld call%s in flight, %zu of %zu MCP server%s "
-	    "ready", http_draining() ? "draining: " : "", http_inflight(),
+	reload_status(failed, sizeof(failed));
+	snprintf(buf, len, "%s%s%s%ld call%s in flight, %zu of %zu MCP "
+	    "server%s ready", failed, failed[0] != '\0' ? "; " : "",
+	    http_draining() ? "draining: " : "", http_inflight(),
 	    http_inflight() == 1 ? "" : "s", ready, enabled,
 	    enabled == 1 ? "" : "s");
 }
@@ -572,7 +594,7 @@ start_back(struct daemon *d)
 	discovery_register(main_registry, cfg);
 	health_register(d->pool, main_registry, d->cache);
 	metrics_register(d->pool, main_registry, d->cache);
-	if (session_init(d->base, d->auth, cfg, d->allow) == -1)
+	if (session_init(d->base, d->auth, cfg, d->start->allow) == -1)
 		fatalx("cannot set up sessions");
 	sessionapi_register();
 	if (registry_start(main_registry) == -1)
@@ -599,9 +621,10 @@ free_all(struct daemon *d)
 		event_free(d->sigs[i]);
 	cache_free(d->cache);
 	event_base_free(d->base);
-	allowlist_free(d->allow);
 	auth_free(d->auth);
-	config_free(d->cfg);
+	snapshot_clear();
+	snapshot_release(d->start);
+	reload_free();
 }
 
 int
@@ -623,19 +646,17 @@ main(int argc, char *argv[])
 	log_init(verbose);
 	event_set_log_callback(log_libevent);
 	sdnotify_init();
-	d.cfg = load_config(config_path, check);
-	main_cfg = d.cfg;
+	load_snapshot(&d, config_path, check);
 	/* Before any thread: the reaper is forked, LISTEN_* unset. */
 	(void)children_init();
 	take_activated(&d);
 	load_auth(&d, token, sizeof(token));
-	if ((d.allow = allowlist_new(d.cfg->allowed_tools,
-	    d.cfg->nallowed_tools)) == NULL)
-		fatalx("cannot build the allowlist");
 	if (audit_open(d.cfg->audit_log, 0) == -1)
 		fatalx("cannot open the audit log %s", d.cfg->audit_log);
 	start_front(&d, &la);
 	start_back(&d);
+	if (reload_init(d.cfg->path, d.auth, main_registry) == -1)
+		fatalx("out of memory");
 
 	wait_started(d.base, d.cfg->start_timeout_ms);
 	/* A drain that finished during the start (SIGTERM) skips all this. */

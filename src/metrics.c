@@ -115,6 +115,8 @@ metrics_server_family(struct evbuffer *b, const char *name, const char *type,
 
 	stats_family(b, name, type, help);
 	for (i = 0; i < registry_nservers(metrics_registry); i++) {
+		if (!registry_live(metrics_registry, i))
+			continue;
 		registry_server_stats(metrics_registry, i, &st);
 		v = metrics_server_value(&st, which);
 		evbuffer_add_printf(b, "%s{server=\"", name);

@@ -29,6 +29,7 @@ struct ratelimit {
 };
 
 static unsigned	rl_hash(const char *);
+static void	rl_clear(struct ratelimit *);
 static void	rl_refill(const struct ratelimit *, struct rl_bucket *,
 		    double);
 
@@ -59,20 +60,43 @@ ratelimit_new(int requests, int window_s)
 	return rl;
 }
 
-void
-ratelimit_free(struct ratelimit *rl)
+static void
+rl_clear(struct ratelimit *rl)
 {
 	struct rl_bucket	*b, *next;
 	int			 i;
 
-	if (rl == NULL)
-		return;
-	for (i = 0; i < RL_BUCKETS; i++)
+	for (i = 0; i < RL_BUCKETS; i++) {
 		for (b = rl->table[i]; b != NULL; b = next) {
 			next = b->next;
 			free(b);
 		}
+		rl->table[i] = NULL;
+	}
+	rl->nbuckets = 0;
+}
+
+void
+ratelimit_free(struct ratelimit *rl)
+{
+	if (rl == NULL)
+		return;
+	rl_clear(rl);
 	free(rl);
+}
+
+int
+ratelimit_set(struct ratelimit *rl, int requests, int window_s)
+{
+	if (requests < 0 || window_s < 1)
+		return -1;
+	if (requests == rl->requests && window_s == rl->window_s)
+		return 0;
+	rl_clear(rl);
+	rl->requests = requests;
+	rl->window_s = window_s;
+	rl->per_ms = (double)requests / ((double)window_s * 1000.0);
+	return 0;
 }
 
 static void

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,20 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "monotime.h"
 #include "registry.h"
 #include "server.h"
+#include "snapshot.h"
+#include "stats.h"
 #include "toolset.h"
 
 #define REGISTRY_STOP_CLOSE_MS	1000	/* after closing stdin, then SIGTERM */
 #define REGISTRY_STOP_TERM_MS	2000	/* after SIGTERM, then SIGKILL */
 #define REGISTRY_STOP_KILL_MS	5000	/* after SIGKILL, give up waiting */
+#define REGISTRY_RELOAD_SLOTS	64	/* servers a reload may add or replace,
+					   in all, until a restart */
+#define REGISTRY_RETIRE_TICK_MS	50	/* a retiring instance looks again */
+#define REGISTRY_RETIRE_SLACK_MS 1000	/* beyond its longest call timeout */
 
 enum registry_stop_phase {
 	STOP_NONE = 0,
@@ -42,12 +50,29 @@ struct registry_park {
 	int			 worker;
 };
 
+/* An instance of a server that a reload replaced or removed, on its
+ * owner: it waits until no call holds the server (or its longest timeout
+ * has passed), then it is stopped like at shutdown. */
+struct registry_retire {
+	struct job		 job;	/* the hand-off to the owner */
+	struct registry		*reg;
+	size_t			 slot;
+	int			 inst;
+	int			 owner;	/* the worker */
+	enum registry_stop_phase phase;	/* STOP_NONE: draining */
+	double			 since;	/* the phase's start */
+	double			 deadline;	/* of the draining */
+	struct event		*ev;
+	struct registry_retire	*next;	/* the owner's list */
+};
+
 /* What one worker's stop sequence needs (that worker only). */
 struct registry_worker {
 	struct registry		*reg;
 	int			 index;
 	enum registry_stop_phase phase;
 	struct event		*ev;
+	struct registry_retire	*retiring;
 };
 
 /* Starting one instance on its owner. */
@@ -57,13 +82,31 @@ struct registry_start {
 	int			 inst;
 };
 
+/*
+ * Slots: the servers of the start configuration, then those a reload adds
+ * (at most REGISTRY_RELOAD_SLOTS). A slot is filled on the loop thread and
+ * then published by nservers (release); it never moves and is freed only
+ * at exit. A reload retires the slot of a server it replaces or removes:
+ * no new call finds it by name, and its instances stop once no call holds
+ * it (users).
+ */
 struct registry {
 	const struct config	*cfg;
 	struct pool		*pool;
 	struct cache		*cache;
-	size_t			 nservers;
+	size_t			 cap;
+	atomic_size_t		 nservers;
 	struct server		**servers;
+	const struct config_server **cs;	/* [slot] */
+	struct snapshot		**snaps;	/* [slot]: held for cs; NULL:
+						   the start configuration */
+	size_t			*stat;		/* [slot] -> stats_call() index */
+	atomic_int		*retired;	/* [slot] */
+	atomic_int		*users;		/* [slot]: registry_hold() */
+	unsigned char		**halted;	/* [slot][inst]: stopped when
+						   retired (owner only) */
 	int			**owner;	/* [server][instance] -> worker */
+	size_t			 next_owner;	/* round robin */
 	struct registry_worker	*workers;
 	int			 nworkers;
 
@@ -87,6 +130,14 @@ static void	 registry_stop_finish(struct registry_worker *);
 static void	 registry_stop_cb(evutil_socket_t, short, void *);
 static void	 registry_stop_timer(struct registry_worker *, int);
 static int	 registry_signal_worker(struct registry *, int, int);
+static int	 registry_alloc(struct registry *);
+static int	 registry_assign_slot(struct registry *, size_t);
+static void	 registry_start_slot(struct registry *, size_t);
+static void	 registry_retire_run(struct job *);
+static void	 registry_retire_cb(evutil_socket_t, short, void *);
+static void	 registry_retire_step(struct registry_retire *, double);
+static void	 registry_retire_end(struct registry_retire *);
+static int	 registry_drain_ms(const struct config_server *);
 
 struct registry *
 registry_new(const struct config *cfg, struct pool *pool, struct cache *cache)
@@ -100,27 +151,22 @@ registry_new(const struct config *cfg, struct pool *pool, struct cache *cache)
 	reg->cfg = cfg;
 	reg->pool = pool;
 	reg->cache = cache;
-	reg->nservers = cfg->nservers;
+	reg->cap = cfg->nservers + REGISTRY_RELOAD_SLOTS;
 	reg->nworkers = pool_nworkers(pool);
 	pthread_mutex_init(&reg->mtx, NULL);
-	if ((reg->servers = calloc(reg->nservers + 1,
-	    sizeof(*reg->servers))) == NULL ||
-	    (reg->owner = calloc(reg->nservers + 1,
-	    sizeof(*reg->owner))) == NULL ||
-	    (reg->started = calloc(reg->nservers + 1, 1)) == NULL ||
-	    (reg->parked = calloc(reg->nservers + 1,
-	    sizeof(*reg->parked))) == NULL ||
-	    (reg->workers = calloc((size_t)reg->nworkers,
-	    sizeof(*reg->workers))) == NULL)
+	if (registry_alloc(reg) == -1)
 		goto fail;
 	hooks.started = registry_started_hook;
 	hooks.published = registry_published_hook;
 	hooks.gone = registry_gone_hook;
 	hooks.arg = reg;
-	for (i = 0; i < reg->nservers; i++) {
+	for (i = 0; i < cfg->nservers; i++) {
+		reg->cs[i] = &cfg->servers[i];
+		reg->stat[i] = i;
 		if ((reg->servers[i] = server_new(cfg, i, &hooks, pool,
 		    cache)) == NULL)
 			goto fail;
+		atomic_store(&reg->nservers, i + 1);
 		if (!cfg->servers[i].disabled)
 			reg->nenabled++;
 	}
@@ -136,22 +182,58 @@ fail:
 	return NULL;
 }
 
+/* Every per-slot array, for cap slots. */
+static int
+registry_alloc(struct registry *reg)
+{
+	size_t	n = reg->cap + 1, i;
+
+	if ((reg->servers = calloc(n, sizeof(*reg->servers))) == NULL ||
+	    (reg->cs = calloc(n, sizeof(*reg->cs))) == NULL ||
+	    (reg->snaps = calloc(n, sizeof(*reg->snaps))) == NULL ||
+	    (reg->stat = calloc(n, sizeof(*reg->stat))) == NULL ||
+	    (reg->retired = calloc(n, sizeof(*reg->retired))) == NULL ||
+	    (reg->users = calloc(n, sizeof(*reg->users))) == NULL ||
+	    (reg->halted = calloc(n, sizeof(*reg->halted))) == NULL ||
+	    (reg->owner = calloc(n, sizeof(*reg->owner))) == NULL ||
+	    (reg->started = calloc(n, 1)) == NULL ||
+	    (reg->parked = calloc(n, sizeof(*reg->parked))) == NULL ||
+	    (reg->workers = calloc((size_t)reg->nworkers,
+	    sizeof(*reg->workers))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		atomic_init(&reg->retired[i], 0);
+		atomic_init(&reg->users[i], 0);
+	}
+	return 0;
+}
+
 /* Instance k of all servers, in order, goes to worker k mod n. */
 static int
 registry_assign(struct registry *reg)
 {
-	size_t	s, k = 0;
-	int	i, n;
+	size_t	s;
 
-	for (s = 0; s < reg->nservers; s++) {
-		n = server_ninstances(reg->servers[s]);
-		if ((reg->owner[s] = calloc((size_t)n, sizeof(int))) == NULL)
+	for (s = 0; s < registry_nservers(reg); s++)
+		if (registry_assign_slot(reg, s) == -1)
 			return -1;
-		for (i = 0; i < n; i++) {
-			reg->owner[s][i] = (int)(k % (size_t)reg->nworkers);
-			if (!reg->cfg->servers[s].disabled)
-				k++;
-		}
+	return 0;
+}
+
+/* The owners of one slot's instances, and its halted flags. */
+static int
+registry_assign_slot(struct registry *reg, size_t s)
+{
+	int	i, n = server_ninstances(reg->servers[s]);
+
+	if ((reg->owner[s] = calloc((size_t)n, sizeof(int))) == NULL ||
+	    (reg->halted[s] = calloc((size_t)n, 1)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		reg->owner[s][i] = (int)(reg->next_owner %
+		    (size_t)reg->nworkers);
+		if (!reg->cs[s]->disabled)
+			reg->next_owner++;
 	}
 	return 0;
 }
@@ -167,8 +249,8 @@ registry_preload(struct registry *reg)
 	double				 age;
 	size_t				 i;
 
-	for (i = 0; i < reg->nservers; i++) {
-		cs = &reg->cfg->servers[i];
+	for (i = 0; i < registry_nservers(reg); i++) {
+		cs = reg->cs[i];
 		if (cs->disabled ||
 		    (tools = cache_lookup(reg->cache, cs, &age)) == NULL)
 			continue;
@@ -185,26 +267,36 @@ registry_preload(struct registry *reg)
 int
 registry_start(struct registry *reg)
 {
-	struct registry_start	*st;
-	size_t			 s;
-	int			 i;
+	size_t	s;
 
 	if (reg->cache != NULL)
 		registry_preload(reg);
-	for (s = 0; s < reg->nservers; s++) {
-		if (reg->cfg->servers[s].disabled)
-			continue;
-		for (i = 0; i < server_ninstances(reg->servers[s]); i++) {
-			if ((st = calloc(1, sizeof(*st))) == NULL)
-				return -1;
-			st->srv = reg->servers[s];
-			st->inst = i;
-			st->job.run = registry_start_run;
-			st->job.done = registry_free_job;
-			pool_post(reg->pool, reg->owner[s][i], &st->job);
-		}
-	}
+	for (s = 0; s < registry_nservers(reg); s++)
+		registry_start_slot(reg, s);
 	return 0;
+}
+
+/* Each instance of an enabled slot starts on its owner. */
+static void
+registry_start_slot(struct registry *reg, size_t s)
+{
+	struct registry_start	*st;
+	int			 i;
+
+	if (reg->cs[s]->disabled)
+		return;
+	for (i = 0; i < server_ninstances(reg->servers[s]); i++) {
+		if ((st = calloc(1, sizeof(*st))) == NULL) {
+			log_warn("%s: server %s[%d] not started", __func__,
+			    reg->cs[s]->name, i);
+			continue;
+		}
+		st->srv = reg->servers[s];
+		st->inst = i;
+		st->job.run = registry_start_run;
+		st->job.done = registry_free_job;
+		pool_post(reg->pool, reg->owner[s][i], &st->job);
+	}
 }
 
 static void
@@ -323,16 +415,15 @@ registry_submit(struct registry *reg, struct server_call *c)
 	char	msg[256];
 	int	owner;
 
-	if (c->server >= reg->nservers) {
+	if (c->server >= registry_nservers(reg)) {
 		server_call_fail(c, 404, 0, NULL, "no such MCP server");
 		return;
 	}
-	if (reg->cfg->servers[c->server].disabled) {
+	if (reg->cs[c->server]->disabled) {
 		snprintf(msg, sizeof(msg), "server '%s' is not available: it "
 		    "is disabled in the configuration",
-		    reg->cfg->servers[c->server].name);
-		server_call_fail(c, 503, 0, reg->cfg->servers[c->server].name,
-		    msg);
+		    reg->cs[c->server]->name);
+		server_call_fail(c, 503, 0, reg->cs[c->server]->name, msg);
 		return;
 	}
 	c->srv = reg->servers[c->server];
@@ -358,36 +449,84 @@ registry_deliver(struct job *j)
 size_t
 registry_nservers(const struct registry *reg)
 {
-	return reg->nservers;
+	return atomic_load(&((struct registry *)(uintptr_t)reg)->nservers);
 }
 
 const char *
 registry_server_name(const struct registry *reg, size_t i)
 {
-	if (i >= reg->nservers)
+	if (i >= registry_nservers(reg))
 		return NULL;
-	return reg->cfg->servers[i].name;
+	return reg->cs[i]->name;
+}
+
+const struct config_server *
+registry_server_config(const struct registry *reg, size_t i)
+{
+	return i < registry_nservers(reg) ? reg->cs[i] : NULL;
+}
+
+int
+registry_live(const struct registry *reg, size_t i)
+{
+	return i < registry_nservers(reg) &&
+	    !atomic_load(&((struct registry *)(uintptr_t)reg)->retired[i]);
+}
+
+int
+registry_enabled(const struct registry *reg, size_t i)
+{
+	return registry_live(reg, i) && !reg->cs[i]->disabled;
+}
+
+size_t
+registry_stats_index(const struct registry *reg, size_t i)
+{
+	return reg->stat[i];
 }
 
 int
 registry_find_server(const struct registry *reg, const char *name,
     size_t len)
 {
-	size_t	i;
+	size_t	i, n = registry_nservers(reg);
 
-	for (i = 0; i < reg->nservers; i++) {
-		const char *n = reg->cfg->servers[i].name;
+	for (i = 0; i < n; i++) {
+		const char *s = reg->cs[i]->name;
 
-		if (strlen(n) == len && memcmp(n, name, len) == 0)
+		if (strlen(s) == len && memcmp(s, name, len) == 0 &&
+		    registry_live(reg, i))
 			return (int)i;
 	}
 	return -1;
 }
 
+int
+registry_hold(struct registry *reg, const char *name, size_t len)
+{
+	int	i;
+
+	/* Held first, then checked: a retirement that raced with it either
+	 * sees the hold (and waits) or is seen here (and is skipped). */
+	while ((i = registry_find_server(reg, name, len)) != -1) {
+		atomic_fetch_add(&reg->users[i], 1);
+		if (!atomic_load(&reg->retired[i]))
+			return i;
+		atomic_fetch_sub(&reg->users[i], 1);
+	}
+	return -1;
+}
+
+void
+registry_release(struct registry *reg, size_t i)
+{
+	atomic_fetch_sub(&reg->users[i], 1);
+}
+
 struct toolset *
 registry_toolset(struct registry *reg, size_t server)
 {
-	if (server >= reg->nservers)
+	if (server >= registry_nservers(reg))
 		return NULL;
 	return server_toolset(reg->servers[server]);
 }
@@ -395,7 +534,8 @@ registry_toolset(struct registry *reg, size_t server)
 int
 registry_failing(struct registry *reg, size_t server)
 {
-	return server < reg->nservers && server_failing(reg->servers[server]);
+	return server < registry_nservers(reg) &&
+	    server_failing(reg->servers[server]);
 }
 
 json_object *
@@ -406,9 +546,10 @@ registry_health(struct registry *reg)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	for (i = 0; i < reg->nservers; i++)
-		json_object_object_add(o, reg->cfg->servers[i].name,
-		    server_health(reg->servers[i]));
+	for (i = 0; i < registry_nservers(reg); i++)
+		if (registry_live(reg, i))
+			json_object_object_add(o, reg->cs[i]->name,
+			    server_health(reg->servers[i]));
 	return o;
 }
 
@@ -423,8 +564,8 @@ registry_all_ready(struct registry *reg)
 {
 	size_t	i;
 
-	for (i = 0; i < reg->nservers; i++)
-		if (!reg->cfg->servers[i].disabled &&
+	for (i = 0; i < registry_nservers(reg); i++)
+		if (registry_enabled(reg, i) &&
 		    !server_ready(reg->servers[i]))
 			return 0;
 	return 1;
@@ -436,8 +577,8 @@ registry_nready(struct registry *reg, size_t *enabled)
 	size_t	i, n = 0;
 
 	*enabled = 0;
-	for (i = 0; i < reg->nservers; i++) {
-		if (reg->cfg->servers[i].disabled)
+	for (i = 0; i < registry_nservers(reg); i++) {
+		if (!registry_enabled(reg, i))
 			continue;
 		(*enabled)++;
 		n += server_ready(reg->servers[i]) != 0;
@@ -451,7 +592,9 @@ registry_unvalidated(struct registry *reg)
 	struct toolset	*ts;
 	size_t		 i, n = 0;
 
-	for (i = 0; i < reg->nservers; i++) {
+	for (i = 0; i < registry_nservers(reg); i++) {
+		if (!registry_live(reg, i))
+			continue;
 		ts = server_toolset(reg->servers[i]);
 		n += toolset_unvalidated(ts);
 		toolset_release(ts);
@@ -468,7 +611,7 @@ registry_signal_worker(struct registry *reg, int w, int sig)
 	size_t	s;
 	int	i, live = 0;
 
-	for (s = 0; s < reg->nservers; s++)
+	for (s = 0; s < registry_nservers(reg); s++)
 		for (i = 0; i < server_ninstances(reg->servers[s]); i++)
 			if (reg->owner[s][i] == w)
 				live += server_inst_signal(reg->servers[s], i,
@@ -485,9 +628,11 @@ registry_stop_worker(int w, void *arg)
 	int			 i;
 
 	log_debug("%s: worker %d: stopping its MCP servers", __func__, w);
-	for (s = 0; s < reg->nservers; s++)
+	while (rw->retiring != NULL)
+		registry_retire_end(rw->retiring);
+	for (s = 0; s < registry_nservers(reg); s++)
 		for (i = 0; i < server_ninstances(reg->servers[s]); i++)
-			if (reg->owner[s][i] == w)
+			if (reg->owner[s][i] == w && !reg->halted[s][i])
 				server_inst_stop(reg->servers[s], i);
 	rw->phase = STOP_CLOSED;
 	rw->ev = evtimer_new(pool_worker_base(reg->pool, w), registry_stop_cb,
@@ -526,7 +671,7 @@ registry_stop_finish(struct registry_worker *rw)
 	int		 i;
 
 	rw->phase = STOP_DONE;
-	for (s = 0; s < reg->nservers; s++)
+	for (s = 0; s < registry_nservers(reg); s++)
 		for (i = 0; i < server_ninstances(reg->servers[s]); i++)
 			if (reg->owner[s][i] == rw->index)
 				server_inst_kill_groups(reg->servers[s], i);
@@ -586,7 +731,7 @@ registry_kill(struct registry *reg)
 
 	if (reg == NULL)
 		return;
-	for (i = 0; i < reg->nservers; i++)
+	for (i = 0; i < registry_nservers(reg); i++)
 		if (reg->servers[i] != NULL)
 			server_kill(reg->servers[i]);
 }
@@ -595,28 +740,203 @@ void
 registry_free(struct registry *reg)
 {
 	struct registry_park	*p, *next;
-	size_t			 i;
+	size_t			 i, n;
 
 	if (reg == NULL)
 		return;
-	for (i = 0; reg->parked != NULL && i < reg->nservers; i++)
+	n = registry_nservers(reg);
+	for (i = 0; reg->parked != NULL && i < n; i++)
 		for (p = reg->parked[i]; p != NULL; p = next) {
 			next = p->next;
 			pool_complete(reg->pool, p->job);
 			free(p);
 		}
-	for (i = 0; reg->servers != NULL && i < reg->nservers; i++)
+	for (i = 0; reg->servers != NULL && i < n; i++)
 		server_free(reg->servers[i]);
-	for (i = 0; reg->owner != NULL && i < reg->nservers; i++)
+	for (i = 0; reg->owner != NULL && i < n; i++) {
 		free(reg->owner[i]);
+		free(reg->halted[i]);
+		snapshot_release(reg->snaps[i]);
+	}
 	for (i = 0; reg->workers != NULL && i < (size_t)reg->nworkers; i++)
 		if (reg->workers[i].ev != NULL)
 			event_free(reg->workers[i].ev);
 	pthread_mutex_destroy(&reg->mtx);
 	free(reg->servers);
+	free(reg->cs);
+	free(reg->snaps);
+	free(reg->stat);
+	free(reg->retired);
+	free(reg->users);
+	free(reg->halted);
 	free(reg->owner);
 	free(reg->started);
 	free(reg->parked);
 	free(reg->workers);
 	free(reg);
+}
+
+/* ------------------------------------------------------------- reloads */
+
+size_t
+registry_room(const struct registry *reg)
+{
+	return reg->cap - registry_nservers(reg);
+}
+
+int
+registry_add(struct registry *reg, struct snapshot *snap, size_t index)
+{
+	struct server_hooks	 hooks;
+	size_t			 s = registry_nservers(reg);
+
+	if (s >= reg->cap)
+		return -1;
+	hooks.started = registry_started_hook;
+	hooks.published = registry_published_hook;
+	hooks.gone = registry_gone_hook;
+	hooks.arg = reg;
+	reg->cs[s] = &snap->cfg->servers[index];
+	if ((reg->servers[s] = server_new(snap->cfg, index, &hooks, reg->pool,
+	    reg->cache)) == NULL)
+		return -1;
+	server_set_index(reg->servers[s], s);
+	if (registry_assign_slot(reg, s) == -1 ||
+	    stats_add_server(reg->cs[s]->name, &reg->stat[s]) == -1) {
+		server_free(reg->servers[s]);
+		reg->servers[s] = NULL;
+		free(reg->owner[s]);
+		free(reg->halted[s]);
+		reg->owner[s] = NULL;
+		reg->halted[s] = NULL;
+		return -1;
+	}
+	reg->snaps[s] = snapshot_ref(snap);
+	atomic_store(&reg->nservers, s + 1);
+	registry_start_slot(reg, s);
+	return 0;
+}
+
+void
+registry_retire(struct registry *reg, size_t s)
+{
+	struct registry_retire	*r;
+	int			 i;
+
+	atomic_store(&reg->retired[s], 1);
+	for (i = 0; i < server_ninstances(reg->servers[s]); i++) {
+		if ((r = calloc(1, sizeof(*r))) == NULL) {
+			log_warn("%s: server %s[%d] keeps running", __func__,
+			    reg->cs[s]->name, i);
+			continue;
+		}
+		r->reg = reg;
+		r->slot = s;
+		r->inst = i;
+		r->owner = reg->owner[s][i];
+		r->job.run = registry_retire_run;
+		r->job.done = registry_free_job;
+		pool_post(reg->pool, r->owner, &r->job);
+	}
+}
+
+/* How long a retiring server's calls may still take: its longest timeout
+ * and a second. */
+static int
+registry_drain_ms(const struct config_server *cs)
+{
+	size_t	i;
+	int	ms = cs->timeout_ms > 0 ? cs->timeout_ms :
+		    CONFIG_DEFAULT_SERVER_TIMEOUT_MS;
+
+	for (i = 0; i < cs->ntool_timeouts; i++)
+		if (cs->tool_timeouts[i].timeout_ms > ms)
+			ms = cs->tool_timeouts[i].timeout_ms;
+	return ms + REGISTRY_RETIRE_SLACK_MS;
+}
+
+/* The owner: the instance waits for its calls, on a timer. */
+static void
+registry_retire_run(struct job *j)
+{
+	struct registry_retire	*r = (struct registry_retire *)j;
+	struct registry_worker	*rw = &r->reg->workers[r->owner];
+	struct timeval		 tv = { 0, REGISTRY_RETIRE_TICK_MS * 1000 };
+
+	r->phase = STOP_NONE;
+	r->since = monotime_ms();
+	r->deadline = r->since + registry_drain_ms(r->reg->cs[r->slot]);
+	r->ev = event_new(pool_worker_base(r->reg->pool, r->owner), -1,
+	    EV_PERSIST, registry_retire_cb, r);
+	if (r->ev == NULL || event_add(r->ev, &tv) == -1) {
+		log_warnx("%s: server %s[%d] keeps running", __func__,
+		    r->reg->cs[r->slot]->name, r->inst);
+		if (r->ev != NULL)
+			event_free(r->ev);
+		free(r);
+		return;
+	}
+	r->next = rw->retiring;
+	rw->retiring = r;
+}
+
+static void
+registry_retire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	registry_retire_step(arg, monotime_ms());
+}
+
+/* Draining, then stdin closed, SIGTERM and SIGKILL as at shutdown. */
+static void
+registry_retire_step(struct registry_retire *r, double now)
+{
+	struct registry	*reg = r->reg;
+	struct server	*srv = reg->servers[r->slot];
+
+	if (r->phase == STOP_NONE) {
+		if (atomic_load(&reg->users[r->slot]) > 0 && now < r->deadline)
+			return;
+		log_info("server %s[%d]: stopping (replaced or removed by a "
+		    "reload)", reg->cs[r->slot]->name, r->inst);
+		server_inst_stop(srv, r->inst);
+		reg->halted[r->slot][r->inst] = 1;
+		r->phase = STOP_CLOSED;
+		r->since = now;
+	}
+	if (server_inst_signal(srv, r->inst, 0) == 0) {
+		registry_retire_end(r);
+		return;
+	}
+	if (r->phase == STOP_CLOSED && now - r->since >= REGISTRY_STOP_CLOSE_MS) {
+		server_inst_signal(srv, r->inst, SIGTERM);
+		r->phase = STOP_TERMED;
+		r->since = now;
+	} else if (r->phase == STOP_TERMED &&
+	    now - r->since >= REGISTRY_STOP_TERM_MS) {
+		server_inst_signal(srv, r->inst, SIGKILL);
+		r->phase = STOP_KILLED;
+		r->since = now;
+	} else if (r->phase == STOP_KILLED &&
+	    now - r->since >= REGISTRY_STOP_KILL_MS) {
+		log_warnx("server %s[%d]: did not go away after SIGKILL",
+		    reg->cs[r->slot]->name, r->inst);
+		registry_retire_end(r);
+	}
+}
+
+/* The owner: the record is unlinked and freed (the instance is stopped,
+ * or the worker is stopping everything). */
+static void
+registry_retire_end(struct registry_retire *r)
+{
+	struct registry_retire	**rp;
+
+	for (rp = &r->reg->workers[r->owner].retiring; *rp != NULL;
+	    rp = &(*rp)->next)
+		if (*rp == r) {
+			*rp = r->next;
+			break;
+		}
+	event_free(r->ev);
+	free(r);
 }

@@ -22,6 +22,8 @@
 
 struct cache;
 struct config;
+struct config_server;
+struct snapshot;
 struct job;
 struct pool;
 struct server_call;
@@ -44,11 +46,25 @@ int		 registry_all_started(struct registry *);
  * call->server (the call is answered 503 when the server is disabled). */
 void		 registry_submit(struct registry *, struct server_call *);
 
+/* Any thread. Servers are numbered by slot: those of the start
+ * configuration, then those reloads added. A slot is never reused; a
+ * reload retires the slot of a server it replaced or removed. */
 size_t		 registry_nservers(const struct registry *);
 const char	*registry_server_name(const struct registry *, size_t);
-/* Index of the server with this name (len bytes), or -1. */
+const struct config_server *registry_server_config(const struct registry *,
+		    size_t);
+/* 1 when the slot is not retired; enabled: not retired nor disabled. */
+int		 registry_live(const struct registry *, size_t);
+int		 registry_enabled(const struct registry *, size_t);
+/* The index of its counters for stats_call() (one per server name). */
+size_t		 registry_stats_index(const struct registry *, size_t);
+/* Index of the live server with this name (len bytes), or -1. */
 int		 registry_find_server(const struct registry *, const char *,
 		    size_t);
+/* The same, held: the server is not stopped by a reload until
+ * registry_release() (a call holds it from its routing to its answer). */
+int		 registry_hold(struct registry *, const char *, size_t);
+void		 registry_release(struct registry *, size_t);
 /* Any thread: a reference to the server's toolset (toolset_release()),
  * or NULL when it has never listed its tools. */
 struct toolset	*registry_toolset(struct registry *, size_t server);
@@ -77,6 +93,18 @@ int		 registry_all_ready(struct registry *);
 size_t		 registry_nready(struct registry *, size_t *enabled);
 /* Sum over the servers of the tools whose schema could not be compiled. */
 size_t		 registry_unvalidated(struct registry *);
+
+/*
+ * Loop thread, a reload. registry_add(): a new slot for server index of
+ * snap's configuration (held until exit), started on its owners; -1 when
+ * no slot is left (registry_room()) or out of memory. registry_retire():
+ * new calls no longer find the slot; each instance stops on its owner
+ * once no call holds the server (at most its longest timeout and a
+ * second later): stdin closed, SIGTERM, SIGKILL, as at shutdown.
+ */
+size_t		 registry_room(const struct registry *);
+int		 registry_add(struct registry *, struct snapshot *, size_t);
+void		 registry_retire(struct registry *, size_t);
 
 /* The stop function for pool_stop(): runs on each worker. */
 void		 registry_stop_worker(int worker, void *registry);

@@ -534,6 +534,12 @@ fail:
 }
 
 void
+server_set_index(struct server *srv, size_t index)
+{
+	srv->index = index;
+}
+
+void
 server_free(struct server *srv)
 {
 	struct server_inst	*in;

@@ -128,6 +128,9 @@ struct server_hooks {
  * NULL) outlive the server. */
 struct server	*server_new(const struct config *, size_t index,
 		    const struct server_hooks *, struct pool *, struct cache *);
+/* Main or loop thread, before any instance starts: the index the hooks
+ * report (the registry's slot; server_new() sets it to index). */
+void		 server_set_index(struct server *, size_t);
 /* After every worker has stopped. */
 void		 server_free(struct server *);
 /* Main thread, before the start: a toolset from the schema cache. */

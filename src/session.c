@@ -94,6 +94,14 @@ session_init(struct event_base *base, struct auth *auth,
 }
 
 void
+session_reconfigure(const struct config *cfg,
+    const struct allowlist *daemon_allow)
+{
+	ss.daemon_allow = daemon_allow;
+	ss.max = cfg->max_sessions;
+}
+
+void
 session_free_all(void)
 {
 	struct session	*s;

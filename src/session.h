@@ -46,6 +46,12 @@ struct session_params {
  * and must lie within daemon_allow; a timer on base reaps the expired. */
 int		 session_init(struct event_base *, struct auth *,
 		    const struct config *, const struct allowlist *daemon_allow);
+/* Loop thread, a reload: maxSessions and the daemon's allowlist from now
+ * on (held by the caller until the next call or session_free_all()).
+ * Sessions keep their own allowlists; a call is checked against the
+ * daemon's too (exec.c), so a narrower one applies to them at once. */
+void		 session_reconfigure(const struct config *,
+		    const struct allowlist *daemon_allow);
 /* At exit, after the last call has been answered. */
 void		 session_free_all(void);
 

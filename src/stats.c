@@ -49,6 +49,7 @@ struct stats_tool {
 
 struct stats_server {
 	const char		*name;
+	char			*own;		/* name, when added later */
 	struct stats_tool	*tools[STATS_TOOL_HASH];
 	size_t			 ntools;
 	struct stats_hist	 duration;
@@ -80,6 +81,9 @@ static uint64_t			 stats_requests[STATS_NMETHODS][STATS_MAX_STATUS];
 static struct stats_hist	 stats_http_dur[STATS_NMETHODS][STATS_NENDPOINTS];
 static uint64_t			 stats_rate_limits[STATS_NENDPOINTS];
 static uint64_t			 stats_auth_failures;
+static uint64_t			 stats_reloads[2];	/* failed, ok */
+static unsigned long		 stats_cfg_gen;
+static time_t			 stats_cfg_loaded;
 static struct stats_hist	 stats_queue_wait;
 static struct stats_server	*stats_servers;
 static size_t			 stats_nservers;
@@ -90,6 +94,7 @@ static void	 stats_hist_render(struct evbuffer *, const char *,
 		    const char *, const struct stats_hist *, const double *,
 		    size_t);
 static struct stats_tool *stats_tool(struct stats_server *, const char *);
+static void	 stats_render_config(struct evbuffer *);
 
 /* ------------------------------------------------------------ refusals */
 
@@ -215,6 +220,30 @@ stats_init(const struct config *cfg)
 	return 0;
 }
 
+int
+stats_add_server(const char *name, size_t *index)
+{
+	struct stats_server	*n;
+	size_t			 i;
+
+	for (i = 0; i < stats_nservers; i++)
+		if (strcmp(stats_servers[i].name, name) == 0) {
+			*index = i;
+			return 0;
+		}
+	if ((n = reallocarray(stats_servers, stats_nservers + 1,
+	    sizeof(*n))) == NULL)
+		return -1;
+	stats_servers = n;
+	memset(&n[i], 0, sizeof(n[i]));
+	if ((n[i].own = strdup(name)) == NULL)
+		return -1;
+	n[i].name = n[i].own;
+	stats_nservers++;
+	*index = i;
+	return 0;
+}
+
 void
 stats_free(void)
 {
@@ -229,6 +258,8 @@ stats_free(void)
 				free(t->name);
 				free(t);
 			}
+	for (i = 0; i < stats_nservers; i++)
+		free(stats_servers[i].own);
 	free(stats_servers);
 	stats_servers = NULL;
 	stats_nservers = 0;
@@ -475,8 +506,43 @@ stats_render_calls(struct evbuffer *b)
 }
 
 void
+stats_config(unsigned long gen, time_t loaded)
+{
+	stats_cfg_gen = gen;
+	stats_cfg_loaded = loaded;
+}
+
+void
+stats_reload(int ok)
+{
+	stats_reloads[ok != 0]++;
+}
+
+static void
+stats_render_config(struct evbuffer *b)
+{
+	stats_family(b, "config_reloads_total", "counter",
+	    "Configuration reloads (SIGHUP) by result: ok (applied) or "
+	    "failed (rejected, the old configuration kept).");
+	evbuffer_add_printf(b, "config_reloads_total{result=\"ok\"} %llu\n"
+	    "config_reloads_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)stats_reloads[1],
+	    (unsigned long long)stats_reloads[0]);
+	stats_family(b, "config_last_reload_success_timestamp_seconds",
+	    "gauge", "When the configuration in force was loaded (start or "
+	    "the last applied reload), Unix time.");
+	evbuffer_add_printf(b, "config_last_reload_success_timestamp_seconds "
+	    "%lld\n", (long long)stats_cfg_loaded);
+	stats_family(b, "config_generation", "gauge",
+	    "The configuration in force: 1 at start, one more per applied "
+	    "reload.");
+	evbuffer_add_printf(b, "config_generation %lu\n", stats_cfg_gen);
+}
+
+void
 stats_render(struct evbuffer *b)
 {
+	stats_render_config(b);
 	stats_render_http(b);
 	stats_render_rejects(b);
 	stats_render_calls(b);

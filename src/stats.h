@@ -13,6 +13,7 @@
 #define STATS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -84,10 +85,19 @@ enum stats_outcome stats_outcome_of(int status);
 void		 stats_call(size_t server, const char *tool, int status,
 		    int validation_failed, double seconds, double queue_wait);
 
+/* Loop thread: the configuration in force is generation gen, loaded at
+ * Unix time loaded (at start and after each applied reload); a reload
+ * ended (ok: applied, else rejected). */
+void		 stats_config(unsigned long gen, time_t loaded);
+void		 stats_reload(int ok);
+
 /* Loop thread, at start: the servers of cfg, which must outlive the
  * counters (stats_free()). */
 int		 stats_init(const struct config *cfg);
 void		 stats_free(void);
+/* Loop thread, a reload: the counters of server name (those it had, when
+ * a server of that name was counted before); its index in *index. */
+int		 stats_add_server(const char *name, size_t *index);
 
 /* Loop thread: appends the families kept here, in the text format. */
 void		 stats_render(struct evbuffer *);

@@ -48,6 +48,29 @@ START_TEST(test_unlimited_and_bad)
 }
 END_TEST
 
+/* A reload: the same limit keeps the buckets, a new one empties them. */
+START_TEST(test_set)
+{
+	struct ratelimit	*rl = ratelimit_new(2, 60);
+	int			 retry;
+
+	ck_assert_int_eq(ratelimit_take(rl, "a", 0.0, &retry), 1);
+	ck_assert_int_eq(ratelimit_take(rl, "a", 0.0, &retry), 1);
+	ck_assert_int_eq(ratelimit_set(rl, 2, 60), 0);
+	ck_assert_int_eq(ratelimit_take(rl, "a", 0.0, &retry), 0);
+	ck_assert_int_eq(ratelimit_set(rl, 3, 60), 0);
+	ck_assert_int_eq(ratelimit_buckets(rl), 0);
+	ck_assert_int_eq(ratelimit_requests(rl), 3);
+	ck_assert_int_eq(ratelimit_take(rl, "a", 0.0, &retry), 1);
+	ck_assert_int_eq(ratelimit_set(rl, 0, 60), 0);
+	ck_assert_int_eq(ratelimit_buckets(rl), 0);
+	ck_assert_int_eq(ratelimit_take(rl, "a", 0.0, &retry), 1);
+	ck_assert_int_eq(ratelimit_set(rl, 1, 0), -1);
+	ck_assert_int_eq(ratelimit_requests(rl), 0);
+	ratelimit_free(rl);
+}
+END_TEST
+
 START_TEST(test_query_ok)
 {
 	char		**kw, *bad;
@@ -110,6 +133,7 @@ main(void)
 
 	tcase_add_test(tc, test_bucket);
 	tcase_add_test(tc, test_unlimited_and_bad);
+	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_query_ok);
 	tcase_add_test(tc, test_query_bad);
 	suite_add_tcase(s, tc);
