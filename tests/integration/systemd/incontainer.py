@@ -155,10 +155,14 @@ def t_node_python(token, shipped):
     conf["mcpServers"]["py"] = {
         "command": "/usr/bin/python3", "args": ["/mcp-test/pyserver.py"]}
     write_conf(conf)
-    rc, out = run("systemctl", "restart", UNIT)
-    point(rc == 0, "restart with a Node.js and a Python MCP server",
-          out + journal()[-3000:])
-    token = open(TOKEN).read().strip()
+    pid = show("MainPID")
+    rc, out = run("systemctl", "reload", UNIT)
+    point(rc == 0 and show("MainPID") == pid,
+          "systemctl reload adds a Node.js and a Python MCP server to the "
+          "running daemon", out + journal()[-3000:])
+    point(wait_until(lambda: "3 of 3 MCP servers ready" in
+                     show("StatusText"), 30),
+          "STATUS= counts the added servers", show("StatusText"))
     st, body = call(token, "mcp__everything__echo", {"message": "node"})
     point(st == 200 and b"node" in body,
           "the Node.js server (server-everything) answers under the "
