@@ -1944,6 +1944,31 @@ http_accept(int fd)
 	return 0;
 }
 
+int
+http_listen_add(int fd)
+{
+	if (hs.draining || http_accept(fd) == -1)
+		return -1;
+	if (hs.paused)
+		evconnlistener_disable(evhttp_bound_socket_get_listener(
+		    hs.bound[hs.nbound - 1]));
+	return 0;
+}
+
+void
+http_listen_remove(int fd)
+{
+	int	i;
+
+	for (i = 0; i < hs.nbound; i++) {
+		if (evhttp_bound_socket_get_fd(hs.bound[i]) != fd)
+			continue;
+		evhttp_del_accept_socket(hs.http, hs.bound[i]);
+		hs.bound[i] = hs.bound[--hs.nbound];
+		return;
+	}
+}
+
 /*
  * Raise the soft descriptor limit to the hard one. Returns how many
  * connections the descriptors allow beside reserved_fds and the nfds

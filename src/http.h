@@ -55,6 +55,11 @@ struct http_pending {
 int	http_init(struct event_base *, const struct config *, const int *fds,
 	    int nfds, const struct auth *, int reserved_fds);
 void	http_add_route(const char *path, int methods, http_handler, void *arg);
+/* Loop thread, a reload: accept connections on one more listening socket
+ * (evhttp takes fd; 0 or -1), or no longer on fd (evhttp closes it). The
+ * descriptor budget stays the one of the start. */
+int	http_listen_add(int fd);
+void	http_listen_remove(int fd);
 /* Loop thread, a reload: the limits and timeouts of cfg from now on (cfg
  * outlives its use here: the caller holds it until the next call). */
 void	http_reconfigure(const struct config *);

@@ -329,15 +329,89 @@ listen_open(struct listeners *ls, char *const *addrs, size_t naddrs,
 	size_t	i;
 	int	rc;
 
+	int	first, j;
+
 	for (i = 0; i < naddrs; i++) {
+		first = ls->n;
 		if (strncmp(addrs[i], "unix:", 5) == 0)
 			rc = listen_unix(ls, addrs[i] + 5, mode, gid, err,
 			    errlen);
 		else
 			rc = listen_tcp(ls, addrs[i], err, errlen);
+		for (j = first; j < ls->n; j++)
+			snprintf(ls->l[j].addr, sizeof(ls->l[j].addr), "%s",
+			    addrs[i]);
 		if (rc == -1)
 			return -1;
 	}
+	return 0;
+}
+
+static int
+listen_listed(const char *addr, char *const *addrs, size_t naddrs)
+{
+	size_t	i;
+
+	for (i = 0; i < naddrs; i++)
+		if (strcmp(addr, addrs[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A kept Unix socket of ours gets the (maybe new) mode and group; its
+ * change time is remembered anew, so that it is still removed at exit. */
+static void
+listen_chmod(struct listener *l, int mode, gid_t gid)
+{
+	struct stat	st;
+	char		err[256];
+
+	if (!l->created || lstat(l->path, &st) == -1 ||
+	    st.st_dev != l->dev || st.st_ino != l->ino)
+		return;
+	if (chmod(l->path, (mode_t)mode) == -1)
+		log_warn("chmod %s", l->path);
+	if (gid != (gid_t)-1 && chown(l->path, (uid_t)-1, gid) == -1)
+		log_warn("chgrp %s", l->path);
+	if (listen_remember(l, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+}
+
+int
+listen_update(struct listeners *ls, char *const *addrs, size_t naddrs,
+    int mode, gid_t gid, struct listeners *added, struct listeners *gone,
+    char *err, size_t errlen)
+{
+	struct listeners	 keep;
+	char			*fresh[LISTEN_MAX];
+	size_t			 nfresh = 0, i;
+	int			 j;
+
+	memset(added, 0, sizeof(*added));
+	memset(gone, 0, sizeof(*gone));
+	for (i = 0; i < naddrs && nfresh < LISTEN_MAX; i++) {
+		for (j = 0; j < ls->n; j++)
+			if (strcmp(ls->l[j].addr, addrs[i]) == 0)
+				break;
+		if (j == ls->n)
+			fresh[nfresh++] = addrs[i];
+	}
+	if (listen_open(added, fresh, nfresh, mode, gid, err, errlen) == -1) {
+		listen_close(added);
+		listen_unlink(added);
+		return -1;
+	}
+	memset(&keep, 0, sizeof(keep));
+	for (j = 0; j < ls->n; j++) {
+		if (listen_listed(ls->l[j].addr, addrs, naddrs)) {
+			listen_chmod(&ls->l[j], mode, gid);
+			keep.l[keep.n++] = ls->l[j];
+		} else
+			gone->l[gone->n++] = ls->l[j];
+	}
+	for (j = 0; j < added->n && keep.n < LISTEN_MAX; j++)
+		keep.l[keep.n++] = added->l[j];
+	*ls = keep;
 	return 0;
 }
 
@@ -461,7 +535,7 @@ listen_close(struct listeners *ls)
 	int	i;
 
 	for (i = 0; i < ls->n; i++) {
-		if (ls->l[i].fd != -1)
+		if (ls->l[i].fd != -1 && !ls->l[i].handed)
 			close(ls->l[i].fd);
 		ls->l[i].fd = -1;
 	}

@@ -21,6 +21,7 @@
 
 struct listener {
 	int		 fd;
+	int		 handed;	/* evhttp owns fd (and closes it) */
 	int		 family;	/* AF_INET, AF_INET6, AF_UNIX */
 	int		 port;		/* TCP: the bound port */
 	int		 activated;	/* from the service manager */
@@ -30,6 +31,9 @@ struct listener {
 	struct timespec	 ctim;		/* change time hardly ever */
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	char		 name[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+	char		 addr[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+					/* the configured address it is for
+					   ("" when activated) */
 };
 
 struct listeners {
@@ -52,7 +56,18 @@ int	listen_open(struct listeners *, char *const *addrs, size_t naddrs,
 int	listen_port(const struct listeners *);
 const char *listen_first_path(const struct listeners *);
 int	listen_nunix(const struct listeners *);
-/* Closes descriptors not yet handed on (fd != -1). */
+/*
+ * A reload's new list of addresses: listeners of addresses still listed
+ * stay as they are; those of new addresses are opened (and returned in
+ * added: to be handed to http); those of addresses no longer listed are
+ * moved out of ls into gone (to be taken from http and unlinked). The
+ * Unix sockets that stay get mode and gid. 0, or -1 with a message in
+ * err and ls unchanged (what was opened is closed and removed again).
+ */
+int	listen_update(struct listeners *ls, char *const *addrs, size_t naddrs,
+	    int mode, gid_t gid, struct listeners *added,
+	    struct listeners *gone, char *err, size_t errlen);
+/* Closes descriptors not handed on. */
 void	listen_close(struct listeners *);
 /* Removes the socket files we created, if they are still ours (same
  * device, inode and change time); once only. */

@@ -55,7 +55,7 @@
 #include "version.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/mcp-proxyd/mcp-proxyd.json"
-#define DEFAULT_LISTEN	"127.0.0.1:0"
+#define DEFAULT_LISTEN	CONFIG_DEFAULT_LISTEN
 #define DEFAULT_CACHE	LOCALSTATEDIR "/lib/mcp-proxyd/schema-cache.json"
 #define STOP_DEADLINE_MS	15000	/* workers ending their children */
 #define FD_RESERVE		64	/* descriptors beside connections */
@@ -540,7 +540,7 @@ start_front(struct daemon *d, const struct listen_args *la)
 		fatalx("cannot serve the listening sockets");
 	}
 	for (i = 0; i < d->ls.n; i++)
-		d->ls.l[i].fd = -1;	/* evhttp's now */
+		d->ls.l[i].handed = 1;	/* evhttp's now */
 	for (i = 0; i < 3; i++) {
 		d->sigs[i] = evsignal_new(d->base, signums[i], on_signal, NULL);
 		if (d->sigs[i] == NULL || event_add(d->sigs[i], NULL) == -1)
@@ -655,7 +655,10 @@ main(int argc, char *argv[])
 		fatalx("cannot open the audit log %s", d.cfg->audit_log);
 	start_front(&d, &la);
 	start_back(&d);
-	if (reload_init(d.cfg->path, d.auth, main_registry) == -1)
+	/* Listeners follow the file, unless -l or the service manager gave
+	 * them. */
+	if (reload_init(d.cfg->path, d.auth, main_registry, la.n > 0 ||
+	    (d.ls.n > 0 && d.ls.l[0].activated) ? NULL : &d.ls) == -1)
 		fatalx("out of memory");
 
 	wait_started(d.base, d.cfg->start_timeout_ms);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "auth.h"
@@ -25,6 +26,7 @@
 #include "discovery.h"
 #include "exec.h"
 #include "http.h"
+#include "listen.h"
 #include "log.h"
 #include "registry.h"
 #include "reload.h"
@@ -49,6 +51,9 @@ static int	reload_starts(const struct config *);
 static void	reload_servers(struct snapshot *);
 static int	reload_pin_str(const char *, char **, const char *);
 static int	reload_pin_listen(struct config *, const struct config *);
+static void	reload_listen_add(const struct listener *);
+static int	reload_listen(const struct config *, const struct config *,
+		    char *, size_t);
 static void	reload_notify(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static void	reload_audit(int, unsigned long, const char *);
@@ -60,14 +65,17 @@ static void	reload_failed(const char *);
 static char		*reload_path;
 static struct auth	*reload_auth;
 static struct registry	*reload_reg;
+static struct listeners	*reload_ls;	/* NULL: they need a restart */
 static char		 reload_err[CONFIG_ERR_MAX];	/* the last reload's */
 
 int
-reload_init(const char *path, struct auth *auth, struct registry *reg)
+reload_init(const char *path, struct auth *auth, struct registry *reg,
+    struct listeners *ls)
 {
 	free(reload_path);
 	reload_auth = auth;
 	reload_reg = reg;
+	reload_ls = ls;
 	reload_path = strdup(path);
 	return reload_path == NULL ? -1 : 0;
 }
@@ -312,11 +320,14 @@ reload_pin(struct config *nc, const struct config *oc)
 {
 	int	n = 0, r;
 
-	if ((r = reload_pin_listen(nc, oc)) == -1)
-		return -1;
-	n += r;
-	RELOAD_PIN_STR("socketGroup", socket_group);
-	RELOAD_PIN("socketMode", socket_mode);
+	if (reload_ls == NULL) {
+		if ((r = reload_pin_listen(nc, oc)) == -1)
+			return -1;
+		n += r;
+		RELOAD_PIN_STR("socketGroup", socket_group);
+		nc->socket_gid = oc->socket_gid;	/* socketGroup's */
+		RELOAD_PIN("socketMode", socket_mode);
+	}
 	RELOAD_PIN_STR("authTokenFile", auth_token_file);
 	RELOAD_PIN_STR("schemaCachePath", schema_cache_path);
 	if ((nc->audit_log == NULL) != (oc->audit_log == NULL))
@@ -441,6 +452,64 @@ reload_status(char *buf, size_t len)
 		    snapshot_current()->generation, reload_err);
 }
 
+/* A new listener goes to http; its entry in reload_ls is marked as
+ * handed over (or closed when http cannot take it). */
+static void
+reload_listen_add(const struct listener *a)
+{
+	struct listener	*l = NULL;
+	int		 i;
+
+	for (i = 0; i < reload_ls->n; i++)
+		if (reload_ls->l[i].fd == a->fd && !reload_ls->l[i].handed)
+			l = &reload_ls->l[i];
+	if (l == NULL)
+		return;
+	if (http_listen_add(l->fd) == -1) {
+		log_warnx("cannot accept connections on %s", l->name);
+		close(l->fd);
+		l->fd = -1;
+		return;
+	}
+	l->handed = 1;
+	log_info("listening on %s", l->name);
+}
+
+/* The listeners a reload's configuration gives (when they follow the
+ * file): new addresses are opened first, so one that cannot be bound
+ * refuses the reload with nothing changed. */
+static int
+reload_listen(const struct config *nc, const struct config *oc, char *err,
+    size_t errlen)
+{
+	static char		 dflt_addr[] = CONFIG_DEFAULT_LISTEN;
+	char			*dflt[] = { dflt_addr }, why[512];
+	struct listeners	 added, gone;
+	int			 i;
+
+	if (reload_ls == NULL || (reload_strv_eq(nc->listen, nc->nlisten,
+	    oc->listen, oc->nlisten) && nc->socket_mode == oc->socket_mode &&
+	    nc->socket_gid == oc->socket_gid))
+		return 0;
+	if (listen_update(reload_ls, nc->nlisten > 0 ? nc->listen : dflt,
+	    nc->nlisten > 0 ? nc->nlisten : 1, nc->socket_mode,
+	    nc->socket_gid, &added, &gone, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "listen: %s", why);
+		return -1;
+	}
+	for (i = 0; i < added.n; i++)
+		reload_listen_add(&added.l[i]);
+	for (i = 0; i < gone.n; i++) {
+		if (gone.l[i].handed)
+			http_listen_remove(gone.l[i].fd);
+		else if (gone.l[i].fd != -1)
+			close(gone.l[i].fd);
+		log_info("no longer listening on %s", gone.l[i].name);
+	}
+	listen_unlink(&gone);
+	return 0;
+}
+
 int
 reload_run(void)
 {
@@ -471,7 +540,9 @@ reload_run(void)
 		return -1;
 	}
 	if (reload_token(cfg, token, err, sizeof(err)) == -1 ||
-	    reload_room(cfg, err, sizeof(err)) == -1) {
+	    reload_room(cfg, err, sizeof(err)) == -1 ||
+	    reload_listen(cfg, snapshot_current()->cfg, err,
+	    sizeof(err)) == -1) {
 		explicit_bzero(token, sizeof(token));
 		config_free(cfg);
 		reload_failed(err);

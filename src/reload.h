@@ -7,7 +7,11 @@
  * only take effect at a restart are logged ("KEY changed: takes effect at
  * restart") and keep their running values, and the rest is applied: a new
  * snapshot (snapshot.h) becomes current and the loop-thread modules are
- * given its settings (http, exec, discovery, session); servers are
+ * given its settings (http, exec, discovery, session); listeners of
+ * addresses new to listen are opened and given to http, those of
+ * addresses no longer there closed (their files removed), the ones that
+ * stay untouched (an address that cannot be bound refuses the reload);
+ * servers are
  * started, restarted and stopped as the file says (registry.c); with
  * authTokenFile, the file is read again and its token becomes the daemon
  * token (a file that cannot be read refuses the reload). Requests in
@@ -20,8 +24,8 @@
  * one succeeds).
  *
  * Loop thread only. Calls config, snapshot, auth, audit, sdnotify,
- * service, stats, http, exec, discovery, session and registry; nothing
- * calls back.
+ * service, stats, http, listen, exec, discovery, session and registry;
+ * nothing calls back.
  */
 #ifndef RELOAD_H
 #define RELOAD_H
@@ -29,12 +33,16 @@
 struct auth;
 struct config;
 struct config_server;
+struct listeners;
 struct registry;
 
 /* The file to re-read on SIGHUP (a copy is kept), the gate whose daemon
- * token authTokenFile gives and the servers' registry. -1 out of
- * memory. */
-int	reload_init(const char *path, struct auth *, struct registry *);
+ * token authTokenFile gives, the servers' registry, and the listeners
+ * when they follow the file (NULL when -l or the service manager gave
+ * them: listen, socketMode and socketGroup then need a restart). -1 out
+ * of memory. */
+int	reload_init(const char *path, struct auth *, struct registry *,
+	    struct listeners *);
 /* SIGHUP: see above. 0 applied, -1 rejected. */
 int	reload_run(void);
 /* For the STATUS= line: "reload failed, generation N kept: why" while the

@@ -4,6 +4,8 @@ survive; a file that does not load is refused with the key named and the
 old configuration keeps serving; keys that need a restart are logged and
 left alone; the service manager hears RELOADING=1 and READY=1; the audit
 log and /metrics record each reload."""
+import errno
+import http.client
 import json
 import os
 import re
@@ -15,8 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Daemon, Tap, demo_server, processes,  # noqa: E402
-                     stop_ok, wait_until)
+from harness import (Daemon, Tap, UnixHTTPConnection,  # noqa: E402
+                     demo_server, processes, stop_ok, wait_until)
 import promtext  # noqa: E402
 
 
@@ -467,8 +469,88 @@ def t_token_rotation(tap):
         os.rmdir(tmp)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def health_on(conn, token):
+    conn.request("GET", "/health", headers={"Authorization": "Bearer " +
+                                            token})
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+def t_listeners(tap):
+    """listen follows the file: new addresses are opened, gone ones
+    closed (a connection made before stays served), kept ones untouched,
+    socketMode applied; an address that cannot be bound refuses the
+    reload and changes nothing."""
+    p2 = free_port()
+    sock = os.path.join(tempfile.mkdtemp(prefix="mcp-proxyd-relisten-"),
+                        "mcp.sock")
+    cfg = {"mcpServers": demo_server(), "listen": ["127.0.0.1:0"]}
+    d = Daemon(cfg)
+    p1 = d.port
+    try:
+        kept = http.client.HTTPConnection("127.0.0.1", p1, timeout=30)
+        tap.eq(health_on(kept, d.token), 200, "a kept-alive connection on "
+               "the first listener")
+        cfg["listen"] = ["127.0.0.1:0", "127.0.0.1:%d" % p2, "unix:" + sock]
+        reload(d, dict(d.config, **cfg))
+        tap.ok(health_on(http.client.HTTPConnection("127.0.0.1", p2,
+                                                    timeout=30),
+                         d.token) == 200 and
+               health_on(UnixHTTPConnection(sock), d.token) == 200 and
+               health_on(kept, d.token) == 200,
+               "a reload adds a TCP and a Unix listener; the first stays")
+        tap.eq(os.stat(sock).st_mode & 0o777, 0o660, "the new socket "
+               "file has socketMode's default")
+        d.port = p2
+        cfg["listen"] = ["127.0.0.1:%d" % p2, "unix:" + sock]
+        cfg["socketMode"] = "0600"
+        reload(d, dict(d.config, **cfg))
+        try:
+            socket.create_connection(("127.0.0.1", p1), 5).close()
+            refused = None
+        except OSError as e:
+            refused = e.errno
+        tap.eq(refused, errno.ECONNREFUSED, "a listener taken out of the "
+               "file is closed: ECONNREFUSED")
+        tap.eq(health_on(kept, d.token), 200, "a connection it accepted "
+               "before is still served")
+        tap.eq(os.stat(sock).st_mode & 0o777, 0o600, "a kept socket gets "
+               "the new socketMode")
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        cfg["listen"] = ["127.0.0.1:%d" % p2, "unix:" + sock,
+                         "127.0.0.1:%d" % busy.getsockname()[1]]
+        reload(d, dict(d.config, **cfg), ok=False)
+        busy.close()
+        log = d.stderr()
+        tap.ok(re.search(r"reload failed.*listen: ", log) is not None,
+               "an address in use refuses the reload, naming listen",
+               log[-1500:])
+        tap.ok(health_on(http.client.HTTPConnection("127.0.0.1", p2,
+                                                    timeout=30),
+                         d.token) == 200 and
+               health_on(UnixHTTPConnection(sock), d.token) == 200,
+               "the listeners stay as they were")
+        kept.close()
+    finally:
+        stop_ok(tap, d, "listeners on reload")
+    tap.ok(not os.path.exists(sock), "the socket file a reload made is "
+           "removed at exit")
+
+
 def main():
     tap = Tap()
+    tap.run(t_listeners)
     tap.run(t_in_flight)
     tap.run(t_stop_while_retiring)
     tap.run(t_invalid)
