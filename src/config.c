@@ -249,6 +249,9 @@ static int		 config_tool_pattern_ok(const char *);
 static int		 config_allowed_tools(struct config_parser *,
 			    const char *, struct json_object *,
 			    struct config *);
+static int		 config_keyed(struct config_parser *, const char *,
+			    struct json_object *, const struct config_key *,
+			    void *);
 static int		 config_rate(struct config_parser *, const char *,
 			    struct json_object *, struct config_rate *);
 static int		 config_rate_limits(struct config_parser *,
@@ -894,9 +897,10 @@ config_allowed_tools(struct config_parser *p, const char *path,
 	return 0;
 }
 
+/* An object whose keys all come from keys, each set into dst. */
 static int
-config_rate(struct config_parser *p, const char *path, struct json_object *v,
-    struct config_rate *rate)
+config_keyed(struct config_parser *p, const char *path,
+    struct json_object *v, const struct config_key *keys, void *dst)
 {
 	struct json_object_iterator	 it, end;
 	const struct config_key		*k;
@@ -910,15 +914,22 @@ config_rate(struct config_parser *p, const char *path, struct json_object *v,
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
 		key = json_object_iter_peek_name(&it);
 		config_path_key(kpath, sizeof(kpath), path, key);
-		if ((k = config_find_key(config_rate_keys, key)) == NULL) {
-			config_unknown_key(p, path, key, config_rate_keys);
+		if ((k = config_find_key(keys, key)) == NULL) {
+			config_unknown_key(p, path, key, keys);
 			return -1;
 		}
 		if (config_set_key(p, kpath, k, json_object_iter_peek_value(&it),
-		    rate) == -1)
+		    dst) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+static int
+config_rate(struct config_parser *p, const char *path, struct json_object *v,
+    struct config_rate *rate)
+{
+	return config_keyed(p, path, v, config_rate_keys, rate);
 }
 
 static int
@@ -961,11 +972,6 @@ static int
 config_breaker(struct config_parser *p, const char *path,
     struct json_object *v, struct config_breaker *b)
 {
-	struct json_object_iterator	 it, end;
-	const struct config_key		*k;
-	const char			*key;
-	char				 kpath[CONFIG_PATH_MAX];
-
 	if (json_object_is_type(v, json_type_boolean))
 		return config_get_bool(p, path, v, &b->enabled);
 	if (!json_object_is_type(v, json_type_object)) {
@@ -974,20 +980,7 @@ config_breaker(struct config_parser *p, const char *path,
 		return -1;
 	}
 	b->enabled = 1;
-	it = json_object_iter_begin(v);
-	end = json_object_iter_end(v);
-	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-		key = json_object_iter_peek_name(&it);
-		config_path_key(kpath, sizeof(kpath), path, key);
-		if ((k = config_find_key(config_breaker_keys, key)) == NULL) {
-			config_unknown_key(p, path, key, config_breaker_keys);
-			return -1;
-		}
-		if (config_set_key(p, kpath, k,
-		    json_object_iter_peek_value(&it), b) == -1)
-			return -1;
-	}
-	return 0;
+	return config_keyed(p, path, v, config_breaker_keys, b);
 }
 
 /* ------------------------------------------------------------ servers */
@@ -1337,27 +1330,7 @@ static int
 config_tls(struct config_parser *p, const char *path, struct json_object *v,
     struct config_tls *tls)
 {
-	struct json_object_iterator	 it, end;
-	const struct config_key		*k;
-	const char			*key;
-	char				 kpath[CONFIG_PATH_MAX];
-
-	if (config_want_object(p, path, v) == -1)
-		return -1;
-	it = json_object_iter_begin(v);
-	end = json_object_iter_end(v);
-	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-		key = json_object_iter_peek_name(&it);
-		config_path_key(kpath, sizeof(kpath), path, key);
-		if ((k = config_find_key(config_tls_keys, key)) == NULL) {
-			config_unknown_key(p, path, key, config_tls_keys);
-			return -1;
-		}
-		if (config_set_key(p, kpath, k,
-		    json_object_iter_peek_value(&it), tls) == -1)
-			return -1;
-	}
-	return 0;
+	return config_keyed(p, path, v, config_tls_keys, tls);
 }
 
 /* A remote server's URL, headers file and TLS files. */
