@@ -474,6 +474,24 @@ def python_with(module):
     return None
 
 
+def pipe(a, b):
+    """Copies what a receives to b until a's end; then shuts both down
+    (the relays' one direction)."""
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class UnixRelay:
     """A Unix socket that relays each connection to 127.0.0.1:port and
     counts the connections (the clients' tests count them; test_listen.py
@@ -505,24 +523,8 @@ class UnixRelay:
                 c.close()
                 continue
             for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(a, b),
+                threading.Thread(target=pipe, args=(a, b),
                                  daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close(self):
         self.stopping = True

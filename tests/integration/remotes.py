@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import threading
 
-from harness import npm_server, wait_until
+from harness import npm_server, pipe, wait_until
 
 
 def free_port():
@@ -160,25 +160,9 @@ class TlsTerminator:
         except OSError:
             t.close()
             return
-        threading.Thread(target=self._pipe, args=(b, t),
+        threading.Thread(target=pipe, args=(b, t),
                          daemon=True).start()
-        self._pipe(t, b)
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        pipe(t, b)
 
     def close(self):
         self.closing = True
