@@ -725,7 +725,7 @@ static char *
 inst_take_line(struct server_inst *in, char *line, size_t len)
 {
 	return in->remote != NULL ? remote_take_line(in->remote, line, len) :
-	    inst_take_line(in, line, len);
+	    proc_take_line(in->proc, line, len);
 }
 
 static int
