@@ -72,6 +72,7 @@ struct remote_msg {
 	size_t			  len;
 	int64_t			  id;		/* -1: not a request */
 	int			  retried;	/* sent again after a 404 */
+	int			  renew;	/* a replayed initialized */
 	struct remote_msg	**handle;
 };
 
@@ -912,6 +913,8 @@ done_cb(struct evhttp_request *req, void *arg)
 		remote_answer(c, status, req);
 		if (remote_is_initialized(c->msg))
 			remote_listen_start(r);
+		if (c->msg != NULL && c->msg->renew && !r->failed)
+			r->hooks.renewed(r->arg);
 	} else
 		remote_refused(c, status);
 	remote_conn_done(c);
@@ -1047,6 +1050,7 @@ remote_reinit_done(struct remote_conn *c, int status)
 	}
 	m->len = sizeof(done) - 1;
 	m->id = -1;
+	m->renew = 1;
 	remote_msg_push(r, m);
 	event_active(r->gc_ev, 0, 0);	/* pumps */
 }

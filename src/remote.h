@@ -55,6 +55,9 @@ struct remote_hooks {
 	void	(*failed)(void *arg, const char *what);
 	/* remote_stop() is done (the session's DELETE answered or not). */
 	void	(*stopped)(void *arg);
+	/* The server forgot our session and a new one replaced it (the
+	 * initialize request replayed): its tools may have changed. */
+	void	(*renewed)(void *arg);
 };
 
 #define REMOTE_HEAD_MAX	512
