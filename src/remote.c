@@ -1184,6 +1184,12 @@ remote_listen_done(struct remote_conn *c, int status)
 	else if (status / 100 == 5 && status != 501) {
 		snprintf(why, sizeof(why), "HTTP %d", status);
 		remote_listen_again(r, c, why);
+	} else if (r->session != NULL && (status == 404 || (status == 400 &&
+	    c->body != NULL && strcasestr(c->body, "session") != NULL))) {
+		r->listen = NULL;
+		log_info("%s: %s refused the stream of its own messages for "
+		    "our session (HTTP %d): none until a new session",
+		    r->label, r->hosthdr, status);
 	} else {
 		r->listen = NULL;
 		log_info("%s: %s offers no stream of its own messages (GET: "
