@@ -65,7 +65,7 @@ class Fake:
                 fake.record(self, "DELETE", None)
                 with fake.lock:
                     fake.get_open_at_delete = any(
-                        not closed(c) for c, _ in fake.streams)
+                        not closed(c) for c, _, _ in fake.streams)
                 self.reply(200, b"", "text/plain")
 
             def reply(self, status, body, ctype="application/json",
@@ -204,7 +204,7 @@ class Fake:
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
         with self.lock:
-            self.streams.append((h.connection, q))
+            self.streams.append((h.connection, q, self.session))
         self.event(h, None)             # primes: an id, empty data
         while True:
             try:
@@ -232,7 +232,7 @@ class Fake:
     def push(self, obj):
         """obj on every open GET stream (None drops them): how many."""
         with self.lock:
-            qs = [q for _, q in self.streams]
+            qs = [q for _, q, _ in self.streams]
         for q in qs:
             q.put(obj)
         return len(qs)
@@ -408,7 +408,7 @@ def stream(tap):
     wait_until(lambda: not fake.streams, 5)
     tap.ok(len(deletes) == 1 and fake.get_open_at_delete is False and
            not fake.streams and deletes[0][1].get("Mcp-Session-Id") ==
-           "sess-2",
+           "sess-3",
            "at stop the GET stream is closed before the session's DELETE",
            (len(deletes), fake.get_open_at_delete, len(fake.streams)))
     fake.close()
@@ -454,6 +454,14 @@ def stream_calls(tap, d, fake):
     nlists = len(fake.seen(lambda r: r[0] == "POST" and
                            r[2].get("method") == "tools/list"))
     fake.forget()
+    before = len(gets(fake))
+    fake.push(None)
+    ok = wait_until(lambda: "refused the stream of its own messages for "
+                    "our session (HTTP 404)" in d.stderr(), 10)
+    time.sleep(2.5)
+    tap.ok(ok and len(gets(fake)) == before + 1,
+           "a GET in a forgotten session (404): no stream, not asked for "
+           "again in that session", len(gets(fake)) - before)
     st, _, _ = d.call("mcp__fake__echo", {"message": "lost"})
     tap.eq(st, 200, "a forgotten session: the call goes on in a new one")
     ok = wait_until(lambda: any(g[1].get("Mcp-Session-Id") == "sess-2"
@@ -462,12 +470,18 @@ def stream_calls(tap, d, fake):
     new = [g[1] for g in gets(fake) if g[1].get("Mcp-Session-Id") ==
            "sess-2"]
     tap.ok(ok and len(new) == 1 and "Last-Event-ID" not in new[0],
-           "the new session opens its own GET stream (the old one closed)",
+           "the new session opens its own GET stream",
            (new, len(fake.streams)))
     ok = wait_until(lambda: len(fake.seen(
         lambda r: r[0] == "POST" and r[2].get("method") == "tools/list"))
         > nlists, 10)
     tap.ok(ok, "the tools are listed again in the new session")
+    fake.forget()
+    st, _, _ = d.call("mcp__fake__echo", {"message": "lost again"})
+    ok = wait_until(lambda: [s[2] for s in fake.streams] == ["sess-3"], 10)
+    tap.ok(st == 200 and ok, "a session replaced while its GET stream is "
+           "open: that stream is closed, the new session's opened",
+           (st, [s[2] for s in fake.streams]))
 
 
 if __name__ == "__main__":
