@@ -205,20 +205,24 @@ class Fake:
         h.end_headers()
         with self.lock:
             self.streams.append((h.connection, q, self.session))
-        self.event(h, None)             # primes: an id, empty data
-        while True:
-            try:
-                obj = q.get(timeout=0.1)
-            except queue.Empty:
-                if closed(h.connection):
+        try:
+            self.event(h, None)         # primes: an id, empty data
+            while True:
+                try:
+                    obj = q.get(timeout=0.1)
+                except queue.Empty:
+                    if closed(h.connection):
+                        break
+                    continue
+                if obj is None:         # dropped, no last chunk
                     break
-                continue
-            if obj is None:             # dropped, no last chunk
-                h.close_connection = True
-                break
-            self.event(h, obj)
-        with self.lock:
-            self.streams = [s for s in self.streams if s[1] is not q]
+                self.event(h, obj)
+        except OSError:
+            pass                        # the daemon closed it
+        finally:
+            h.close_connection = True
+            with self.lock:
+                self.streams = [s for s in self.streams if s[1] is not q]
 
     def event(self, h, obj):
         with self.lock:
@@ -399,7 +403,8 @@ def stream(tap):
     fake.get_stream = True
     d = Daemon({"mcpServers": {"fake": {
         "url": "http://127.0.0.1:%d/mcp" % fake.port, "timeoutMs": 20000}},
-        "startTimeoutMs": 20000, "drainTimeoutMs": 2000})
+        "maxMessageBytes": 1048576, "startTimeoutMs": 20000,
+        "drainTimeoutMs": 2000})
     try:
         stream_calls(tap, d, fake)
     finally:
@@ -438,6 +443,19 @@ def stream_calls(tap, d, fake):
     tap.ok(ans is not None and ans.get("result") == {},
            "a ping on the GET stream is answered by a POST with its id",
            ans)
+    before = len(gets(fake))
+    big = "ev-%d" % (fake.evid + 1)   # the stream is idle
+    fake.push({"jsonrpc": "2.0", "method": "notifications/message",
+               "params": {"level": "info", "data": "x" * 1500000}})
+    ok = wait_until(lambda: "dropped an event of more than maxMessageBytes"
+                    in d.stderr() and len(gets(fake)) > before and
+                    fake.streams, 10)
+    got = gets(fake)
+    tap.ok(ok and got[-1][1].get("Last-Event-ID") == big and
+           fake.sessions == 1,
+           "an event over maxMessageBytes on the GET stream: dropped, the "
+           "stream reopened after it, the server not restarted",
+           (big, got[-1][1].get("Last-Event-ID"), fake.sessions))
     before = len(gets(fake))
     last = "ev-%d" % fake.evid
     t0 = time.monotonic()
