@@ -15,6 +15,14 @@
  * Body bytes come through evhttp's chunk callback and are either
  * gathered (a JSON answer, at most max_message) or fed to the event
  * stream parser (sse.c), so nothing grows beyond max_message.
+ *
+ * Streamable HTTP's GET stream for the server's own messages (requests
+ * and notifications) has a connection of its own, outside the pool:
+ * opened once notifications/initialized is accepted, its events go the
+ * way of a POST's, it is reopened with a bounded backoff (and
+ * Last-Event-ID) when it ends, dropped for the session when the server
+ * refuses it (405 and other 4xx), and closed first at stop and when a
+ * session is replaced (the new one opens its own).
  */
 
 #include <sys/queue.h>
@@ -48,10 +56,13 @@
 #define REMOTE_SESSION_MAX	256	/* bytes of an Mcp-Session-Id */
 #define REMOTE_HEADERS_MAX	65536	/* bytes of a response's headers */
 #define REMOTE_DELETE_MS	900	/* the session's DELETE at stop */
+#define REMOTE_LISTEN_MIN_MS	1000	/* the GET stream's reopen backoff */
+#define REMOTE_LISTEN_MAX_MS	30000
 
 enum remote_kind {
 	REMOTE_POST,
 	REMOTE_STREAM,		/* HTTP+SSE: the GET event stream */
+	REMOTE_LISTEN,		/* Streamable HTTP: the GET stream */
 	REMOTE_DELETE
 };
 
@@ -61,6 +72,7 @@ struct remote_msg {
 	size_t			  len;
 	int64_t			  id;		/* -1: not a request */
 	int			  retried;	/* sent again after a 404 */
+	int			  renew;	/* a replayed initialized */
 	struct remote_msg	**handle;
 };
 
@@ -112,6 +124,10 @@ struct remote {
 	char			*init;		/* the initialize request */
 	int			 reinit;	/* replaying it: hold messages */
 	struct event		*gc_ev;
+	struct remote_conn	*listen;	/* the GET stream, if open */
+	struct event		*listen_ev;	/* ... reopens it */
+	int			 listen_ms;	/* the next backoff */
+	char			 last_id[SSE_ID_MAX + 1];
 	int			 failed;
 	int			 stopping;	/* the DELETE is out */
 	int			 stopped;	/* ... and done */
@@ -146,6 +162,14 @@ static int	 remote_stale(struct remote_conn *);
 static void	 remote_reinit(struct remote *);
 static void	 remote_reinit_done(struct remote_conn *, int);
 static void	 remote_msg_push(struct remote *, struct remote_msg *);
+static int	 remote_is_initialized(const struct remote_msg *);
+static void	 remote_listen_start(struct remote *);
+static void	 remote_listen_open(struct remote *);
+static void	 remote_listen_close(struct remote *);
+static void	 remote_listen_again(struct remote *, struct remote_conn *,
+		    const char *);
+static void	 remote_listen_done(struct remote_conn *, int);
+static void	 listen_cb(evutil_socket_t, short, void *);
 static void	 remote_msg_free(struct remote_msg *);
 static int	 header_cb(struct evhttp_request *, void *);
 static void	 chunk_cb(struct evhttp_request *, void *);
@@ -176,7 +200,9 @@ remote_new(struct event_base *base, const struct remote_hooks *hooks,
 	r->maxconns = cs->max_concurrent + REMOTE_SPARE_CONNS;
 	if (r->maxconns > REMOTE_MAX_CONNS)
 		r->maxconns = REMOTE_MAX_CONNS;
+	r->listen_ms = REMOTE_LISTEN_MIN_MS;
 	if ((r->gc_ev = event_new(base, -1, 0, gc_cb, r)) == NULL ||
+	    (r->listen_ev = evtimer_new(base, listen_cb, r)) == NULL ||
 	    remote_parse_url(r, err, errlen) == -1)
 		goto fail;
 	if (cs->tls && (r->ctx = ctx) == NULL) {
@@ -242,6 +268,8 @@ remote_free(struct remote *r)
 	remote_reset(r);
 	if (r->gc_ev != NULL)
 		event_free(r->gc_ev);
+	if (r->listen_ev != NULL)
+		event_free(r->listen_ev);
 	if (r->dns != NULL)
 		evdns_base_free(r->dns, 0);
 	free(r->host);
@@ -287,6 +315,10 @@ remote_reset(struct remote *r)
 	r->failed = r->stopping = r->stopped = r->reinit = 0;
 	if (r->gc_ev != NULL)
 		event_del(r->gc_ev);
+	if (r->listen_ev != NULL)
+		event_del(r->listen_ev);
+	r->listen_ms = REMOTE_LISTEN_MIN_MS;
+	r->last_id[0] = '\0';
 }
 
 int
@@ -543,6 +575,8 @@ remote_conn_free(struct remote_conn *c)
 			break;
 		}
 	r->nconns--;
+	if (r->listen == c)
+		r->listen = NULL;
 	evhttp_connection_set_closecb(c->evcon, NULL, NULL);
 	evhttp_connection_free(c->evcon);	/* and the bufferevent */
 	remote_msg_free(c->msg);
@@ -639,8 +673,10 @@ remote_add_headers(struct remote *r, struct evkeyvalq *h,
 	size_t	i;
 
 	evhttp_add_header(h, "Host", r->hosthdr);
-	if (kind == REMOTE_STREAM)
+	if (kind == REMOTE_STREAM || kind == REMOTE_LISTEN)
 		evhttp_add_header(h, "Accept", "text/event-stream");
+	if (kind == REMOTE_LISTEN && r->last_id[0] != '\0')
+		evhttp_add_header(h, "Last-Event-ID", r->last_id);
 	else if (kind == REMOTE_POST) {
 		evhttp_add_header(h, "Accept",
 		    "application/json, text/event-stream");
@@ -772,6 +808,13 @@ remote_overflow(struct remote_conn *c, const char *head, size_t headlen,
 		    "(%zu) on its event stream", r->max_message);
 		return;
 	}
+	if (c->kind == REMOTE_LISTEN) {
+		log_warnx("%s: dropped an event of more than maxMessageBytes "
+		    "(%zu) on the stream of the server's messages",
+		    r->label, r->max_message);
+		remote_listen_again(r, c, "an over-long event");
+		return;
+	}
 	r->hooks.overflow(r->arg, head, headlen < REMOTE_HEAD_MAX ? headlen :
 	    REMOTE_HEAD_MAX, total);
 }
@@ -785,6 +828,8 @@ remote_on_event(void *arg, const struct sse_event *ev)
 
 	if (r->failed || c->skip)
 		return -1;
+	if (c->kind == REMOTE_LISTEN)
+		r->listen_ms = REMOTE_LISTEN_MIN_MS;	/* it works */
 	if (strcmp(ev->name, "endpoint") == 0 && c->kind == REMOTE_STREAM)
 		remote_on_endpoint(r, ev->data);
 	else if (strcmp(ev->name, "message") == 0)
@@ -851,6 +896,11 @@ done_cb(struct evhttp_request *req, void *arg)
 		remote_conn_done(c);
 		return;
 	}
+	if (c->kind == REMOTE_LISTEN) {
+		remote_listen_done(c, status);
+		remote_conn_done(c);
+		return;
+	}
 	if (c->reinit)
 		remote_reinit_done(c, status);
 	else if (status == 0 && remote_stale(c) == -1)
@@ -859,9 +909,13 @@ done_cb(struct evhttp_request *req, void *arg)
 		;	/* sent again on a new connection */
 	else if (c->kind == REMOTE_STREAM && status / 100 == 2)
 		remote_fail(r, "closed its event stream");
-	else if (status / 100 == 2)
+	else if (status / 100 == 2) {
 		remote_answer(c, status, req);
-	else
+		if (remote_is_initialized(c->msg))
+			remote_listen_start(r);
+		if (c->msg != NULL && c->msg->renew && !r->failed)
+			r->hooks.renewed(r->arg);
+	} else
 		remote_refused(c, status);
 	remote_conn_done(c);
 }
@@ -959,6 +1013,7 @@ remote_reinit(struct remote *r)
 	free(r->session);
 	r->session = NULL;
 	r->reinit = 1;
+	remote_listen_close(r);
 	memset(&m, 0, sizeof(m));
 	m.data = r->init;
 	m.len = strlen(r->init);
@@ -995,6 +1050,7 @@ remote_reinit_done(struct remote_conn *c, int status)
 	}
 	m->len = sizeof(done) - 1;
 	m->id = -1;
+	m->renew = 1;
 	remote_msg_push(r, m);
 	event_active(r->gc_ev, 0, 0);	/* pumps */
 }
@@ -1018,4 +1074,132 @@ remote_stale(struct remote_conn *c)
 	remote_msg_push(c->r, c->msg);
 	c->msg = NULL;
 	return 0;
+}
+
+/* ------------------------------------------- the server's GET stream */
+
+static int
+remote_is_initialized(const struct remote_msg *m)
+{
+	return m != NULL && strstr(m->data,
+	    "\"method\":\"notifications/initialized\"") != NULL;
+}
+
+/* The session is initialised: the GET stream is opened for it. */
+static void
+remote_listen_start(struct remote *r)
+{
+	if (r->cs->transport != CONFIG_TRANSPORT_HTTP)
+		return;
+	remote_listen_close(r);
+	r->listen_ms = REMOTE_LISTEN_MIN_MS;
+	r->last_id[0] = '\0';
+	remote_listen_open(r);
+}
+
+static void
+remote_listen_open(struct remote *r)
+{
+	struct remote_conn	*c;
+
+	if (r->failed || r->stopping || r->reinit || r->listen != NULL)
+		return;
+	if ((c = remote_conn_new(r, REMOTE_LISTEN)) == NULL) {
+		remote_listen_again(r, NULL, "no connection");
+		return;
+	}
+	if (remote_request(r, c, EVHTTP_REQ_GET, r->path, NULL) == -1) {
+		event_active(r->gc_ev, 0, 0);	/* frees c */
+		remote_listen_again(r, NULL, "cannot send the GET");
+		return;
+	}
+	r->listen = c;
+	log_debug("%s: %s: opening the stream of the server's messages%s%s",
+	    __func__, r->label, r->last_id[0] != '\0' ? ", after event " :
+	    "", r->last_id);
+}
+
+/* Closes the GET stream (freed from gc_cb), no reopening. */
+static void
+remote_listen_close(struct remote *r)
+{
+	struct remote_conn	*c = r->listen;
+
+	event_del(r->listen_ev);
+	if (c == NULL)
+		return;
+	c->skip = c->dead = 1;
+	r->listen = NULL;
+	event_active(r->gc_ev, 0, 0);
+}
+
+/* The stream c (if any) ended: reopened after the backoff, with the
+ * last event id it gave. */
+static void
+remote_listen_again(struct remote *r, struct remote_conn *c,
+    const char *why)
+{
+	struct timeval	tv;
+
+	if (c != NULL) {
+		snprintf(r->last_id, sizeof(r->last_id), "%s", c->parser.id);
+		if (r->listen == c)
+			r->listen = NULL;
+	}
+	if (r->failed || r->stopping || r->reinit)
+		return;
+	log_debug("%s: %s: the stream of the server's messages ended (%s); "
+	    "reopening it in %d ms", __func__, r->label, why, r->listen_ms);
+	tv.tv_sec = r->listen_ms / 1000;
+	tv.tv_usec = (r->listen_ms % 1000) * 1000;
+	evtimer_add(r->listen_ev, &tv);
+	r->listen_ms *= 2;
+	if (r->listen_ms > REMOTE_LISTEN_MAX_MS)
+		r->listen_ms = REMOTE_LISTEN_MAX_MS;
+}
+
+/*
+ * The GET is over. A stream that ends or fails is reopened (one idle
+ * for evhttp's read timeout, 50 s, without a longer backoff); a refusal
+ * (405, any 4xx, 501, a 2xx that is not a stream) means none for this
+ * session, and so does a session error: the next POST meets it and the
+ * replacement session opens its own. Other 5xx: tried again later.
+ */
+static void
+remote_listen_done(struct remote_conn *c, int status)
+{
+	struct remote	*r = c->r;
+	char		 why[64];
+
+	if (r->listen != c || c->skip)
+		return;		/* closed on purpose */
+	if (status == 0 && c->error == EVREQ_HTTP_TIMEOUT && c->sse) {
+		/* Idle past evhttp's read timeout: not a failure. */
+		r->listen_ms = REMOTE_LISTEN_MIN_MS;
+		remote_listen_again(r, c, "idle");
+	} else if (status == 0)
+		remote_listen_again(r, c, "the connection closed");
+	else if (status / 100 == 2 && c->sse)
+		remote_listen_again(r, c, "the server ended it");
+	else if (status / 100 == 5 && status != 501) {
+		snprintf(why, sizeof(why), "HTTP %d", status);
+		remote_listen_again(r, c, why);
+	} else if (r->session != NULL && (status == 404 || (status == 400 &&
+	    c->body != NULL && strcasestr(c->body, "session") != NULL))) {
+		r->listen = NULL;
+		log_info("%s: %s refused the stream of its own messages for "
+		    "our session (HTTP %d): none until a new session",
+		    r->label, r->hosthdr, status);
+	} else {
+		r->listen = NULL;
+		log_info("%s: %s offers no stream of its own messages (GET: "
+		    "HTTP %d%s)", r->label, r->hosthdr, status,
+		    status / 100 == 2 ? ", not an event stream" : "");
+	}
+}
+
+static void
+listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	remote_listen_open(arg);
 }

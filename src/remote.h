@@ -14,6 +14,13 @@
  * GET event stream names the endpoint (its "endpoint" event) to which
  * messages are POSTed, and carries the server's messages.
  *
+ * Streamable HTTP's optional GET stream (the server's own requests and
+ * notifications) is opened on a connection of its own once a POST of
+ * notifications/initialized is accepted; its messages come through the
+ * line hook like any other. A server that refuses it (405) has none for
+ * the session; one that ends is reopened after 1 s, doubling to 30 s,
+ * with Last-Event-ID when the server gave event ids.
+ *
  * Bounds: a JSON body or an event longer than max_message is not kept
  * (the overflow hook gets its head) and its connection is closed; at
  * most max_buffered bytes of messages wait for a connection.
@@ -48,6 +55,9 @@ struct remote_hooks {
 	void	(*failed)(void *arg, const char *what);
 	/* remote_stop() is done (the session's DELETE answered or not). */
 	void	(*stopped)(void *arg);
+	/* The server forgot our session and a new one replaced it (the
+	 * initialize request replayed): its tools may have changed. */
+	void	(*renewed)(void *arg);
 };
 
 #define REMOTE_HEAD_MAX	512

@@ -237,6 +237,8 @@ static void	 inst_send_line(struct server_inst *, char *, size_t);
 static void	 inst_stdin_full(struct server_inst *);
 static void	 inst_on_line(void *, char *, size_t);
 static void	 inst_on_overflow(void *, const char *, size_t, size_t);
+static void	 inst_on_renewed(void *);
+static void	 inst_tools_changed(struct server_inst *);
 static void	 inst_on_closed(void *, const char *);
 static void	 inst_on_exited(void *, int, int);
 static void	 inst_on_failed(void *, const char *);
@@ -312,7 +314,8 @@ static const struct proc_hooks inst_proc_hooks = {
 };
 
 static const struct remote_hooks inst_remote_hooks = {
-	inst_on_line, inst_on_overflow, inst_on_failed, inst_on_stopped
+	inst_on_line, inst_on_overflow, inst_on_failed, inst_on_stopped,
+	inst_on_renewed
 };
 
 /* ------------------------------------------------------------ the calls */
@@ -1904,12 +1907,9 @@ inst_on_notification(struct server_inst *in, struct rpc_msg *msg)
 {
 	const char	*m = msg->method;
 
-	if (strcmp(m, "notifications/tools/list_changed") == 0) {
-		if (in->state == INST_LIST)
-			in->relist = 1;
-		else
-			inst_schedule_relist(in, 1);
-	} else if (log_get_verbose() > 0 &&
+	if (strcmp(m, "notifications/tools/list_changed") == 0)
+		inst_tools_changed(in);
+	else if (log_get_verbose() > 0 &&
 	    (strcmp(m, "notifications/progress") == 0 ||
 	    strcmp(m, "notifications/message") == 0))
 		log_debug("%s: %s: %s %s", __func__, in->label, m,
@@ -1917,6 +1917,28 @@ inst_on_notification(struct server_inst *in, struct rpc_msg *msg)
 		    msg->params, JSON_C_TO_STRING_PLAIN) : "");
 	else
 		log_debug("%s: %s: ignoring %s", __func__, in->label, m);
+}
+
+/* The server's tool list may have changed: list it again. */
+static void
+inst_tools_changed(struct server_inst *in)
+{
+	if (in->state == INST_LIST)
+		in->relist = 1;
+	else
+		inst_schedule_relist(in, 1);
+}
+
+/* A remote server replaced our forgotten session: a new session may
+ * come with another tool list (the server was upgraded). */
+static void
+inst_on_renewed(void *arg)
+{
+	struct server_inst	*in = arg;
+
+	log_debug("%s: %s: a new session; listing its tools again",
+	    __func__, in->label);
+	inst_tools_changed(in);
 }
 
 /* -------------------------------------------------------------- failure */

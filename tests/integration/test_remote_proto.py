@@ -5,10 +5,17 @@ Accept), an answer on an event stream with a notification and a
 server-to-client request on the way (answered by a POST), an answer
 over maxMessageBytes (502, the server stays), a 500 (restart, a new
 session), a forgotten session (404: a new session), and the session's
-DELETE at shutdown."""
+DELETE at shutdown. The GET stream of the server's own messages: refused
+(405: asked for once per session), then offered (list_changed, a ping
+answered by a POST, a dropped stream reopened with Last-Event-ID, a new
+session's own stream and tool list, closed before the DELETE)."""
 import json
 import os
+import queue
+import select
+import socket
 import sys
+import time
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +38,11 @@ class Fake:
         self.cancelled = []     # requestIds of notifications/cancelled
         self.answers = {}       # our request id -> the daemon's answer
         self.answered = threading.Condition(self.lock)
+        self.get_stream = False  # GET: 405, else an event stream
+        self.tools = list(TOOLS)
+        self.streams = []       # the open GET streams' queues
+        self.evid = 0           # the last event id sent on a GET stream
+        self.get_open_at_delete = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,8 +58,14 @@ class Fake:
                 n = int(self.headers.get("Content-Length", 0))
                 fake.post(self, json.loads(self.rfile.read(n)))
 
+            def do_GET(self):
+                fake.get(self)
+
             def do_DELETE(self):
                 fake.record(self, "DELETE", None)
+                with fake.lock:
+                    fake.get_open_at_delete = any(
+                        not closed(c) for c, _, _ in fake.streams)
                 self.reply(200, b"", "text/plain")
 
             def reply(self, status, body, ctype="application/json",
@@ -105,8 +123,14 @@ class Fake:
         if m == "tools/list":
             return h.reply(200, json.dumps({"jsonrpc": "2.0",
                                             "id": msg["id"], "result": {
-                                                "tools": TOOLS}}).encode())
+                                                "tools": self.tools}}
+                                           ).encode())
         name = msg["params"]["name"]
+        if name == "added":
+            return h.reply(200, json.dumps({
+                "jsonrpc": "2.0", "id": msg["id"], "result": {
+                    "content": [{"type": "text", "text": "added"}]}}
+            ).encode())
         if name == "boom":
             return h.reply(500, b"internal error")
         if name == "flaky" and h.nreq > 1 and not self.dropped:
@@ -166,6 +190,57 @@ class Fake:
         h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()
 
+    def get(self, h):
+        """The GET stream: 405, or events from push() until drop() or
+        until the daemon closes it."""
+        self.record(h, "GET", None)
+        if not self.get_stream:
+            return h.reply(405, b"", "text/plain", [("Allow", "POST")])
+        if h.headers.get("Mcp-Session-Id") != self.session:
+            return h.reply(404, b'{"error":"unknown session"}')
+        q = queue.Queue()
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        with self.lock:
+            self.streams.append((h.connection, q, self.session))
+        try:
+            self.event(h, None)         # primes: an id, empty data
+            while True:
+                try:
+                    obj = q.get(timeout=0.1)
+                except queue.Empty:
+                    if closed(h.connection):
+                        break
+                    continue
+                if obj is None:         # dropped, no last chunk
+                    break
+                self.event(h, obj)
+        except OSError:
+            pass                        # the daemon closed it
+        finally:
+            h.close_connection = True
+            with self.lock:
+                self.streams = [s for s in self.streams if s[1] is not q]
+
+    def event(self, h, obj):
+        with self.lock:
+            self.evid += 1
+            n = self.evid
+        data = ("id: ev-%d\r\ndata: %s\r\n\r\n" %
+                (n, json.dumps(obj) if obj is not None else "")).encode()
+        h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        h.wfile.flush()
+
+    def push(self, obj):
+        """obj on every open GET stream (None drops them): how many."""
+        with self.lock:
+            qs = [q for _, q, _ in self.streams]
+        for q in qs:
+            q.put(obj)
+        return len(qs)
+
     def forget(self):
         with self.lock:
             self.session = "forgotten"
@@ -177,6 +252,19 @@ class Fake:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def closed(sock):
+    """The peer closed sock (readable with nothing to read)."""
+    try:
+        r, _, _ = select.select([sock], [], [], 0)
+        return bool(r) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def gets(fake):
+    return fake.seen(lambda r: r[0] == "GET")
 
 
 def headers(tap, fake):
@@ -217,6 +305,7 @@ def main():
         "drainTimeoutMs": 2000}, env=env)
     try:
         headers(tap, fake)
+        refused(tap, fake, d)
         st, _, body = d.call("mcp__fake__echo", {"message": "hi"})
         tap.eq((st, body), (200, {"result": "Echo: hi (roots answered: "
                                   "True)"}),
@@ -279,10 +368,138 @@ def main():
     tap.ok(len(deletes) == 1 and deletes[0][1].get("Mcp-Session-Id") ==
            "sess-4", "the session is DELETEd at shutdown",
            [r[1] for r in deletes])
+    tap.ok(len(gets(fake)) == fake.sessions,
+           "a GET stream refused with 405 is asked for once per session",
+           (len(gets(fake)), fake.sessions))
     fake.close()
     os.unlink(hfile)
     os.rmdir(tmp)
+    stream(tap)
     tap.done()
+
+
+def refused(tap, fake, d):
+    """A GET answered 405: asked for once, with the session's headers,
+    and not again (the calls go on as before)."""
+    ok = wait_until(lambda: gets(fake), 10)
+    time.sleep(3)
+    got = gets(fake)
+    tap.ok(ok and len(got) == 1, "a GET stream refused (405) is not asked "
+           "for again", len(got))
+    h = got[0][1] if got else {}
+    tap.ok(h.get("Accept") == "text/event-stream" and
+           h.get("Mcp-Session-Id") == "sess-1" and
+           h.get("MCP-Protocol-Version") == "2025-11-25" and
+           "Last-Event-ID" not in h,
+           "the GET's Accept, session and protocol version", h)
+    tap.ok(d.stderr().count("offers no stream of its own messages "
+                            "(GET: HTTP 405)") == 1,
+           "the refusal is logged once")
+
+
+def stream(tap):
+    """A server that offers the GET stream."""
+    fake = Fake()
+    fake.get_stream = True
+    d = Daemon({"mcpServers": {"fake": {
+        "url": "http://127.0.0.1:%d/mcp" % fake.port, "timeoutMs": 20000}},
+        "maxMessageBytes": 1048576, "startTimeoutMs": 20000,
+        "drainTimeoutMs": 2000})
+    try:
+        stream_calls(tap, d, fake)
+    finally:
+        stop_ok(tap, d, "daemon with a server offering its GET stream")
+    deletes = fake.seen(lambda r: r[0] == "DELETE")
+    wait_until(lambda: not fake.streams, 5)
+    tap.ok(len(deletes) == 1 and fake.get_open_at_delete is False and
+           not fake.streams and deletes[0][1].get("Mcp-Session-Id") ==
+           "sess-3",
+           "at stop the GET stream is closed before the session's DELETE",
+           (len(deletes), fake.get_open_at_delete, len(fake.streams)))
+    fake.close()
+
+
+def stream_calls(tap, d, fake):
+    ok = wait_until(lambda: fake.streams, 10)
+    tap.ok(ok, "the GET stream is opened after initialization")
+    st, _, _ = d.call("mcp__fake__added", {})
+    tap.eq(st, 404, "a tool the server does not have yet: 404")
+    fake.tools.append({"name": "added", "description": "new one",
+                       "inputSchema": {"type": "object"}})
+    fake.push({"jsonrpc": "2.0",
+               "method": "notifications/tools/list_changed"})
+    ok = wait_until(lambda: d.call("mcp__fake__added", {})[0] == 200,
+                    10, 0.2)
+    tap.ok(ok, "list_changed on the GET stream: the new tool is callable")
+    st, _, body = d.request("GET", "/mcp/tools?q=added")
+    names = [t["name"] for t in body.get("tools", [])] \
+        if isinstance(body, dict) else []
+    tap.ok(st == 200 and "mcp__fake__added" in names,
+           "and found by discovery", body)
+    fake.push({"jsonrpc": "2.0", "id": "srv-ping-1", "method": "ping"})
+    with fake.lock:
+        fake.answered.wait_for(lambda: "srv-ping-1" in fake.answers, 10)
+        ans = fake.answers.get("srv-ping-1")
+    tap.ok(ans is not None and ans.get("result") == {},
+           "a ping on the GET stream is answered by a POST with its id",
+           ans)
+    before = len(gets(fake))
+    big = "ev-%d" % (fake.evid + 1)   # the stream is idle
+    fake.push({"jsonrpc": "2.0", "method": "notifications/message",
+               "params": {"level": "info", "data": "x" * 1500000}})
+    ok = wait_until(lambda: "dropped an event of more than maxMessageBytes"
+                    in d.stderr() and len(gets(fake)) > before and
+                    fake.streams, 10)
+    got = gets(fake)
+    tap.ok(ok and got[-1][1].get("Last-Event-ID") == big and
+           fake.sessions == 1,
+           "an event over maxMessageBytes on the GET stream: dropped, the "
+           "stream reopened after it, the server not restarted",
+           (big, got[-1][1].get("Last-Event-ID"), fake.sessions))
+    before = len(gets(fake))
+    last = "ev-%d" % fake.evid
+    t0 = time.monotonic()
+    fake.push(None)
+    ok = wait_until(lambda: len(gets(fake)) > before and fake.streams, 10)
+    got = gets(fake)
+    tap.ok(ok and got[-1][1].get("Last-Event-ID") == last and
+           time.monotonic() - t0 >= 0.9,
+           "a dropped GET stream is reopened after a backoff, with "
+           "Last-Event-ID", (last, [g[1].get("Last-Event-ID")
+                                    for g in got]))
+    st, _, _ = d.call("mcp__fake__echo", {"message": "x"})
+    tap.eq(st, 200, "calls go on beside the GET stream")
+    nlists = len(fake.seen(lambda r: r[0] == "POST" and
+                           r[2].get("method") == "tools/list"))
+    fake.forget()
+    before = len(gets(fake))
+    fake.push(None)
+    ok = wait_until(lambda: "refused the stream of its own messages for "
+                    "our session (HTTP 404)" in d.stderr(), 10)
+    time.sleep(2.5)
+    tap.ok(ok and len(gets(fake)) == before + 1,
+           "a GET in a forgotten session (404): no stream, not asked for "
+           "again in that session", len(gets(fake)) - before)
+    st, _, _ = d.call("mcp__fake__echo", {"message": "lost"})
+    tap.eq(st, 200, "a forgotten session: the call goes on in a new one")
+    ok = wait_until(lambda: any(g[1].get("Mcp-Session-Id") == "sess-2"
+                                for g in gets(fake)) and
+                    len(fake.streams) == 1, 10)
+    new = [g[1] for g in gets(fake) if g[1].get("Mcp-Session-Id") ==
+           "sess-2"]
+    tap.ok(ok and len(new) == 1 and "Last-Event-ID" not in new[0],
+           "the new session opens its own GET stream",
+           (new, len(fake.streams)))
+    ok = wait_until(lambda: len(fake.seen(
+        lambda r: r[0] == "POST" and r[2].get("method") == "tools/list"))
+        > nlists, 10)
+    tap.ok(ok, "the tools are listed again in the new session")
+    fake.forget()
+    st, _, _ = d.call("mcp__fake__echo", {"message": "lost again"})
+    ok = wait_until(lambda: [s[2] for s in fake.streams] == ["sess-3"], 10)
+    tap.ok(st == 200 and ok, "a session replaced while its GET stream is "
+           "open: that stream is closed, the new session's opened",
+           (st, [s[2] for s in fake.streams]))
 
 
 if __name__ == "__main__":
