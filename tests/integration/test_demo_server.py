@@ -742,7 +742,9 @@ def t_hang_after():
         writer = threading.Thread(target=srv.send_raw,
                                   args=(line * ((4 << 20) // len(line)),))
         writer.start()
-        writer.join(TIMEOUT)
+        # A pipe that fills blocks the writer for good; reading 4 MiB may
+        # take a while under a sanitizer on a loaded machine.
+        writer.join(60)
         check(not writer.is_alive(), "4 MiB of pings were not read")
         no_response(srv, (ping, call, "fill"), 0.5, "a hung server")
         check("hang: --hang-after" in srv.stderr_text(), "said so on stderr")
