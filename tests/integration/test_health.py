@@ -41,6 +41,15 @@ def t_crash_and_restart(tap):
             os.kill(p, signal.SIGKILL)
         tap.ok(wait_until(lambda: health(d)[0] == 503, 10),
                "503 once no instance is ready")
+
+        def why():
+            """The degraded entry once the exit status is in (the pipe's
+            end may be seen, and the restart begun, before the reaping
+            that tells the signal)."""
+            h = health(d)[1]
+            deg = h["degraded"]
+            return h if deg and "signal 9" in deg[0]["reason"] else None
+        wait_until(why, 10)
         st, h = health(d)
         deg = h["degraded"]
         tap.ok(h["healthy"] is False and len(deg) == 1 and
