@@ -34,7 +34,9 @@ SANITIZER_OPTIONS = {
     "ASAN_OPTIONS": "halt_on_error=1:exitcode=86:detect_leaks=1:"
                     "abort_on_error=0",
     "UBSAN_OPTIONS": "halt_on_error=1:exitcode=87:print_stacktrace=1",
-    "TSAN_OPTIONS": "halt_on_error=1:exitcode=88:second_deadlock_stack=1",
+    "TSAN_OPTIONS": "halt_on_error=1:exitcode=88:second_deadlock_stack=1:"
+                    "suppressions=" + os.path.join(TOP_SRCDIR, "tests",
+                                                   "tsan.supp"),
 }
 for _k, _v in SANITIZER_OPTIONS.items():
     os.environ[_k] = _v + (":" + os.environ[_k] if os.environ.get(_k)

@@ -107,21 +107,24 @@ def t_child_stops_reading(tap):
 def t_timeout_before_sent(tap):
     """A call that times out while still waiting to be written is never
     sent: only the one whose bytes had begun is cancelled."""
+    # Margins for a loaded machine under TSan: the small call starts 0.5 s
+    # after the big one (whose bytes fill the pipe at once), both time out
+    # at 2 s, long before the server reads again at 5 s.
     d = Daemon({"mcpServers": demo_server(maxBufferedBytes=8 << 20,
-                                          toolTimeouts={"echo": 800})})
+                                          toolTimeouts={"echo": 2000})})
     try:
-        post(d, "mcp__demo__stall", {"ms": 2500})
+        post(d, "mcp__demo__stall", {"ms": 5000})
         out = {}
 
         def call(key, n):
             out[key] = post(d, "mcp__demo__echo", {"message": "y" * n})
         a = threading.Thread(target=call, args=("big", 200000))
         a.start()
-        time.sleep(0.2)
+        time.sleep(0.5)
         b = threading.Thread(target=call, args=("small", 10))
         b.start()
-        a.join(10)
-        b.join(10)
+        a.join(15)
+        b.join(15)
         tap.eq((out["big"][0], out["small"][0]), (504, 504),
                "both time out")
         tap.ok("before it could be sent" in out["small"][2]["error"],
