@@ -52,6 +52,7 @@
 #include "registry.h"
 #include "session.h"
 #include "sessionapi.h"
+#include "snapshot.h"
 #include "stats.h"
 
 #define FUZZ_HTTP_TOKEN		"fuzz-http-token-0123456789abcdef"
@@ -172,7 +173,8 @@ fuzz_http_listen(struct fuzz_http *f)
 static void
 fuzz_http_init(struct fuzz_http *f)
 {
-	char	err[CONFIG_ERR_MAX];
+	struct snapshot	*snap;
+	char		 err[CONFIG_ERR_MAX];
 
 	signal(SIGPIPE, SIG_IGN);
 	log_init(0);
@@ -182,6 +184,11 @@ fuzz_http_init(struct fuzz_http *f)
 		fprintf(stderr, "fuzz_http: %s\n", err);
 		abort();
 	}
+	/* The configuration in force, as main.c installs it (reload.c
+	 * would replace it); it owns cfg and stays for the process. */
+	if ((snap = snapshot_new(f->cfg)) == NULL)
+		abort();
+	snapshot_install(snap);
 	if ((f->auth = auth_new(FUZZ_HTTP_TOKEN)) == NULL ||
 	    (f->allow = allowlist_new(f->cfg->allowed_tools,
 	    f->cfg->nallowed_tools)) == NULL)
