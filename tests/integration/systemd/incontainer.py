@@ -50,8 +50,9 @@ def wait_until(pred, timeout=20.0):
     return pred()
 
 
-def request(method, path, body=None, token=None, port=8765):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def request(method, path, body=None, token=None, port=8765, conn=None):
+    """One request on conn (default: TCP to the installed port)."""
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     hdrs = {"Authorization": "Bearer " + token} if token else {}
     if body is not None:
         body = json.dumps(body)
@@ -231,16 +232,7 @@ class UnixConnection(http.client.HTTPConnection):
 
 
 def unix_request(path, method, url, token=None, body=None):
-    c = UnixConnection(path)
-    hdrs = {"Authorization": "Bearer " + token} if token else {}
-    if body is not None:
-        body = json.dumps(body)
-        hdrs["Content-Type"] = "application/json"
-    c.request(method, url, body=body, headers=hdrs)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
+    return request(method, url, body, token, conn=UnixConnection(path))
 
 
 def t_socket():
