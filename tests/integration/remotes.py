@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import threading
 
-from harness import npm_server, pipe, wait_until
+from harness import npm_server, pipe, require, wait_until
 
 
 def free_port():
@@ -30,6 +30,15 @@ def listening(port):
     except OSError:
         return False
 
+
+
+def require_everything(tap):
+    """node and server-everything, or the test fails under CI (skips
+    elsewhere), naming what is missing."""
+    how = "sh scripts/deps.sh test installs it"
+    require(tap, [("node", shutil.which("node"), how),
+                  ("@modelcontextprotocol/server-everything",
+                   npm_server("everything"), how)])
 
 class Everything:
     """server-everything in "streamableHttp" or "sse" mode on a port of

@@ -5,15 +5,13 @@ server killed and restarted: calls fail fast, then recover; a restart
 that loses our session), and a server that cannot be reached
 (restarting with backoff, 503 with Retry-After, /health)."""
 import os
-import shutil
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Daemon, Tap, npm_server, require, stop_ok,  # noqa: E402
-                     wait_until)
-from remotes import Everything, free_port  # noqa: E402
+from harness import Daemon, Tap, stop_ok, wait_until  # noqa: E402
+from remotes import Everything, free_port, require_everything  # noqa: E402
 
 
 def ev(d, tool, params, **kw):
@@ -158,11 +156,7 @@ def unreachable(tap):
 
 def main():
     tap = Tap()
-    node = shutil.which("node")
-    every = npm_server("everything")
-    how = "sh scripts/deps.sh test installs it"
-    require(tap, [("node", node, how),
-                  ("@modelcontextprotocol/server-everything", every, how)])
+    require_everything(tap)
     server = Everything("streamableHttp")
     try:
         d = Daemon({"mcpServers": {"ev": {

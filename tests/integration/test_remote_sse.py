@@ -4,15 +4,13 @@ names the endpoint, messages are POSTed there and answered on the
 stream: the handshake, calls, validation, a timeout, calls in parallel;
 the server killed (its stream ends: restarting) and started again."""
 import os
-import shutil
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Daemon, Tap, npm_server, require, stop_ok,  # noqa: E402
-                     wait_until)
-from remotes import Everything  # noqa: E402
+from harness import Daemon, Tap, stop_ok, wait_until  # noqa: E402
+from remotes import Everything, require_everything  # noqa: E402
 
 
 def ev(d, tool, params):
@@ -21,11 +19,7 @@ def ev(d, tool, params):
 
 def main():
     tap = Tap()
-    node = shutil.which("node")
-    every = npm_server("everything")
-    how = "sh scripts/deps.sh test installs it"
-    require(tap, [("node", node, how),
-                  ("@modelcontextprotocol/server-everything", every, how)])
+    require_everything(tap)
     server = Everything("sse")
     try:
         d = Daemon({"mcpServers": {"old": {
